@@ -1,0 +1,99 @@
+"""Command line: `ray-xr plan|run|report|noise show SWEEP...`.
+
+Heavy imports (ray, torch) happen inside the commands that need them, so `plan`, `report` and
+`noise show` start fast. User mistakes end in one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def cmd_plan(args) -> int:
+    from ray_xr import config, plan
+
+    p = plan.build(config.load(args.sweep))
+    print(json.dumps(p.summary()) if args.json else plan.describe(p))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from ray_xr import config
+
+    sweep = config.load(args.sweep)  # validate before anything heavy starts
+    from ray_xr.sweep import run
+
+    return run(sweep, Path(args.storage), args.address)
+
+
+def cmd_report(args) -> int:
+    from ray_xr import report
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "results.jsonl").exists():
+        raise report.ReportError(f"{run_dir}: no results.jsonl (is this a run folder?)")
+    path = report.write_report(run_dir)
+    print(path.read_text())
+    print(f"ray-xr: report written to {path}")
+    return 0
+
+
+def cmd_noise_show(args) -> int:
+    from ray_xr import noise
+
+    print(noise.show(args.kind, args.level, args.lang, args.seed, args.text))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="ray-xr", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("plan", help="expand the grid and print the stage graph; runs nothing")
+    p.add_argument("sweep")
+    p.add_argument("--json", action="store_true", help="one JSON object with the stage counts")
+    p.set_defaults(func=cmd_plan)
+    p = sub.add_parser("run", help="run the sweep on a Ray cluster (a local one by default)")
+    p.add_argument("sweep")
+    p.add_argument("--storage", default="runs", help="results go to STORAGE/<sweep name>/ (default ./runs)")
+    p.add_argument("--address", default=None, help="join a running cluster ('auto'); default: start a local one")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("noise", help="noise tools")
+    nsub = p.add_subparsers(dest="noise_command", required=True)
+    s = nsub.add_parser("show", help="print TEXT perturbed by one noise kind at one level")
+    s.add_argument("--kind", required=True)
+    s.add_argument("--level", type=float, required=True)
+    s.add_argument("--lang", required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("text")
+    s.set_defaults(func=cmd_noise_show)
+    return ap
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from ray_xr.config import SweepError
+    from ray_xr.data import DataError
+    from ray_xr.noise import NoiseError
+    from ray_xr.report import ReportError
+
+    return SweepError, DataError, NoiseError, ReportError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except _user_errors() as err:
+        print(f"ray-xr: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ray-xr: interrupted; finished stages are kept, run again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

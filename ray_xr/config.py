@@ -1,0 +1,182 @@
+"""The sweep configuration: one typed, frozen object with every default in this file.
+
+Unknown keys, wrong types, unknown task names and empty grids fail at once with one line that
+names the field (`SweepError`). Cheap to import: no torch, no ray.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+EMBEDDED_MODEL = "embedded-tiny"
+
+
+class SweepError(ValueError):
+    """A user mistake in a sweep file; the message is one line naming the field."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Phase(_Frozen):
+    """Training settings of one phase."""
+
+    epochs: int = Field(3, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    batch_size: int = Field(32, ge=1)
+    max_length: int = Field(64, ge=8)
+    warmup: float = Field(0.1, ge=0, le=1)  # fraction of steps
+    weight_decay: float = Field(0.01, ge=0)
+
+
+class Embedded(_Frozen):
+    """Phase (i) for the embedded model: tokenizer + tiny XLM-R-architecture masked LM."""
+
+    vocab_size: int = Field(4000, ge=100)
+    hidden_size: int = Field(128, ge=8)
+    layers: int = Field(2, ge=1)
+    heads: int = Field(4, ge=1)
+    intermediate_size: int = Field(256, ge=8)
+    corpus_per_language: int = Field(6000, ge=10)
+    mask_prob: float = Field(0.15, gt=0, lt=1)
+    seed: int = 0
+    train: Phase = Phase(epochs=4, lr=2e-3, batch_size=64, max_length=48)
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> "Embedded":
+        if self.hidden_size % self.heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by heads {self.heads}")
+        return self
+
+
+class Data(_Frozen):
+    source: Literal["synthetic", "hub"] = "synthetic"
+    seed: int = 0  # seed of the synthetic benchmark
+    train_size: int = Field(2000, ge=1)  # synthetic: examples generated; hub: cap (0 = all)
+    dev_size: int = Field(300, ge=1)
+    test_size: int = Field(300, ge=1)
+    source_language: str = "en"
+
+
+class Noise(_Frozen):
+    kinds: tuple[str, ...] = ("char",)
+    levels: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4)
+    seed: int = 0  # the same noisy text for every model, so comparisons are paired
+
+    @field_validator("levels")
+    @classmethod
+    def _in_unit_interval(cls, levels: tuple[float, ...]) -> tuple[float, ...]:
+        for level in levels:
+            if not 0 <= level <= 1:
+                raise ValueError(f"noise level {level} is outside [0, 1] (fraction of words perturbed)")
+        if not levels:
+            raise ValueError("needs at least one level (0 = clean)")
+        return tuple(sorted(set(levels)))
+
+
+class Resources(_Frozen):
+    workers: int = Field(1, ge=0)  # data-parallel workers per training stage; 0 = in-process
+    use_gpu: bool = False
+    cpus_per_worker: int = Field(1, ge=1)
+    concurrency: int = Field(0, ge=0)  # concurrent Tune trials; 0 = as many as the cluster fits
+    group_by: Literal["chain", "stage"] = "chain"  # one TorchTrainer per (intermediate, seed) chain or per stage
+    max_failures: int = Field(1, ge=0)
+
+
+class Sweep(_Frozen):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    model: str = EMBEDDED_MODEL  # a hub name (xlm-roberta-large), a local directory, or embedded-tiny
+    embedded: Embedded = Embedded()
+    data: Data = Data()
+    intermediate: tuple[str, ...] = ("none",)
+    targets: tuple[str, ...]
+    languages: dict[str, tuple[str, ...]] = {}  # per target; default: all the target has
+    noise: Noise = Noise()
+    seeds: tuple[int, ...] = (1,)
+    intermediate_training: Phase = Phase()
+    target_training: Phase = Phase()
+    resources: Resources = Resources()
+
+    @model_validator(mode="after")
+    def _check_grid(self) -> "Sweep":
+        from ray_xr.noise import NOISE_KINDS
+        from ray_xr.tasks import TASKS
+
+        for field, names in (("intermediate", self.intermediate), ("targets", self.targets)):
+            if not names:
+                raise ValueError(f"{field}: the grid is empty")
+            for name in names:
+                if name != "none" and name not in TASKS or (name == "none" and field == "targets"):
+                    raise ValueError(f"{field}: unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
+                if name != "none" and self.data.source not in TASKS[name].sources:
+                    raise ValueError(f"{field}: task {name!r} has no {self.data.source!r} data source;"
+                                     f" it has: {', '.join(TASKS[name].sources)}")
+        for kind in self.noise.kinds:
+            if kind not in NOISE_KINDS:
+                raise ValueError(f"noise.kinds: unknown kind {kind!r}; known: {', '.join(sorted(NOISE_KINDS))}")
+        if not self.seeds:
+            raise ValueError("seeds: the grid is empty")
+        for target, langs in self.languages.items():
+            if target not in self.targets:
+                raise ValueError(f"languages: {target!r} is not one of the targets")
+            known = TASKS[target].languages_for(self.data.source)
+            bad = [lang for lang in langs if lang not in known]
+            if bad or not langs:
+                raise ValueError(f"languages.{target}: {bad or 'empty'} not among {', '.join(known)}")
+        return self
+
+    def target_languages(self, target: str) -> tuple[str, ...]:
+        from ray_xr.tasks import TASKS
+
+        return self.languages.get(target) or TASKS[target].languages_for(self.data.source)
+
+
+def _one_line(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif first["type"] == "missing":
+        msg = "required key is missing"
+    elif "input" in first and first["type"] not in ("value_error",):
+        msg += f" (got {first['input']!r})"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{source}: {where}: {msg}{more}"
+
+
+def parse(data: object, source: str = "<sweep>") -> Sweep:
+    if not isinstance(data, dict):
+        raise SweepError(f"{source}: expected a YAML mapping at the top level")
+    try:
+        return Sweep.model_validate(_listify(data))
+    except ValidationError as err:
+        raise SweepError(_one_line(err, source)) from None
+
+
+def _listify(value):
+    # strict mode wants tuples for tuple fields; YAML gives lists
+    if isinstance(value, dict):
+        return {k: _listify(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_listify(v) for v in value)
+    return value
+
+
+def load(path: str | Path) -> Sweep:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SweepError(f"{path}: no such sweep file") from None
+    except yaml.YAMLError as err:
+        raise SweepError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+    return parse(data, str(path))
+
+
+def to_dict(sweep: Sweep) -> dict:
+    return sweep.model_dump(mode="json")

@@ -1,0 +1,67 @@
+"""Tokenizers and XLM-R-architecture models: the embedded tiny one, hub ones, and the encoder
+hand-over between phases (keep the encoder, drop the head)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import torch
+import transformers
+from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedTokenizerFast, XLMRobertaConfig
+
+transformers.logging.set_verbosity_error()  # head re-initialisation warnings are expected here
+
+SPECIALS = {"bos_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>",
+            "mask_token": "<mask>", "cls_token": "<s>", "sep_token": "</s>"}
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """A SentencePiece-style unigram tokenizer with XLM-R's special tokens and pair template."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok.train_from_iterator(texts, trainers.UnigramTrainer(
+        vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>"))
+    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIALS)
+
+
+def new_masked_lm(emb: dict, tokenizer, max_length: int):
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=emb["hidden_size"], num_hidden_layers=emb["layers"],
+        num_attention_heads=emb["heads"], intermediate_size=emb["intermediate_size"],
+        max_position_embeddings=max_length + 4, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, type_vocab_size=1)
+    return AutoModelForMaskedLM.from_config(config)
+
+
+def load_tokenizer(source: str | Path):
+    return AutoTokenizer.from_pretrained(str(source))
+
+
+def load_task_model(source: str | Path, auto_class: str, num_labels: int | None):
+    """A task model whose encoder comes from `source`; a head it lacks is freshly initialised."""
+    cls = getattr(transformers, auto_class)
+    kwargs = {"num_labels": num_labels} if num_labels else {}
+    return cls.from_pretrained(str(source), **kwargs)
+
+
+def save_encoder(model, tokenizer, out: Path) -> None:
+    """Keep the encoder, drop the head: the next phase starts from these weights."""
+    unwrap(model).base_model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def save_model(model, tokenizer, out: Path) -> None:
+    unwrap(model).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def unwrap(model):
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model

@@ -1,0 +1,166 @@
+"""The stage graph of a sweep: every unique stage once, keyed by the content it depends on.
+
+pretrain -> intermediate (task, seed) -> target (intermediate, task, seed) -> eval (target model,
+noise kind, level, language). A stage's key hashes its spec and its parent's key, so stages
+that several grid cells share collapse into one, and noise levels never cause retraining.
+Cheap to import: no torch, no ray.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from ray_xr.config import EMBEDDED_MODEL, Sweep
+
+PHASES = ("pretrain", "intermediate", "target", "eval")
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    phase: str
+    spec: dict  # everything the stage's result depends on (besides its parent)
+    parent: str | None
+    label: str
+    cells: tuple[dict, ...] = ()  # eval stages: the results.jsonl records they produce
+
+    @property
+    def trains(self) -> bool:
+        return self.phase in ("intermediate", "target") or (
+            self.phase == "pretrain" and self.spec["model"] == EMBEDDED_MODEL)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Stages that run back to back in one TorchTrainer (one Tune trial)."""
+
+    name: str
+    wave: int  # groups of a wave depend only on earlier waves
+    stages: tuple[str, ...]
+    info: dict = field(default_factory=dict)  # shown as the Tune trial's config
+
+
+@dataclass(frozen=True)
+class Plan:
+    sweep: Sweep
+    stages: dict[str, Stage]
+    groups: tuple[Group, ...]
+    cells: int
+
+    def count(self, phase: str) -> int:
+        return sum(s.phase == phase for s in self.stages.values())
+
+    def summary(self) -> dict:
+        return {"name": self.sweep.name, "cells": self.cells,
+                "stages": {p: self.count(p) for p in PHASES},
+                "trials": len(self.groups), "waves": 1 + max((g.wave for g in self.groups), default=-1)}
+
+
+def stage_key(phase: str, spec: dict, parent: str | None) -> str:
+    blob = json.dumps({"phase": phase, "spec": spec, "parent": parent}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _add(stages: dict[str, Stage], phase: str, spec: dict, parent: str | None, label: str,
+         cells: tuple[dict, ...] = ()) -> str:
+    key = stage_key(phase, spec, parent)
+    if key in stages:  # shared by several cells: merge the records it serves
+        old = stages[key]
+        stages[key] = Stage(key, phase, spec, parent, old.label, old.cells + cells)
+    else:
+        stages[key] = Stage(key, phase, spec, parent, label, cells)
+    return key
+
+
+def _data_spec(sweep: Sweep, splits: tuple[str, ...]) -> dict:
+    d = sweep.data
+    sizes = {"train": d.train_size, "dev": d.dev_size, "test": d.test_size}
+    spec = {"source": d.source, "sizes": {s: sizes[s] for s in splits}}
+    if d.source == "synthetic":
+        spec["seed"] = d.seed
+    return spec
+
+
+def _pretrain_spec(sweep: Sweep) -> dict:
+    if sweep.model != EMBEDDED_MODEL:
+        return {"model": sweep.model}
+    return {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json"),
+            "corpus_seed": sweep.data.seed}
+
+
+def build(sweep: Sweep) -> Plan:
+    stages: dict[str, Stage] = {}
+    pre = _add(stages, "pretrain", _pretrain_spec(sweep), None, f"pretrain {sweep.model}")
+    chains: dict[tuple[str, int], list[str]] = {}
+    for inter in sweep.intermediate:
+        for seed in sweep.seeds:
+            chain = chains.setdefault((inter, seed), [])
+            parent = pre
+            if inter != "none":
+                spec = {"task": inter, "seed": seed, "data": _data_spec(sweep, ("train", "dev")),
+                        "training": sweep.intermediate_training.model_dump(mode="json")}
+                parent = _add(stages, "intermediate", spec, pre, f"intermediate {inter} seed {seed}")
+                chain.append(parent)
+            for target in sweep.targets:
+                chain += _target_and_evals(stages, sweep, inter, target, seed, parent)
+    groups = _groups(sweep, stages, pre, chains)
+    n_cells = (len(sweep.intermediate) * len(sweep.targets) * len(sweep.seeds)
+               * len(sweep.noise.kinds) * len(sweep.noise.levels))
+    return Plan(sweep, stages, groups, n_cells)
+
+
+def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> list[str]:
+    spec = {"task": target, "seed": seed, "data": _data_spec(sweep, ("train", "dev")),
+            "training": sweep.target_training.model_dump(mode="json")}
+    tkey = _add(stages, "target", spec, parent, f"target {target} <- {inter} seed {seed}")
+    keys = [tkey]
+    for lang in sweep.target_languages(target):
+        for kind in sweep.noise.kinds:
+            for level in sweep.noise.levels:
+                # level 0 is the clean text whatever the kind: one stage serves every kind
+                espec = {"task": target, "language": lang, "noise": kind if level else "clean", "level": level,
+                         "noise_seed": sweep.noise.seed,
+                         "data": _data_spec(sweep, ("test",)),
+                         "max_length": sweep.target_training.max_length}
+                cell = {"intermediate": inter, "target": target, "seed": seed, "noise": kind,
+                        "level": level, "language": lang}
+                key = _add(stages, "eval", espec, tkey, f"eval {target}/{lang} {kind}@{level}", (cell,))
+                if key not in keys:
+                    keys.append(key)
+    return keys
+
+
+def _groups(sweep: Sweep, stages: dict[str, Stage], pre: str, chains) -> tuple[Group, ...]:
+    groups = [Group("pretrain", 0, (pre,), {"model": sweep.model})]
+    for (inter, seed), keys in chains.items():
+        info = {"intermediate": inter, "seed": seed, "targets": list(sweep.targets)}
+        if sweep.resources.group_by == "chain":
+            groups.append(Group(f"{inter}-s{seed}", 1, tuple(keys), info))
+            continue
+        # one group per training stage, its evaluations riding along with their target
+        for key in keys:
+            stage = stages[key]
+            if stage.phase == "intermediate":
+                groups.append(Group(f"{inter}-s{seed}", 1, (key,), info))
+            elif stage.phase == "target":
+                evals = tuple(k for k in keys if stages[k].parent == key)
+                groups.append(Group(f"{inter}-{stage.spec['task']}-s{seed}", 2 if inter != "none" else 1,
+                                    (key,) + evals, {**info, "targets": [stage.spec["task"]]}))
+    return tuple(groups)
+
+
+def describe(plan: Plan) -> str:
+    s = plan.summary()
+    lines = [f"sweep {s['name']}: {s['cells']} grid cells -> "
+             + ", ".join(f"{n} {p}" for p, n in s["stages"].items())
+             + f" stages in {s['trials']} trials over {s['waves']} waves"]
+    for group in plan.groups:
+        lines.append(f"  wave {group.wave} trial {group.name}:")
+        for key in group.stages:
+            stage = plan.stages[key]
+            if stage.phase != "eval":
+                n_eval = sum(1 for k in group.stages if plan.stages[k].parent == key and plan.stages[k].phase == "eval")
+                extra = f" (+{n_eval} evaluations)" if n_eval else ""
+                lines.append(f"    {stage.key}  {stage.label}{extra}")
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""Stage folders on disk: `RUN_DIR/stages/<key>/stage.json` and the artifacts beside it.
+
+Every write is atomic (temp file + rename), so a stage is either done or not, never half
+written, and a restarted run skips what finished. Cheap to import: no torch, no ray.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+SCHEMA = 1
+LIBRARIES = ("ray", "torch", "transformers", "tokenizers", "datasets", "accelerate", "pyyaml", "pydantic")
+
+
+def write_json(path: Path, obj: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@lru_cache(maxsize=1)
+def provenance() -> dict:
+    """Library versions and the git SHA of the code that produced a stage."""
+    versions = {}
+    for lib in LIBRARIES:
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            versions[lib] = None
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        sha = None
+    return {"versions": versions, "git_sha": sha, "python": platform.python_version()}
+
+
+class RunDir:
+    """The layout of one sweep's results folder."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results.jsonl"
+
+    def stage_dir(self, key: str) -> Path:
+        return self.root / "stages" / key
+
+    def model_dir(self, key: str) -> Path:
+        return self.stage_dir(key) / "model"
+
+    def read_stage(self, key: str) -> dict | None:
+        try:
+            return json.loads((self.stage_dir(key) / "stage.json").read_text())
+        except FileNotFoundError:
+            return None
+
+    def is_done(self, key: str) -> bool:
+        record = self.read_stage(key)
+        return bool(record) and record.get("status") == "done"
+
+    def write_stage(self, stage, status: str, sweep: dict, metrics: dict | None = None,
+                    started: float | None = None) -> dict:
+        record = {
+            "schema": SCHEMA, "key": stage.key, "phase": stage.phase, "label": stage.label,
+            "parent": stage.parent, "spec": stage.spec, "cells": list(stage.cells),
+            "status": status, "metrics": metrics or {}, "started": started,
+            "finished": time.time() if status == "done" else None,
+            "sweep": sweep, "provenance": provenance(),
+        }
+        write_json(self.stage_dir(stage.key) / "stage.json", record)
+        return record

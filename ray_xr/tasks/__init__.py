@@ -1,0 +1,62 @@
+"""Task registry: tasks are data (a declarative spec each); families are code (families.py).
+
+A spec names its family, labels, metric, languages and where each split comes from for every
+data source. Nothing in the training or evaluation loop names a task: they ask the registry.
+Importing this package must stay cheap (no torch): `ray-xr plan` uses it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from ray_xr.examples import Example
+
+SPLITS = ("train", "dev", "test")
+
+# A loader returns the examples of one split in one language.
+Loader = Callable[[str, str, "LoadContext"], Sequence[Example]]
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What a loader may depend on besides (split, language); part of every stage key."""
+
+    seed: int = 0  # seed of the synthetic benchmark
+    sizes: Mapping[str, int] = field(default_factory=dict)  # examples per split (synthetic) or a cap
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    family: str  # a key of families.FAMILIES
+    metric: str  # a key of metrics.METRICS
+    labels: tuple[str, ...]
+    languages: tuple[str, ...]  # for the hub source: the benchmark's language list
+    sources: Mapping[str, Loader]  # data source name -> loader
+    description: str = ""
+
+    def languages_for(self, source: str) -> tuple[str, ...]:
+        if source == "synthetic":
+            from ray_xr.synthetic import LANGUAGES
+            return LANGUAGES
+        return self.languages
+
+
+TASKS: dict[str, TaskSpec] = {}
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    if spec.name in TASKS:
+        raise ValueError(f"task {spec.name!r} registered twice")
+    TASKS[spec.name] = spec
+    return spec
+
+
+def get_task(name: str) -> TaskSpec:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}") from None
+
+
+from ray_xr.tasks import specs as _specs  # noqa: E402,F401  (fills the registry)

@@ -1,0 +1,205 @@
+"""The worker loop: what every Ray Train worker runs for one group of stages.
+
+`run_group` is the TorchTrainer's train_loop_per_worker. It walks its stages in order, skips
+the finished ones, and for each runs phase (i) pretraining, (ii)/(iii) fine-tuning or (iv)
+evaluation. The Ray-specific lines are few and marked `# [ray]`; ray.tune is never imported.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+import ray.train  # [ray]
+import ray.train.torch  # [ray]
+from ray_xr import synthetic
+from ray_xr.config import EMBEDDED_MODEL
+from ray_xr.data import load_split
+from ray_xr.evaluate import evaluate_stage, score
+from ray_xr.models import load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model, train_tokenizer, unwrap
+from ray_xr.plan import Stage
+from ray_xr.stages import RunDir
+from ray_xr.tasks import get_task
+from ray_xr.tasks.families import FAMILIES, collate, mask_tokens
+
+
+@dataclass
+class Worker:
+    run: RunDir
+    sweep: dict
+    aggregator: str
+    rank: int
+    world: int
+    device: torch.device
+    cache: dict = field(default_factory=dict)  # the last trained/loaded target model, for its evaluations
+
+    def log(self, msg: str) -> None:
+        if self.rank == 0:
+            print(f"[ray-xr] {msg}", flush=True)
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+
+def run_group(config: dict) -> None:
+    torch.set_num_threads(config["threads"])
+    ctx = ray.train.get_context()  # [ray]
+    w = Worker(RunDir(config["run_dir"]), config["sweep"], config["aggregator"],
+               ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
+    for raw in config["stages"]:
+        stage = Stage(**raw)
+        if w.run.is_done(stage.key):
+            continue
+        started = time.time()
+        if w.rank == 0:
+            w.run.write_stage(stage, "running", w.sweep, started=started)
+        metrics = RUNNERS[stage.phase](w, stage)
+        if w.rank == 0:
+            w.run.write_stage(stage, "done", w.sweep, metrics, started)
+        w.barrier()  # the next stage may read this one's files
+
+
+def derived_seed(*parts: object) -> int:
+    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:4], "big")
+
+
+def pretrain(w: Worker, stage: Stage) -> dict:
+    """Phase (i) for the embedded model: a tokenizer and a tiny masked LM on the synthetic corpus."""
+    emb, out = stage.spec["embedded"], w.run.model_dir(stage.key)
+    texts = [t for lang in synthetic.LANGUAGES
+             for t in synthetic.corpus(lang, emb["corpus_per_language"], stage.spec["corpus_seed"])]
+    tok_dir = w.run.stage_dir(stage.key) / "tokenizer"
+    if w.rank == 0:
+        train_tokenizer((t.text for t in texts), emb["vocab_size"]).save_pretrained(tok_dir)
+    w.barrier()
+    tokenizer = load_tokenizer(tok_dir)
+    phase = emb["train"]
+    torch.manual_seed(derived_seed(emb["seed"], "pretrain"))
+    model = new_masked_lm(emb, tokenizer, phase["max_length"])
+    feats = FAMILIES["mlm"].features(texts, tokenizer, (), phase["max_length"])
+    gen = torch.Generator().manual_seed(derived_seed(emb["seed"], "masking", w.rank))
+    prepare = lambda batch: mask_tokens(batch, tokenizer, emb["mask_prob"], gen)  # noqa: E731
+    model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, prepare, None)
+    if w.rank == 0:
+        save_encoder(model, tokenizer, out)
+    return metrics
+
+
+def encoder_source(w: Worker, parent: str) -> str:
+    """Where a fine-tuning stage's encoder comes from: a parent stage's folder or a hub name."""
+    spec = w.run.read_stage(parent)["spec"]
+    if spec.get("model", EMBEDDED_MODEL) != EMBEDDED_MODEL:
+        return spec["model"]
+    return str(w.run.model_dir(parent))
+
+
+def finetune(w: Worker, stage: Stage) -> dict:
+    """Phases (ii) and (iii): train a task head on English, select on the English dev set."""
+    spec, task = stage.spec, get_task(stage.spec["task"])
+    family, phase = FAMILIES[task.family], spec["training"]
+    source, lang = encoder_source(w, stage.parent), w.sweep["data"]["source_language"]
+    tokenizer = load_tokenizer(source)
+    torch.manual_seed(derived_seed(spec["seed"], task.name, "init"))
+    model = load_task_model(source, family.auto_class, len(task.labels))
+    train = load_split(task.name, "train", lang, spec["data"])
+    dev = load_split(task.name, "dev", lang, spec["data"])
+    feats = family.features(train, tokenizer, task.labels, phase["max_length"])
+
+    def dev_score(m) -> float:
+        return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"])[0]
+
+    model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, None, dev_score)
+    if w.rank == 0:
+        (save_encoder if stage.phase == "intermediate" else save_model)(model, tokenizer, w.run.model_dir(stage.key))
+    if stage.phase == "target":
+        w.cache = {"key": stage.key, "model": unwrap(model), "tokenizer": tokenizer}
+    return metrics
+
+
+def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, prepare, dev_score):
+    """One plain data-parallel training loop; returns the model selected on dev and its metrics."""
+    model = ray.train.torch.prepare_model(model)  # [ray] device placement + DDP
+    per_worker = max(1, phase["batch_size"] // w.world)
+    steps_per_epoch = max(1, len(feats) // (per_worker * w.world))
+    total = steps_per_epoch * phase["epochs"]
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    rest = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": phase["weight_decay"]},
+                             {"params": rest, "weight_decay": 0.0}], lr=phase["lr"])
+    warmup = max(1, int(phase["warmup"] * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    start, best, best_state = resume(stage, model, opt, sched)
+    seed = derived_seed(stage.key, "order")
+    metrics: dict = {}
+    for epoch in range(start, phase["epochs"]):
+        model.train()
+        order = torch.randperm(len(feats), generator=torch.Generator().manual_seed(seed + epoch))
+        mine = order[w.rank::w.world][: steps_per_epoch * per_worker].tolist()
+        tokens, loss_sum, t0 = 0, 0.0, time.perf_counter()
+        for step in range(steps_per_epoch):
+            batch = collate([feats[i] for i in mine[step * per_worker:(step + 1) * per_worker]], pad_id)
+            batch = prepare(batch) if prepare else batch
+            batch = {k: v.to(w.device) for k, v in batch.items()}
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            tokens += int(batch["attention_mask"].sum())
+            loss_sum += float(loss)
+        seconds = time.perf_counter() - t0
+        metrics = {"stage": stage.key, "phase": stage.phase, "epoch": epoch + 1,
+                   "loss": loss_sum / steps_per_epoch, "tokens_per_s": tokens * w.world / seconds,
+                   "train_seconds": seconds}
+        if dev_score is not None:
+            metrics["dev_score"] = dev_score(model)
+            if best is None or metrics["dev_score"] > best:
+                best, best_state = metrics["dev_score"], copy.deepcopy(unwrap(model).state_dict())
+            metrics["best_dev_score"] = best
+        w.log(f"{stage.label}: epoch {epoch + 1}/{phase['epochs']} loss {metrics['loss']:.3f}"
+              + (f" dev {metrics['dev_score']:.1f}" if dev_score else "")
+              + f" ({metrics['tokens_per_s']:,.0f} tok/s)")
+        report_epoch(w, stage, metrics, model, opt, sched, best, best_state)
+    if best_state is not None:
+        unwrap(model).load_state_dict(best_state)
+    return model, metrics
+
+
+def resume(stage: Stage, model, opt, sched) -> tuple[int, float | None, dict | None]:
+    """Continue an interrupted stage from the last epoch checkpoint Ray Train kept for it."""
+    checkpoint = ray.train.get_checkpoint()  # [ray]
+    if checkpoint is None:
+        return 0, None, None
+    with checkpoint.as_directory() as d:
+        state = torch.load(Path(d) / "state.pt", map_location="cpu", weights_only=False)
+    if state["stage"] != stage.key:
+        return 0, None, None
+    unwrap(model).load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    return state["epoch"], state["best"], state["best_state"]
+
+
+def report_epoch(w: Worker, stage: Stage, metrics: dict, model, opt, sched, best, best_state) -> None:
+    """Every worker reports; rank 0 attaches the checkpoint Ray Train persists for restarts."""
+    with tempfile.TemporaryDirectory() as d:
+        checkpoint = None
+        if w.rank == 0:
+            torch.save({"stage": stage.key, "epoch": metrics["epoch"], "model": unwrap(model).state_dict(),
+                        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                        "best": best, "best_state": best_state}, os.path.join(d, "state.pt"))
+            checkpoint = ray.train.Checkpoint.from_directory(d)  # [ray]
+        ray.train.report(metrics, checkpoint=checkpoint)  # [ray]
+
+
+RUNNERS = {"pretrain": pretrain, "intermediate": finetune, "target": finetune, "eval": evaluate_stage}
