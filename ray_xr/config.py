@@ -41,6 +41,7 @@ class Embedded(_Frozen):
     layers: int = Field(2, ge=1)
     heads: int = Field(4, ge=1)
     intermediate_size: int = Field(256, ge=8)
+    max_positions: int = Field(128, ge=8)  # longest input any phase may use
     corpus_per_language: int = Field(6000, ge=10)
     mask_prob: float = Field(0.15, gt=0, lt=1)
     seed: int = 0
@@ -56,10 +57,16 @@ class Embedded(_Frozen):
 class Data(_Frozen):
     source: Literal["synthetic", "hub"] = "synthetic"
     seed: int = 0  # seed of the synthetic benchmark
-    train_size: int = Field(2000, ge=1)  # synthetic: examples generated; hub: cap (0 = all)
-    dev_size: int = Field(300, ge=1)
-    test_size: int = Field(300, ge=1)
+    train_size: int = Field(2000, ge=0)  # synthetic: examples generated; hub: cap (0 = all)
+    dev_size: int = Field(300, ge=0)
+    test_size: int = Field(300, ge=0)
     source_language: str = "en"
+
+    @model_validator(mode="after")
+    def _synthetic_sizes(self) -> "Data":
+        if self.source == "synthetic" and 0 in (self.train_size, self.dev_size, self.test_size):
+            raise ValueError("synthetic data needs sizes >= 1 (0 means 'all' for the hub only)")
+        return self
 
 
 class Noise(_Frozen):
@@ -120,6 +127,11 @@ class Sweep(_Frozen):
                 raise ValueError(f"noise.kinds: unknown kind {kind!r}; known: {', '.join(sorted(NOISE_KINDS))}")
         if not self.seeds:
             raise ValueError("seeds: the grid is empty")
+        if self.model == EMBEDDED_MODEL:
+            for field in ("intermediate_training", "target_training"):
+                if getattr(self, field).max_length > self.embedded.max_positions:
+                    raise ValueError(f"{field}.max_length exceeds embedded.max_positions"
+                                     f" ({self.embedded.max_positions})")
         for target, langs in self.languages.items():
             if target not in self.targets:
                 raise ValueError(f"languages: {target!r} is not one of the targets")

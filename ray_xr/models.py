@@ -3,6 +3,7 @@ hand-over between phases (keep the encoder, drop the head)."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Iterable
 
 import torch
@@ -32,13 +33,36 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
     return PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIALS)
 
 
-def new_masked_lm(emb: dict, tokenizer, max_length: int):
+def new_masked_lm(emb: dict, tokenizer) -> "SparseMaskedLM":
+    # XLM-R numbers positions from pad_token_id + 1, hence the offset
     config = XLMRobertaConfig(
         vocab_size=len(tokenizer), hidden_size=emb["hidden_size"], num_hidden_layers=emb["layers"],
         num_attention_heads=emb["heads"], intermediate_size=emb["intermediate_size"],
-        max_position_embeddings=max_length + 4, pad_token_id=tokenizer.pad_token_id,
+        max_position_embeddings=emb["max_positions"] + tokenizer.pad_token_id + 1,
+        pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, type_vocab_size=1)
-    return AutoModelForMaskedLM.from_config(config)
+    return SparseMaskedLM(AutoModelForMaskedLM.from_config(config))
+
+
+class SparseMaskedLM(torch.nn.Module):
+    """Masked LM that runs the vocabulary projection on the masked positions only.
+
+    The projection is most of a small model's compute, and only ~15% of positions have a label.
+    """
+
+    def __init__(self, mlm):
+        super().__init__()
+        self.mlm = mlm
+
+    @property
+    def base_model(self):
+        return self.mlm.base_model
+
+    def forward(self, input_ids, attention_mask, labels):
+        hidden = self.mlm.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        chosen = labels != -100
+        logits = self.mlm.lm_head(hidden[chosen])
+        return SimpleNamespace(loss=torch.nn.functional.cross_entropy(logits, labels[chosen]))
 
 
 def load_tokenizer(source: str | Path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import ray
 from ray import tune
-from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -26,6 +26,8 @@ from ray_xr.evaluate import AGGREGATOR_NAMESPACE
 from ray_xr.plan import Plan, build
 from ray_xr.stages import RunDir, write_json
 from ray_xr.train import run_group
+
+TRIAL_MEMORY = 256 * 1024**2
 
 
 def trial(config: dict, groups: dict) -> None:
@@ -43,7 +45,8 @@ def trial(config: dict, groups: dict) -> None:
             storage_path=group["loop"]["ray_storage"],
             callbacks=[TuneReportCallback()],  # epoch metrics show up in the Tune dashboard
             checkpoint_config=CheckpointConfig(num_to_keep=1),
-            failure_config=FailureConfig(max_failures=res["max_failures"])),
+            failure_config=FailureConfig(max_failures=res["max_failures"]),
+            logging_config=LoggingConfig(log_level="WARNING")),  # our own progress lines suffice
     )
     trainer.fit()
 
@@ -82,10 +85,12 @@ def _run_wave(plan: Plan, run: RunDir, aggregator: str, wave: int, log) -> list[
     log(f"wave {wave}: {len(todo)} trial(s): {', '.join(g.name for g in todo)}")
     payload = {g.name: _payload(plan, run, aggregator, g) for g in todo}
     conc = _concurrency(plan.sweep.resources)
-    cpus = plan.sweep.resources.cpus_per_worker if plan.sweep.resources.workers == 0 else 0
+    res = plan.sweep.resources
+    # The trial process only waits on its TorchTrainer, so it holds no CPU (a bundle cannot be
+    # empty, and the memory is what it really uses); with workers=0 the loop runs inside it.
+    trial_resources = {"CPU": res.cpus_per_worker if res.workers == 0 else 0, "memory": TRIAL_MEMORY}
     tuner = tune.Tuner(
-        # the trial itself only waits on its TorchTrainer, so it reserves no CPU of its own
-        tune.with_resources(tune.with_parameters(trial, groups=payload), {"CPU": cpus}),
+        tune.with_resources(tune.with_parameters(trial, groups=payload), trial_resources),
         # the trial config shown in the dashboard: which chain and what it trains
         param_space={"group": tune.grid_search([{"name": g.name, **g.info} for g in todo])},
         tune_config=tune.TuneConfig(max_concurrent_trials=conc),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -41,8 +42,10 @@ class Worker:
     cache: dict = field(default_factory=dict)  # the last trained/loaded target model, for its evaluations
 
     def log(self, msg: str) -> None:
+        # sys.stdout, not print: Ray Train patches print into a logger that echoes it twice
         if self.rank == 0:
-            print(f"[ray-xr] {msg}", flush=True)
+            sys.stdout.write(f"[ray-xr] {msg}\n")
+            sys.stdout.flush()
 
     def barrier(self) -> None:
         if self.world > 1:
@@ -83,7 +86,7 @@ def pretrain(w: Worker, stage: Stage) -> dict:
     tokenizer = load_tokenizer(tok_dir)
     phase = emb["train"]
     torch.manual_seed(derived_seed(emb["seed"], "pretrain"))
-    model = new_masked_lm(emb, tokenizer, phase["max_length"])
+    model = new_masked_lm(emb, tokenizer)
     feats = FAMILIES["mlm"].features(texts, tokenizer, (), phase["max_length"])
     gen = torch.Generator().manual_seed(derived_seed(emb["seed"], "masking", w.rank))
     prepare = lambda batch: mask_tokens(batch, tokenizer, emb["mask_prob"], gen)  # noqa: E731
@@ -156,7 +159,7 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
             sched.step()
             opt.zero_grad(set_to_none=True)
             tokens += int(batch["attention_mask"].sum())
-            loss_sum += float(loss)
+            loss_sum += loss.item()
         seconds = time.perf_counter() - t0
         metrics = {"stage": stage.key, "phase": stage.phase, "epoch": epoch + 1,
                    "loss": loss_sum / steps_per_epoch, "tokens_per_s": tokens * w.world / seconds,

@@ -1,0 +1,49 @@
+"""Shared helpers: the repository root, a tiny sweep, and running the real CLI."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = REPO.parent / "shared" / "data" / "real"
+
+# Small enough to train in seconds on 2 cores, big enough that every code path runs.
+TINY = {
+    "name": "tiny",
+    "model": "embedded-tiny",
+    "embedded": {"vocab_size": 300, "hidden_size": 32, "layers": 1, "heads": 2, "intermediate_size": 64,
+                 "corpus_per_language": 150, "max_positions": 64,
+                 "train": {"epochs": 1, "batch_size": 32, "max_length": 32, "lr": 0.002}},
+    "data": {"source": "synthetic", "train_size": 64, "dev_size": 16, "test_size": 24},
+    "intermediate": ["none", "nli"],
+    "targets": ["xnli", "udpos"],
+    "languages": {"xnli": ["en", "cog"], "udpos": ["en", "cyr"]},
+    "noise": {"kinds": ["char"], "levels": [0, 0.5]},
+    "seeds": [1],
+    "intermediate_training": {"epochs": 1, "batch_size": 16, "max_length": 48},
+    "target_training": {"epochs": 2, "batch_size": 16, "max_length": 48},
+    "resources": {"workers": 1, "cpus_per_worker": 1},
+}
+
+
+def write_sweep(path: Path, **overrides) -> Path:
+    sweep = {**TINY, **overrides}
+    path.write_text(yaml.safe_dump(sweep))
+    return path
+
+
+def ray_xr(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """Run the installed command line exactly as a user would."""
+    exe = Path(sys.executable).with_name("ray-xr")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=kwargs.pop("cwd", REPO), env={**os.environ, **kwargs.pop("env", {})}, **kwargs)
+
+
+@pytest.fixture
+def sweep_file(tmp_path):
+    return write_sweep(tmp_path / "tiny.yaml")

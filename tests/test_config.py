@@ -1,0 +1,65 @@
+"""Sweep validation: every user mistake is one line naming the field, exit code 2."""
+from __future__ import annotations
+
+import pytest
+
+from ray_xr import config
+from tests.conftest import TINY, ray_xr, write_sweep
+
+
+def parse(**overrides):
+    return config.parse({**TINY, **overrides}, "s.yaml")
+
+
+def test_tiny_sweep_is_valid_and_frozen():
+    sweep = parse()
+    assert sweep.targets == ("xnli", "udpos")
+    assert sweep.noise.levels == (0.0, 0.5)
+    with pytest.raises(Exception):
+        sweep.name = "other"
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"epochs": 3}, "s.yaml: epochs: unknown key"),
+    ({"noise": {"kinds": ["char"], "levels": [0, 1.5]}}, "noise.levels: noise level 1.5 is outside [0, 1]"),
+    ({"targets": ["xnli", "nope"]}, "targets: unknown task 'nope'"),
+    ({"intermediate": []}, "intermediate: the grid is empty"),
+    ({"seeds": []}, "seeds: the grid is empty"),
+    ({"noise": {"kinds": ["gremlins"]}}, "noise.kinds: unknown kind 'gremlins'"),
+    ({"languages": {"xnli": ["klingon"]}}, "languages.xnli: ['klingon'] not among"),
+    ({"target_training": {"epochs": "three"}}, "target_training.epochs: Input should be a valid integer"),
+    ({"targets": ["mnli"]}, "targets: task 'mnli' has no 'synthetic' data source"),
+    ({"target_training": {"max_length": 512}}, "target_training.max_length exceeds embedded.max_positions"),
+    ({"resources": {"workers": -1}}, "resources.workers: Input should be greater than or equal to 0"),
+])
+def test_mistakes_name_the_field(overrides, fragment):
+    with pytest.raises(config.SweepError) as err:
+        parse(**overrides)
+    assert fragment in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_name_is_reported():
+    data = dict(TINY)
+    del data["name"]
+    with pytest.raises(config.SweepError, match="name: required key is missing"):
+        config.parse(data, "s.yaml")
+
+
+def test_cli_bad_sweep_exits_2_with_one_line(tmp_path):
+    bad = write_sweep(tmp_path / "bad.yaml", noise={"kinds": ["char"], "levels": [0, 2]})
+    for command in ("plan", "run"):
+        result = ray_xr(command, str(bad))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert "noise.levels" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_unreadable_yaml_and_missing_file(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    result = ray_xr("plan", str(broken))
+    assert result.returncode == 2 and "not valid YAML" in result.stderr
+    result = ray_xr("plan", str(tmp_path / "absent.yaml"))
+    assert result.returncode == 2 and "no such sweep file" in result.stderr
