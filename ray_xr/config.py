@@ -42,10 +42,10 @@ class Embedded(_Frozen):
     heads: int = Field(4, ge=1)
     intermediate_size: int = Field(256, ge=8)
     max_positions: int = Field(128, ge=8)  # longest input any phase may use
-    corpus_per_language: int = Field(6000, ge=10)
+    corpus_per_language: int = Field(3000, ge=10)
     mask_prob: float = Field(0.15, gt=0, lt=1)
     seed: int = 0
-    train: Phase = Phase(epochs=4, lr=2e-3, batch_size=64, max_length=48)
+    train: Phase = Phase(epochs=3, lr=2e-3, batch_size=128, max_length=48)
 
     @model_validator(mode="after")
     def _heads_divide(self) -> "Embedded":

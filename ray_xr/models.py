@@ -11,6 +11,7 @@ import transformers
 from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedTokenizerFast, XLMRobertaConfig
 
 transformers.logging.set_verbosity_error()  # head re-initialisation warnings are expected here
+transformers.logging.disable_progress_bar()  # one bar per tiny checkpoint drowns the progress lines
 
 SPECIALS = {"bos_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>",
             "mask_token": "<mask>", "cls_token": "<s>", "sep_token": "</s>"}

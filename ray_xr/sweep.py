@@ -143,12 +143,12 @@ def _resend_finished(plan: Plan, run: RunDir, actor) -> None:
 
 def _init_ray(address: str | None, log) -> None:
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: our progress lines, not Tune's boxes
     if address:
         ray.init(address=address, log_to_driver=True)
     else:
         ray.init(num_cpus=os.cpu_count(), include_dashboard=True, log_to_driver=True,
                  runtime_env={"env_vars": {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5"}})
-    url = ray.get_runtime_context().dashboard_url if hasattr(ray.get_runtime_context(), "dashboard_url") else None
-    log(f"ray-xr: Ray cluster with {ray.cluster_resources().get('CPU', 0):.0f} CPUs"
-        + (f", dashboard at http://{url}" if url else ""))
+    log(f"ray-xr: Ray cluster with {ray.cluster_resources().get('CPU', 0):.0f} CPUs; watch the trials in the"
+        " dashboard (Jobs/Train/Tune), signing in with the token that `ray get-auth-token` prints")
     sys.stdout.flush()
