@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
 import sys
 import tempfile
@@ -54,6 +55,7 @@ class Worker:
 
 def run_group(config: dict) -> None:
     torch.set_num_threads(config["threads"])
+    quiet_ray_train_reports()
     ctx = ray.train.get_context()  # [ray]
     w = Worker(RunDir(config["run_dir"]), config["sweep"], config["aggregator"],
                ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
@@ -68,6 +70,14 @@ def run_group(config: dict) -> None:
         if w.rank == 0:
             w.run.write_stage(stage, "done", w.sweep, metrics, started)
         w.barrier()  # the next stage may read this one's files
+
+
+def quiet_ray_train_reports() -> None:
+    """Ray 2.60 logs every report at INFO under a logger named by file path, which
+    LoggingConfig does not reach; our own progress lines already say the same."""
+    from ray.train.v2._internal.execution import context  # [ray]
+
+    logging.getLogger(context.__file__).setLevel(logging.WARNING)
 
 
 def derived_seed(*parts: object) -> int:
