@@ -126,7 +126,11 @@ def run(sweep: cfg.Sweep, storage: Path, address: str | None, log=print) -> int:
     log(ray.get(actor.markdown.remote()))
     log(f"ray-xr: report written to {path} ({time.perf_counter() - t0:.0f} s)")
     if failures:
+        unfinished = [s for s in plan.stages.values() if not run_dir.is_done(s.key)]
         log("ray-xr: failed trials:\n  " + "\n  ".join(failures))
+        log(f"ray-xr: {len(unfinished)} stages did not finish (run again to resume them):\n  "
+            + "\n  ".join(s.label for s in unfinished if s.phase != "eval")
+            + f"\n  and {sum(s.phase == 'eval' for s in unfinished)} evaluations")
         return 1
     return 0
 
