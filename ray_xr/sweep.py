@@ -110,39 +110,53 @@ def run(sweep: cfg.Sweep, storage: Path, address: str | None, log=print) -> int:
     s = plan.summary()
     log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.root}")
     t0 = time.perf_counter()
-    _init_ray(address, log)
-    name = f"aggregator-{sweep.name}"
-    actor = ray.remote(num_cpus=0)(Aggregator).options(
-        name=name, namespace=AGGREGATOR_NAMESPACE, get_if_exists=True).remote(
-        str(run_dir.root.resolve()), sweep.name, sweep.data.source_language)
     _mark_trivial(plan, run_dir)
-    _resend_finished(plan, run_dir, actor)
-    failures: list[str] = []
-    for wave in sorted({g.wave for g in plan.groups}):
-        failures += _run_wave(plan, run_dir, name, wave, log)
-        if failures:
-            break  # later waves need this one's models
-    path = ray.get(actor.write_report.remote())
-    log(ray.get(actor.markdown.remote()))
+    args = (str(run_dir.root.resolve()), sweep.name, sweep.data.source_language)
+    if all(run_dir.is_done(k) for k in plan.stages):
+        log("ray-xr: every stage has finished already; no cluster needed")
+        aggregator = Aggregator(*args)  # the actor's class, used in-process
+        _resend_finished(plan, run_dir, aggregator.record)
+        path, markdown, failures = aggregator.write_report(), aggregator.markdown(), []
+    else:
+        _init_ray(address, log)
+        name = f"aggregator-{sweep.name}"
+        actor = ray.remote(num_cpus=0)(Aggregator).options(
+            name=name, namespace=AGGREGATOR_NAMESPACE, get_if_exists=True).remote(*args)
+        _resend_finished(plan, run_dir, lambda records: ray.get(actor.record.remote(records)))
+        failures = _run_waves(plan, run_dir, name, log)
+        path, markdown = ray.get(actor.write_report.remote()), ray.get(actor.markdown.remote())
+    log(markdown)
     log(f"ray-xr: report written to {path} ({time.perf_counter() - t0:.0f} s)")
     if failures:
-        unfinished = [s for s in plan.stages.values() if not run_dir.is_done(s.key)]
-        log("ray-xr: failed trials:\n  " + "\n  ".join(failures))
-        log(f"ray-xr: {len(unfinished)} stages did not finish (run again to resume them):\n  "
-            + "\n  ".join(s.label for s in unfinished if s.phase != "eval")
-            + f"\n  and {sum(s.phase == 'eval' for s in unfinished)} evaluations")
+        _log_failures(plan, run_dir, failures, log)
         return 1
     return 0
 
 
-def _resend_finished(plan: Plan, run: RunDir, actor) -> None:
+def _run_waves(plan: Plan, run: RunDir, aggregator: str, log) -> list[str]:
+    for wave in sorted({g.wave for g in plan.groups}):
+        failures = _run_wave(plan, run, aggregator, wave, log)
+        if failures:
+            return failures  # later waves need this one's models
+    return []
+
+
+def _log_failures(plan: Plan, run: RunDir, failures: list[str], log) -> None:
+    unfinished = [s for s in plan.stages.values() if not run.is_done(s.key)]
+    log("ray-xr: failed trials:\n  " + "\n  ".join(failures))
+    log(f"ray-xr: {len(unfinished)} stages did not finish (run again to resume them):\n  "
+        + "\n  ".join(s.label for s in unfinished if s.phase != "eval")
+        + f"\n  and {sum(s.phase == 'eval' for s in unfinished)} evaluations")
+
+
+def _resend_finished(plan: Plan, run: RunDir, record) -> None:
     """Records of evaluations finished in an earlier run that results.jsonl lacks (lost on a crash)."""
     records = []
     for key, stage in plan.stages.items():
         if stage.phase == "eval" and run.is_done(key):
             records += run.read_stage(key)["metrics"].get("records", [])
     if records:
-        ray.get(actor.record.remote(records))
+        record(records)
 
 
 def _init_ray(address: str | None, log) -> None:
