@@ -25,6 +25,10 @@ Semantics shared by every kind:
 * Keyboard noise uses the language's layout (en, de, fr, es, tr, ru, el, ar, hi, th), else
   the layout usual for the word's script (Latin: QWERTY, Cyrillic: ЙЦУКЕН, ...), else a
   random substitution within the script (e.g. Georgian, Han).
+* Model-aware kinds (`attack`) are registry entries too, flagged by `model_aware` (where their
+  evaluation lives); the text engine refuses them, and offers `candidates` instead: the
+  deterministic edits such a kind may choose from, and `budget`: how many words it may edit
+  (the same rounding as above, so attack budgets nest across levels as well).
 
 Standard library only: `ray-xr noise show` imports this and must start in about a second.
 """
@@ -120,6 +124,14 @@ class NoiseKind:
     eligible: Callable[[str, Any], bool]
     edit: Callable[[str, Draws, Any], str | Move]
     setup: Callable[[str, NoiseResources], Any] = lambda lang, resources: lang
+    resource: str | None = None  # the NoiseResources field it reads ("typo_files"), if any
+    moves_words: bool = False  # edits may drop or reorder words (not only rewrite them)
+    # "module:function" that evaluates a model under this kind; its edits are candidates only
+    model_aware: str | None = None
+
+    @property
+    def needs_model(self) -> bool:
+        return self.model_aware is not None
 
 
 # --- character edits ---------------------------------------------------------------------
@@ -205,6 +217,11 @@ def _word_move(word: str, rng: Draws, _context: Any) -> Move:
     return rng.choice((Move.DROP, Move.SWAP))
 
 
+def _attack_candidate(word: str, rng: Draws, lang: str) -> str:
+    """One candidate edit for the attack: a keyboard typo or a random character edit."""
+    return _keyboard_edit(word, rng, lang) if rng.below(2) else _char_edit(word, rng)
+
+
 # --- lookup kinds (realworld, codeswitch) --------------------------------------------------
 
 Table = Mapping[str, tuple[str, ...]]
@@ -214,8 +231,7 @@ def _table_setup(files: str, what: str, sep: str | None) -> Callable[[str, Noise
     """A setup reading NoiseResources.<files>[lang]; `what` names the file in error messages."""
 
     def setup(lang: str, resources: NoiseResources) -> Table:
-        paths = getattr(resources, files)
-        path = paths.get(lang) or paths.get(_base_lang(lang))
+        path = _resource_path(getattr(resources, files), lang)
         if path is None:
             raise NoiseError(f"no {what} for language {lang!r}: set NoiseResources.{files}[{lang!r}]")
         try:
@@ -225,6 +241,34 @@ def _table_setup(files: str, what: str, sep: str | None) -> Callable[[str, Noise
         return _read_table(os.fspath(path), stat.st_mtime_ns, stat.st_size, sep, what)
 
     return setup
+
+
+def _resource_path(paths: Mapping[str, str], lang: str) -> str | None:
+    return paths.get(lang) or paths.get(_base_lang(lang))
+
+
+def resource_file(kind: str, lang: str, resources: NoiseResources | None) -> str | None:
+    """The file a kind reads for a language (the language's own, else its base language's:
+    pt-BR falls back to pt), or None when the kind reads no file or none is given."""
+    spec = _kind(kind)
+    if spec.resource is None or resources is None:
+        return None
+    return _resource_path(getattr(resources, spec.resource), lang)
+
+
+def file_digest(path: str) -> str:
+    """SHA-256 of a resource file's bytes: what a stage key records instead of its path."""
+    stat = os.stat(path)
+    return _digest(os.fspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _digest(path: str, _mtime: int, _size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 @lru_cache(maxsize=64)
@@ -278,13 +322,16 @@ NOISE_KINDS: dict[str, NoiseKind] = {kind.name: kind for kind in (
     NoiseKind("keyboard", "one character replaced by an adjacent key of the language's keyboard",
               eligible=_has_letter, edit=_keyboard_edit, setup=lambda lang, _: _base_lang(lang)),
     NoiseKind("word", "word dropped or swapped with its right neighbour",
-              eligible=lambda word, _: True, edit=_word_move),
+              eligible=lambda word, _: True, edit=_word_move, moves_words=True),
     NoiseKind("realworld", "word replaced by a real misspelling from the language's typo file",
-              eligible=_has_options, edit=_lookup_edit,
+              eligible=_has_options, edit=_lookup_edit, resource="typo_files",
               setup=_table_setup("typo_files", "typo file ('correct<TAB>misspelling' lines)", "\t")),
     NoiseKind("codeswitch", "word replaced by its translation from a bilingual lexicon",
-              eligible=_has_options, edit=_lookup_edit,
+              eligible=_has_options, edit=_lookup_edit, resource="lexicon_files",
               setup=_table_setup("lexicon_files", "bilingual lexicon (MUSE 'src tgt' lines)", None)),
+    NoiseKind("attack", "greedy character edits that most lower the gold label's probability (needs the model)",
+              eligible=_has_letter, edit=_attack_candidate, setup=lambda lang, _: _base_lang(lang),
+              model_aware="ray_xr.attack:evaluate"),
 )}
 
 
@@ -296,17 +343,51 @@ def perturb_words(words: Sequence[str], kind: str, level: float, *, lang: str, s
                   resources: NoiseResources | None = None) -> Perturbation:
     """Perturb a fraction `level` of the eligible words (see the module docstring)."""
     spec = _kind(kind)
+    if spec.needs_model:
+        raise NoiseError(f"noise kind {kind!r} needs the model under evaluation: it runs inside"
+                         " `ray-xr run` only (its candidate edits: noise.candidates)")
     _check_level(level)
     words = tuple(words)
     protect = _check_protect(protect, len(words))
     context = spec.setup(lang, resources or NoiseResources())
-    key = json.dumps([_check_seed(seed), kind, lang, example_id, field]).encode()
+    key = _key(seed, kind, lang, example_id, field)
     eligible = [i for i, w in enumerate(words) if not protect[i] and spec.eligible(w, context)]
     chosen = _choose(key, len(words), eligible, level)
     # The JSON key ends with "]", so appending "#i" keeps every word's key distinct.
     edits = {i: spec.edit(words[i], Draws(key + b"#%d" % i), context) for i in chosen}
     out, source = _assemble(words, edits, protect)
     return Perturbation(out, source, len(chosen), len(words))
+
+
+def candidates(words: Sequence[str], kind: str, level: float, *, lang: str, seed: int, example_id: str,
+               field: str = "", protect: Sequence[bool] | None = None, per_word: int = 3,
+               resources: NoiseResources | None = None) -> tuple[int, dict[int, tuple[str, ...]]]:
+    """For a model-aware kind: the budget (how many words it may edit at this level, the same
+    stochastic rounding as the text engine) and up to `per_word` distinct candidate edits of
+    each eligible word, all deterministic in (seed, kind, lang, example_id, field, word)."""
+    spec = _kind(kind)
+    _check_level(level)
+    words = tuple(words)
+    protect = _check_protect(protect, len(words))
+    context = spec.setup(lang, resources or NoiseResources())
+    key = _key(seed, kind, lang, example_id, field)
+    eligible = [i for i, w in enumerate(words) if not protect[i] and spec.eligible(w, context)]
+    found = {}
+    for i in eligible:
+        options = (spec.edit(words[i], Draws(key + b"#%d/%d" % (i, c)), context) for c in range(2 * per_word))
+        unique = [o for o in dict.fromkeys(options) if isinstance(o, str) and o != words[i]][:per_word]
+        if unique:
+            found[i] = tuple(unique)
+    return _budget(key, len(words), len(found), level), found
+
+
+def _key(seed: int, kind: str, lang: str, example_id: str, field: str) -> bytes:
+    return json.dumps([_check_seed(seed), kind, lang, example_id, field]).encode()
+
+
+def _budget(key: bytes, n: int, n_eligible: int, level: float) -> int:
+    carry = int.from_bytes(hashlib.shake_128(key).digest(8), "big")  # _choose's carry: SHAKE is prefix-stable
+    return min(math.floor(level * n_eligible + (carry >> 11) * 2.0**-53), n_eligible)
 
 
 def _choose(key: bytes, n: int, eligible: list[int], level: float) -> list[int]:
@@ -375,30 +456,40 @@ def _base_lang(lang: str) -> str:
     return lang.replace("_", "-").split("-")[0].lower()
 
 
-def _split(text: str, lang: str) -> tuple[list[str], list[bool] | None]:
+def split_words(text: str, lang: str) -> tuple[list[str], list[bool] | None]:
     """Words, and for unspaced languages whether whitespace preceded each (None: all did)."""
     if _base_lang(lang) in _UNSPACED_LANGS:
         return keyboards.split_unspaced(text)
     return text.split(), None
 
 
-def _perturb_text(text: str, kind: str, level: float, lang: str, seed: int, example_id: str,
-                  field: str, resources: NoiseResources | None) -> tuple[str, Perturbation]:
-    words, spaced = _split(text, lang)
-    result = perturb_words(words, kind, level, lang=lang, seed=seed, example_id=example_id,
-                           field=field, resources=resources)
+def join_words(words: Sequence[str], source: Sequence[int], spaced: Sequence[bool] | None) -> str:
+    """The inverse of split_words: single spaces, or the original spacing of unspaced text."""
     if spaced is None:
-        return " ".join(result.words), result
-    joined = "".join(" " * (j > 0 and spaced[i]) + w for j, (w, i) in enumerate(zip(result.words, result.source)))
-    return joined, result
+        return " ".join(words)
+    return "".join(" " * (j > 0 and spaced[i]) + w for j, (w, i) in enumerate(zip(words, source)))
+
+
+Protector = Callable[[Sequence[str]], Sequence[bool]]
+
+
+def _perturb_text(text: str, kind: str, level: float, lang: str, seed: int, example_id: str,
+                  field: str, resources: NoiseResources | None,
+                  protect: Protector | None = None) -> tuple[str, Perturbation]:
+    words, spaced = split_words(text, lang)
+    result = perturb_words(words, kind, level, lang=lang, seed=seed, example_id=example_id,
+                           field=field, resources=resources, protect=protect(words) if protect else None)
+    return join_words(result.words, result.source, spaced), result
 
 
 def perturb_text(text: str, kind: str, level: float, *, lang: str, seed: int, example_id: str,
-                 field: str = "", resources: NoiseResources | None = None) -> str:
+                 field: str = "", resources: NoiseResources | None = None,
+                 protect: Protector | None = None) -> str:
     """Perturb whitespace-separated words and join them with single spaces. In languages
     written without spaces each character (with its combining marks) is a word, runs of
-    other scripts (Latin names, digits) stay whole, and the original spacing is kept."""
-    return _perturb_text(text, kind, level, lang, seed, example_id, field, resources)[0]
+    other scripts (Latin names, digits) stay whole, and the original spacing is kept.
+    `protect` maps the words to one flag each: True keeps the word as it is."""
+    return _perturb_text(text, kind, level, lang, seed, example_id, field, resources, protect)[0]
 
 
 def show(kind: str, level: float, lang: str, seed: int, text: str,

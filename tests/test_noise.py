@@ -16,13 +16,14 @@ from hypothesis import strategies as st
 
 from ray_xr import keyboards
 from ray_xr.noise import (
-    NOISE_KINDS, NoiseError, NoiseKind, NoiseResources, perturb_text, perturb_words, show,
+    NOISE_KINDS, NoiseError, NoiseKind, NoiseResources, candidates, perturb_text, perturb_words, show,
 )
 
 REPO = Path(__file__).resolve().parents[1]
 CYRILLIC_UPPER = "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ"
 CYRILLIC = CYRILLIC_UPPER.lower() + CYRILLIC_UPPER
 EDITING_KINDS = ("char", "keyboard")  # kinds that rewrite words in place
+TEXT_KINDS = sorted(k for k, spec in NOISE_KINDS.items() if not spec.needs_model)
 SMALL = settings(max_examples=60, deadline=None)
 
 latin_words = st.lists(st.text(string.ascii_letters, min_size=1, max_size=10), max_size=25)
@@ -65,7 +66,7 @@ def sentences(n: int, rng: random.Random) -> list[list[str]]:
 
 
 @SMALL
-@given(words=tokens, kind=st.sampled_from(sorted(NOISE_KINDS)), seed=seeds)
+@given(words=tokens, kind=st.sampled_from(TEXT_KINDS), seed=seeds)
 def test_level_zero_is_the_identity(resources, words, kind, seed):
     result = run(words, kind, 0, seed, resources)
     assert result.words == tuple(words)
@@ -74,7 +75,7 @@ def test_level_zero_is_the_identity(resources, words, kind, seed):
 
 
 @SMALL
-@given(words=latin_words, kind=st.sampled_from(sorted(NOISE_KINDS)), level=levels, seed=seeds)
+@given(words=latin_words, kind=st.sampled_from(TEXT_KINDS), level=levels, seed=seeds)
 def test_same_arguments_same_output(resources, words, kind, level, seed):
     assert run(words, kind, level, seed, resources) == run(list(words), kind, level, seed, resources)
 
@@ -218,7 +219,7 @@ def test_swap_and_drop_both_happen_and_last_word_can_only_drop():
 
 
 @SMALL
-@given(words=tokens, kind=st.sampled_from(sorted(NOISE_KINDS)), seed=seeds,
+@given(words=tokens, kind=st.sampled_from(TEXT_KINDS), seed=seeds,
        protect=st.lists(st.booleans(), min_size=25, max_size=25))
 def test_protected_words_are_never_perturbed(resources, words, kind, seed, protect):
     protect = protect[:len(words)]
@@ -370,7 +371,7 @@ def test_level_outside_unit_interval_is_an_error(level):
 
 
 def test_unknown_kind_is_an_error_listing_the_kinds():
-    with pytest.raises(NoiseError, match="unknown noise kind 'typo'; expected one of: char, codeswitch"):
+    with pytest.raises(NoiseError, match="unknown noise kind 'typo'; expected one of: attack, char, codeswitch"):
         perturb_text("a b", "typo", 0.1, lang="en", seed=0, example_id="x")
 
 
@@ -439,3 +440,77 @@ def test_keyboard_tables_are_consistent():
         assert len(rows) in (4, 8), name
         for key, near in keyboards.neighbours(name).items():
             assert key not in near and len(set(near)) == len(near), (name, key)
+
+
+# --- model-aware kinds (attack): candidates and budget ------------------------------------------
+
+
+def test_the_text_engine_refuses_model_aware_kinds():
+    assert NOISE_KINDS["attack"].needs_model and not NOISE_KINDS["char"].needs_model
+    with pytest.raises(NoiseError, match="needs the model"):
+        run(["a", "b"], "attack", 0.5)
+
+
+@SMALL
+@given(words=tokens, low=levels, high=levels, seed=seeds, protect=st.lists(st.booleans(), min_size=25, max_size=25))
+def test_attack_candidates_are_deterministic_one_edit_and_budgets_nest(words, low, high, seed, protect):
+    low, high = sorted((low, high))
+    protect = protect[:len(words)]
+    kw = dict(lang="en", seed=seed, example_id="e", protect=protect)
+    b_low, found = candidates(words, "attack", low, **kw)
+    b_high, again = candidates(words, "attack", high, **kw)
+    assert found == again and b_low <= b_high <= len(found)
+    for i, options in found.items():
+        assert not protect[i] and 1 <= len(options) <= 3 and len(set(options)) == len(options)
+        assert all(one_edit_apart(words[i], o) for o in options)
+    assert all(i in found for i, w in enumerate(words) if not protect[i] and any(c.isalpha() for c in w)
+               and len(w) > 1)
+
+
+def test_attack_budget_matches_the_level_on_average():
+    corpus = sentences(1000, random.Random(5))
+    budgets = [candidates(words, "attack", 0.2, lang="en", seed=0, example_id=str(i))[0] for i, words in enumerate(corpus)]
+    assert abs(sum(budgets) / sum(len(w) for w in corpus) - 0.2) <= 0.02
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("ray-xr")
+    return subprocess.run([str(exe), "noise", "show", *args], capture_output=True, text=True)
+
+
+def test_cli_noise_show_prints_only_the_perturbed_text(resources):
+    out = cli("--kind", "char", "--level", "0.5", "--lang", "de", "--seed", "7", "Über die Brücke gehen wir heute")
+    assert out.returncode == 0 and out.stderr == ""
+    assert out.stdout == perturb_text("Über die Brücke gehen wir heute", "char", 0.5, lang="de", seed=7,
+                                      example_id="show") + "\n"
+    typo = cli("--kind", "realworld", "--level", "1", "--lang", "en", "--typo-file", resources.typo_files["en"],
+               "The house")
+    assert typo.stdout == "Teh huose\n"
+    protected = cli("--kind", "char", "--level", "1", "--lang", "en", "--protect", "we met Anna in 1999")
+    kept = protected.stdout.split()
+    assert kept[2] == "Anna" and kept[4] == "1999" and kept[:2] != ["we", "met"]
+    verbose = cli("-v", "--kind", "word", "--level", "1", "--lang", "en", "one two three four")
+    assert "4 of 4 words perturbed" in verbose.stderr and verbose.stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--kind", "attack", "--level", "0.5", "--lang", "en", "a b"], "needs the model"),
+    (["--kind", "realworld", "--level", "0.5", "--lang", "en", "a b"], "no typo file"),
+    (["--kind", "typo", "--level", "0.5", "--lang", "en", "a b"], "unknown noise kind"),
+])
+def test_cli_noise_show_mistakes_are_one_line(args, fragment):
+    out = cli(*args)
+    assert out.returncode == 2 and fragment in out.stderr and out.stderr.count("\n") == 1 and out.stdout == ""
+
+
+def test_cli_noise_show_imports_nothing_heavy():
+    heavy = "{'torch', 'numpy', 'ray', 'transformers', 'pydantic', 'yaml'}"
+    code = ("import sys, io, contextlib\nfrom ray_xr import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    cli.main(['noise', 'show', '--kind', 'keyboard', '--level', '0.3', '--lang', 'ru', 'привет мир'])\n"
+            f"print(' '.join(sorted({heavy} & set(sys.modules))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

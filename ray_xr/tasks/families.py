@@ -6,12 +6,12 @@ The training and evaluation loops only ever call these methods.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
 from ray_xr.examples import Classification, Tagging, Text
-from ray_xr.noise import perturb_text, perturb_words
+from ray_xr.perturb import perturb_classification, perturb_tagging
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,7 @@ class ClassificationFamily:
         return [e.label for e in examples]
 
     def perturb(self, e: Classification, namespace: str, **noise) -> Classification:
-        eid = f"{namespace}/{e.id}"
-        b = perturb_text(e.text_b, field="b", example_id=eid, **noise) if e.text_b is not None else None
-        return replace(e, text_a=perturb_text(e.text_a, field="a", example_id=eid, **noise), text_b=b)
+        return perturb_classification(e, namespace, **noise)
 
 
 class TaggingFamily:
@@ -95,8 +93,7 @@ class TaggingFamily:
         return [list(e.tags) for e in examples]
 
     def perturb(self, e: Tagging, namespace: str, **noise) -> Tagging:
-        p = perturb_words(e.words, example_id=f"{namespace}/{e.id}", **noise)
-        return replace(e, words=p.words, tags=tuple(e.tags[i] for i in p.source))
+        return perturb_tagging(e, namespace, **noise)
 
 
 def _windows(lengths: list[int], budget: int) -> list[tuple[int, int]]:
