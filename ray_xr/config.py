@@ -70,9 +70,15 @@ class Data(_Frozen):
 
 
 class Noise(_Frozen):
+    """Evaluation noise (see ray_xr.noise and ray_xr.perturb)."""
+
     kinds: tuple[str, ...] = ("char",)
     levels: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4)
     seed: int = 0  # the same noisy text for every model, so comparisons are paired
+    protect_entities: bool = False  # keep named entities and numbers intact (ray_xr.perturb)
+    # language -> file, relative to the sweep file or absolute; their contents enter the stage keys
+    typo_files: dict[str, str] = {}  # realworld: `correct<TAB>misspelling` per line
+    lexicon_files: dict[str, str] = {}  # codeswitch: MUSE `src tgt` per line
 
     @field_validator("levels")
     @classmethod
@@ -83,6 +89,13 @@ class Noise(_Frozen):
         if not levels:
             raise ValueError("needs at least one level (0 = clean)")
         return tuple(sorted(set(levels)))
+
+
+class TrainNoise(_Frozen):
+    """Noise on the English training examples of one phase (the dev set stays clean)."""
+
+    kind: str
+    level: float = Field(gt=0, le=1)
 
 
 class Resources(_Frozen):
@@ -103,6 +116,8 @@ class Sweep(_Frozen):
     targets: tuple[str, ...]
     languages: dict[str, tuple[str, ...]] = {}  # per target; default: all the target has
     noise: Noise = Noise()
+    # optional noise augmentation per training phase: {intermediate: {kind, level}, target: {...}}
+    train_noise: dict[Literal["intermediate", "target"], TrainNoise] = {}
     seeds: tuple[int, ...] = (1,)
     intermediate_training: Phase = Phase()
     target_training: Phase = Phase()
@@ -125,6 +140,12 @@ class Sweep(_Frozen):
         for kind in self.noise.kinds:
             if kind not in NOISE_KINDS:
                 raise ValueError(f"noise.kinds: unknown kind {kind!r}; known: {', '.join(sorted(NOISE_KINDS))}")
+        for phase, tn in self.train_noise.items():
+            if tn.kind not in NOISE_KINDS:
+                raise ValueError(f"train_noise.{phase}.kind: unknown kind {tn.kind!r};"
+                                 f" known: {', '.join(sorted(NOISE_KINDS))}")
+            if NOISE_KINDS[tn.kind].needs_model:
+                raise ValueError(f"train_noise.{phase}.kind: {tn.kind!r} needs a trained model; it is for evaluation only")
         if not self.seeds:
             raise ValueError("seeds: the grid is empty")
         if self.model == EMBEDDED_MODEL:
@@ -139,7 +160,43 @@ class Sweep(_Frozen):
             bad = [lang for lang in langs if lang not in known]
             if bad or not langs:
                 raise ValueError(f"languages.{target}: {bad or 'empty'} not among {', '.join(known)}")
+        self._check_noise_files()
         return self
+
+    def _check_noise_files(self) -> None:
+        """Every file exists and parses, and every kind that reads one has it for every
+        language it runs in: evaluation languages, and the source language for train_noise."""
+        from ray_xr.noise import NOISE_KINDS, NoiseError, resource_file
+
+        for field in ("typo_files", "lexicon_files"):
+            for lang, path in getattr(self.noise, field).items():
+                if not Path(path).is_file():
+                    raise ValueError(f"noise.{field}.{lang}: no such file: {path}")
+        needs: dict[str, set[str]] = {}
+        if any(self.noise.levels):
+            langs = {lang for target in self.targets for lang in self.target_languages(target)}
+            for kind in self.noise.kinds:
+                needs.setdefault(kind, set()).update(langs)
+        for tn in self.train_noise.values():
+            needs.setdefault(tn.kind, set()).add(self.data.source_language)
+        resources = self.noise_resources()
+        for kind, langs in needs.items():
+            field = NOISE_KINDS[kind].resource
+            if field is None:
+                continue
+            for lang in sorted(langs):
+                if resource_file(kind, lang, resources) is None:
+                    raise ValueError(f"noise.{field}: no file for language {lang!r}, which noise kind"
+                                     f" {kind!r} runs in")
+                try:
+                    NOISE_KINDS[kind].setup(lang, resources)  # reads and checks the file
+                except NoiseError as err:
+                    raise ValueError(f"noise.{field}.{lang}: {err}") from None
+
+    def noise_resources(self):
+        from ray_xr.noise import NoiseResources
+
+        return NoiseResources(typo_files=self.noise.typo_files, lexicon_files=self.noise.lexicon_files)
 
     def target_languages(self, target: str) -> tuple[str, ...]:
         from ray_xr.tasks import TASKS
@@ -161,13 +218,29 @@ def _one_line(err: ValidationError, source: str) -> str:
     return f"{source}: {where}: {msg}{more}"
 
 
-def parse(data: object, source: str = "<sweep>") -> Sweep:
+def parse(data: object, source: str = "<sweep>", base: str | Path | None = None) -> Sweep:
+    """Validate a sweep; relative noise file paths are resolved against `base` (the sweep
+    file's folder; default: the current directory) and kept absolute."""
     if not isinstance(data, dict):
         raise SweepError(f"{source}: expected a YAML mapping at the top level")
+    data = _resolve_noise_files(data, Path(base) if base is not None else Path.cwd())
     try:
         return Sweep.model_validate(_listify(data))
     except ValidationError as err:
         raise SweepError(_one_line(err, source)) from None
+
+
+def _resolve_noise_files(data: dict, base: Path) -> dict:
+    noise = data.get("noise")
+    if not isinstance(noise, dict):
+        return data
+    noise = dict(noise)
+    for field in ("typo_files", "lexicon_files"):
+        files = noise.get(field)
+        if isinstance(files, dict):
+            noise[field] = {lang: str((base / path).resolve()) if isinstance(path, str) and path else path
+                            for lang, path in files.items()}
+    return {**data, "noise": noise}
 
 
 def _listify(value):
@@ -187,7 +260,7 @@ def load(path: str | Path) -> Sweep:
         raise SweepError(f"{path}: no such sweep file") from None
     except yaml.YAMLError as err:
         raise SweepError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
-    return parse(data, str(path))
+    return parse(data, str(path), path.parent)
 
 
 def to_dict(sweep: Sweep) -> dict:

@@ -5,6 +5,7 @@ level read the clean test set once.
 """
 from __future__ import annotations
 
+import difflib
 import json
 from functools import lru_cache
 
@@ -34,22 +35,49 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     return examples
 
 
-def noisy(examples: list[Example], task: str, kind: str, level: float, lang: str, seed: int) -> list[Example]:
-    """The examples under one noise condition; level 0 returns them untouched."""
+def noise_resources(sweep: dict, kind: str, lang: str, options: dict):
+    """The sweep's noise files, after checking that the one this condition reads still has the
+    content its stage key was made from (`options["resource_sha256"]`, see plan.noise_options)."""
+    from ray_xr.noise import NoiseResources, file_digest, resource_file
+
+    files = sweep.get("noise", {})
+    resources = NoiseResources(typo_files=files.get("typo_files", {}), lexicon_files=files.get("lexicon_files", {}))
+    expected = options.get("resource_sha256")
+    if expected:
+        path = resource_file(kind, lang, resources)
+        if path is None or file_digest(path) != expected:
+            raise DataError(f"noise file {path} for {kind}/{lang} changed since the run was planned;"
+                            " run the sweep again so that the affected stages get new keys")
+    return resources
+
+
+def noisy(examples: list[Example], task: str, kind: str, level: float, lang: str, seed: int,
+          resources=None, protect: bool = False, namespace: str | None = None) -> list[Example]:
+    """The examples under one noise condition; level 0 returns them untouched.
+
+    `resources` (noise.NoiseResources) serves the kinds that read files; `protect` keeps
+    entities and numbers intact (see ray_xr.perturb); `namespace` names the random streams
+    (default: the task name, as for evaluation; training uses "train/<task>").
+    """
     if not level:
         return examples
     from ray_xr.tasks.families import FAMILIES  # torch: only where noise is applied
 
     family = FAMILIES[get_task(task).family]
-    return [family.perturb(e, namespace=task, kind=kind, level=level, lang=lang, seed=seed) for e in examples]
+    return [family.perturb(e, namespace=namespace or task, kind=kind, level=level, lang=lang, seed=seed,
+                           resources=resources, protect=protect) for e in examples]
 
 
 def realised_rate(clean: list[Example], perturbed: list[Example]) -> float:
-    """Fraction of words changed, measured on the text itself (not the noise's own bookkeeping)."""
+    """Fraction of words changed, measured on the text itself (not the noise's own bookkeeping):
+    the clean words outside the longest matching word blocks (difflib), so a rewritten or
+    dropped word counts once and so does a swap of two neighbours."""
     changed = total = 0
     for a, b in zip(clean, perturbed):
         for wa, wb in zip(_words(a), _words(b)):
-            changed += sum(x != y for x, y in zip(wa, wb)) + abs(len(wa) - len(wb))
+            if wa != wb:
+                matcher = difflib.SequenceMatcher(None, wa, wb, autojunk=False)
+                changed += len(wa) - sum(block.size for block in matcher.get_matching_blocks())
             total += len(wa)
     return changed / total if total else 0.0
 

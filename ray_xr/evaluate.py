@@ -6,13 +6,16 @@ before it acknowledges them.
 """
 from __future__ import annotations
 
+import importlib
+
 import torch
 import torch.distributed as dist
 
 import ray  # [ray] only to reach the aggregator actor
-from ray_xr.data import load_split, noisy, realised_rate
+from ray_xr.data import load_split, noise_resources, noisy, realised_rate
 from ray_xr.metrics import METRICS
 from ray_xr.models import load_task_model, load_tokenizer
+from ray_xr.noise import NOISE_KINDS
 from ray_xr.tasks import TaskSpec, get_task
 from ray_xr.tasks.families import FAMILIES, collate
 
@@ -62,14 +65,26 @@ def evaluate_stage(w, stage) -> dict:
     task = get_task(spec["task"])
     model, tokenizer = target_model(w, stage.parent)
     clean = load_split(task.name, "test", spec["language"], spec["data"])
-    examples = noisy(clean, task.name, spec["noise"], spec["level"], spec["language"], spec["noise_seed"])
-    value, n = score(w, model, task, examples, tokenizer, spec["max_length"],
-                     w.sweep["target_training"]["batch_size"] * 2)
-    realised = realised_rate(clean, examples)
-    records = [{**cell, "metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4)}
+    batch_size = w.sweep["target_training"]["batch_size"] * 2
+    kind = NOISE_KINDS.get(spec["noise"])  # None for "clean"
+    noise = {"kind": spec["noise"], "level": spec["level"], "lang": spec["language"], "seed": spec["noise_seed"],
+             "resources": noise_resources(w.sweep, spec["noise"], spec["language"], spec),
+             "protect": spec.get("protect", False)}
+    if spec["level"] and kind.needs_model:  # the kind evaluates the model itself
+        module, name = kind.model_aware.split(":")
+        result = getattr(importlib.import_module(module), name)(
+            w, model, task, clean, tokenizer, namespace=task.name, max_length=spec["max_length"],
+            batch_size=batch_size, **noise)
+        value, n, realised, extra = result["value"], result["n"], result["realised_level"], result["extra"]
+    else:
+        examples = noisy(clean, task.name, **noise)
+        value, n = score(w, model, task, examples, tokenizer, spec["max_length"], batch_size)
+        realised, extra = realised_rate(clean, examples), {}
+    records = [{**cell, "metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra}
                for cell in stage.cells]
     if w.rank == 0:
         aggregator = ray.get_actor(w.aggregator, namespace=AGGREGATOR_NAMESPACE)  # [ray]
         ray.get(aggregator.record.remote(records))  # [ray] returns once results.jsonl has them
-        w.log(f"{stage.label}: {task.metric} {value:.1f} (n={n}, realised level {realised:.2f})")
+        more = "".join(f", {k} {v}" for k, v in extra.items())
+        w.log(f"{stage.label}: {task.metric} {value:.1f} (n={n}, realised level {realised:.2f}{more})")
     return {"value": value, "n": n, "realised_level": realised, "records": records}

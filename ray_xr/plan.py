@@ -82,6 +82,31 @@ def _data_spec(sweep: Sweep, splits: tuple[str, ...]) -> dict:
     return spec
 
 
+def noise_options(sweep: Sweep, kind: str, lang: str) -> dict:
+    """What a noise condition depends on beyond (kind, level, seed, language): the protection
+    option and the content of the file the kind reads. Empty in the default setting, so that
+    the keys of sweeps without these options stay what they were."""
+    from ray_xr.noise import file_digest, resource_file
+
+    options: dict = {}
+    if sweep.noise.protect_entities:
+        options["protect"] = True
+    path = resource_file(kind, lang, sweep.noise_resources())
+    if path is not None:
+        options["resource_sha256"] = file_digest(path)
+    return options
+
+
+def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> dict:
+    spec = {"task": task, "seed": seed, "data": _data_spec(sweep, ("train", "dev")),
+            "training": training.model_dump(mode="json")}
+    noise = sweep.train_noise.get(phase)
+    if noise is not None:  # absent when off: the keys of sweeps without it do not change
+        spec["train_noise"] = {"kind": noise.kind, "level": noise.level, "noise_seed": sweep.noise.seed,
+                               **noise_options(sweep, noise.kind, sweep.data.source_language)}
+    return spec
+
+
 def _pretrain_spec(sweep: Sweep) -> dict:
     if sweep.model != EMBEDDED_MODEL:
         return {"model": sweep.model}
@@ -98,8 +123,7 @@ def build(sweep: Sweep) -> Plan:
             chain = chains.setdefault((inter, seed), [])
             parent = pre
             if inter != "none":
-                spec = {"task": inter, "seed": seed, "data": _data_spec(sweep, ("train", "dev")),
-                        "training": sweep.intermediate_training.model_dump(mode="json")}
+                spec = _training_spec(sweep, "intermediate", inter, seed, sweep.intermediate_training)
                 parent = _add(stages, "intermediate", spec, pre, f"intermediate {inter} seed {seed}")
                 chain.append(parent)
             for target in sweep.targets:
@@ -111,8 +135,7 @@ def build(sweep: Sweep) -> Plan:
 
 
 def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> list[str]:
-    spec = {"task": target, "seed": seed, "data": _data_spec(sweep, ("train", "dev")),
-            "training": sweep.target_training.model_dump(mode="json")}
+    spec = _training_spec(sweep, "target", target, seed, sweep.target_training)
     tkey = _add(stages, "target", spec, parent, f"target {target} <- {inter} seed {seed}")
     keys = [tkey]
     for lang in sweep.target_languages(target):
@@ -122,7 +145,8 @@ def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, 
                 espec = {"task": target, "language": lang, "noise": kind if level else "clean", "level": level,
                          "noise_seed": sweep.noise.seed,
                          "data": _data_spec(sweep, ("test",)),
-                         "max_length": sweep.target_training.max_length}
+                         "max_length": sweep.target_training.max_length,
+                         **(noise_options(sweep, kind, lang) if level else {})}
                 cell = {"intermediate": inter, "target": target, "seed": seed, "noise": kind,
                         "level": level, "language": lang}
                 key = _add(stages, "eval", espec, tkey, f"eval {target}/{lang} {kind}@{level}", (cell,))

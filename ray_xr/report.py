@@ -32,6 +32,16 @@ robustness.csv
         clean minus this level (points), mean and sample std over the paired seeds.
     source_mean, source_std
         the source-language (English by default) score at this level, over seeds.
+    realised_level, attack_success_rate
+        means of these optional record keys over the non-source languages and seeds that
+        have them (empty when none does): the fraction of words the noise really changed, and
+        for the model-aware `attack` kind the percentage of originally correct examples it
+        broke.
+
+    With several noise kinds the markdown shows one clean column per target (the clean
+    evaluation is the same stage for every kind) and each kind's levels as their own columns,
+    split into one table per target when wide; an "Attack success rate" table follows when
+    records carry attack_success_rate.
 
     Numbers are rounded to 4 decimals; std columns are empty with fewer than two seeds, drop
     is empty without a clean cell.
@@ -58,8 +68,11 @@ BASELINE = "none"
 RECORD_KEYS = ("intermediate", "target", "seed", "noise", "level", "language", "metric", "value", "n")
 ROBUSTNESS_COLUMNS = (
     "intermediate", "target", "metric", "noise", "level", "mean", "std", "seeds", "languages",
-    "drop", "drop_std", "source_mean", "source_std",
+    "drop", "drop_std", "source_mean", "source_std", "realised_level", "attack_success_rate",
 )
+# Optional per-record numbers averaged like the scores (non-source languages, then seeds).
+_AVERAGED_EXTRAS = ("realised_level", "attack_success_rate")
+_TABLE_WIDTH = 12  # more columns than this: one table per target
 _STD_OF = {"mean": "std", "drop": "drop_std", "source_mean": "source_std"}
 _LANGUAGE_NAMES = {"en": "English"}
 _MISSING = "–"
@@ -128,6 +141,19 @@ def _cell_order(records: Sequence[dict]) -> Callable[..., tuple]:
     return lambda i, t, n, level: (i != BASELINE, intermediate[i], target[t], noise[n], level)
 
 
+def _extra_means(records: Sequence[dict], source_language: str) -> dict:
+    """(intermediate, target, noise, level) -> {extra key: mean over non-source records having it}."""
+    values = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if r["language"] == source_language:
+            continue
+        cell = (r["intermediate"], r["target"], r["noise"], float(r["level"]))
+        for key in _AVERAGED_EXTRAS:
+            if _is_number(r.get(key)):
+                values[cell][key].append(r[key])
+    return {cell: {key: statistics.fmean(v) for key, v in by_key.items()} for cell, by_key in values.items()}
+
+
 def _seed_means(records: Sequence[dict], source_language: str) -> dict:
     """(intermediate, target, noise, level) -> per-seed language means, split source/others."""
     values = defaultdict(lambda: {"other": defaultdict(list), "source": defaultdict(list)})
@@ -182,6 +208,7 @@ def robustness_rows(records: Sequence[dict], source_language: str = "en") -> lis
             raise ReportError(f"record {i}: {problem}")
     metrics = _target_metrics(records)
     cells = _seed_means(records, source_language)
+    extras = _extra_means(records, source_language)
     order = _cell_order(records)
     rows = []
     for cell in sorted(cells, key=lambda c: order(*c)):
@@ -196,26 +223,35 @@ def robustness_rows(records: Sequence[dict], source_language: str = "en") -> lis
             "seeds": len(other), "languages": cells[cell]["languages"],
             "drop": _mean(drops), "drop_std": _std(drops),
             "source_mean": _mean(list(source.values())), "source_std": _std(list(source.values())),
+            **{key: extras.get(cell, {}).get(key) for key in _AVERAGED_EXTRAS},
         })
     return rows
 
 
 def _columns(rows: Sequence[dict]) -> list[tuple[str, str, float, str]]:
-    """(target, noise, level, label) per table column, clean first within each noise kind."""
+    """(target, noise, level, label) per table column. Clean comes first: once per target when
+    every kind's clean cells agree (they are one evaluation), else within each noise kind."""
     targets = _first_seen(r["target"] for r in rows)
     noises = _first_seen(r["noise"] for r in rows)
     levels = defaultdict(set)
+    clean = defaultdict(set)
     for r in rows:
         levels[r["target"], r["noise"]].add(r["level"])
+        if r["level"] == 0:
+            clean[r["intermediate"], r["target"]].add((r["mean"], r["source_mean"]))
+    shared = len(noises) == 1 or all(len(values) == 1 for values in clean.values())
     columns = []
     for target in targets:
+        if shared:
+            first = next((n for n in noises if 0 in levels[target, n]), None)
+            if first is not None:
+                columns.append((target, first, 0.0, f"{target} clean"))
         for noise in noises:
             for level in sorted(levels[target, noise]):
-                if level == 0:
-                    label = f"{target} clean" if len(noises) == 1 else f"{target} {noise} clean"
-                else:
-                    label = f"{target} {noise} {level:g}"
-                columns.append((target, noise, level, label))
+                if level == 0 and not shared:
+                    columns.append((target, noise, level, f"{target} {noise} clean"))
+                elif level:
+                    columns.append((target, noise, level, f"{target} {noise} {level:g}"))
     return columns
 
 
@@ -242,7 +278,7 @@ def _grid(rows: Sequence[dict], columns: list, field: str, best: Callable) -> li
 def _cell(row: dict | None, field: str, top: float | None) -> str:
     if row is None or row[field] is None:
         return _MISSING
-    std = row[_STD_OF[field]]
+    std = row.get(_STD_OF.get(field, ""))
     text = _number(row[field]) + ("" if std is None else f" ± {_number(std)}")
     return f"**{text}**" if top is not None and round(row[field], 1) == top else text
 
@@ -297,6 +333,10 @@ def _description(records: Sequence[dict], columns: list, source_language: str) -
     noisy = next((label for _, _, level, label in columns if level > 0), None)
     if noisy:
         sentences.append(f"A column such as `{noisy}` is the test set under that noise and level.")
+    attacked = _first_seen(r["noise"] for r in records if r.get("attack_success_rate") is not None)
+    if attacked:
+        sentences.append(f"Under `{attacked[0]}` a cell is the score under the model-aware attack,"
+                         " whose level is the share of words it may edit.")
     intermediates = {r["intermediate"] for r in records}
     if BASELINE in intermediates:
         sentences.append(f"`{BASELINE}` is the baseline without intermediate training.")
@@ -309,6 +349,18 @@ def render_markdown(records: Sequence[dict], run_name: str, source_language: str
     return _render(records, robustness_rows(records, source_language), run_name, source_language)
 
 
+def _tables(rows: Sequence[dict], columns: list, field: str, best: Callable) -> list[str]:
+    """One table, or one per target (under a heading) when a single one would be too wide."""
+    targets = _first_seen(c[0] for c in columns)
+    if len(columns) <= _TABLE_WIDTH or len(targets) == 1:
+        return [_table("Intermediate task", columns, _grid(rows, columns, field, best))]
+    parts = []
+    for target in targets:
+        mine = [c for c in columns if c[0] == target]
+        parts += [f"### {target}", _table("Intermediate task", mine, _grid(rows, mine, field, best))]
+    return parts
+
+
 def _render(records: Sequence[dict], rows: list[dict], run_name: str, source_language: str) -> str:
     title = f"# Robustness: {run_name}"
     if not rows:
@@ -317,18 +369,19 @@ def _render(records: Sequence[dict], rows: list[dict], run_name: str, source_lan
     noisy = [c for c in columns if c[2] > 0]
     clean = [c for c in columns if c[2] == 0]
     source = _language_name(source_language)
-    parts = [
-        title,
-        _description(records, columns, source_language),
-        "## Scores",
-        _table("Intermediate task", columns, _grid(rows, columns, "mean", max)),
-    ]
+    parts = [title, _description(records, columns, source_language), "## Scores"]
+    parts += _tables(rows, columns, "mean", max)
     if noisy:
-        parts += [
-            "## Drop under noise",
-            "Clean minus noisy score in points, paired per seed; larger means less robust.",
-            _table("Intermediate task", noisy, _grid(rows, noisy, "drop", min)),
-        ]
+        parts += ["## Drop under noise",
+                  "Clean minus noisy score in points, paired per seed; larger means less robust."]
+        parts += _tables(rows, noisy, "drop", min)
+    attacked = [c for c in noisy if any(r["attack_success_rate"] is not None for r in rows
+                                        if (r["target"], r["noise"], r["level"]) == c[:3])]
+    if attacked:
+        parts += ["## Attack success rate",
+                  "Percentage of the examples a model got right that the greedy character attack"
+                  " made it get wrong (mean over languages and seeds); larger means less robust.",
+                  _table("Intermediate task", attacked, _grid(rows, attacked, "attack_success_rate", min))]
     if any(r["source_mean"] is not None for r in rows if r["level"] == 0):
         parts += [
             f"## Source language ({source})",

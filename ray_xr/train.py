@@ -23,7 +23,7 @@ import ray.train  # [ray]
 import ray.train.torch  # [ray]
 from ray_xr import synthetic
 from ray_xr.config import EMBEDDED_MODEL
-from ray_xr.data import load_split
+from ray_xr.data import load_split, noise_resources, noisy
 from ray_xr.evaluate import evaluate_stage, score
 from ray_xr.models import load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model, train_tokenizer, unwrap
 from ray_xr.plan import Stage
@@ -123,6 +123,11 @@ def finetune(w: Worker, stage: Stage) -> dict:
     torch.manual_seed(derived_seed(spec["seed"], task.name, "init"))
     model = load_task_model(source, family.auto_class, len(task.labels))
     train = load_split(task.name, "train", lang, spec["data"])
+    if "train_noise" in spec:  # noise augmentation of the English training examples; dev stays clean
+        tn = spec["train_noise"]
+        train = noisy(train, task.name, tn["kind"], tn["level"], lang, tn["noise_seed"],
+                      resources=noise_resources(w.sweep, tn["kind"], lang, tn), protect=tn.get("protect", False),
+                      namespace=f"train/{task.name}")
     dev = load_split(task.name, "dev", lang, spec["data"])
     feats = family.features(train, tokenizer, task.labels, phase["max_length"])
 

@@ -63,3 +63,59 @@ def test_cli_unreadable_yaml_and_missing_file(tmp_path):
     assert result.returncode == 2 and "not valid YAML" in result.stderr
     result = ray_xr("plan", str(tmp_path / "absent.yaml"))
     assert result.returncode == 2 and "no such sweep file" in result.stderr
+
+
+# --- noise resources and train_noise ------------------------------------------------------------
+
+LANGS = ("en", "cog", "cyr")
+
+
+@pytest.fixture
+def typo_file(tmp_path):
+    path = tmp_path / "typos.tsv"
+    path.write_text("the\tteh\n", encoding="utf-8")
+    return path
+
+
+def test_noise_files_are_resolved_against_the_sweep_file(tmp_path, typo_file):
+    noise = {"kinds": ["realworld"], "levels": [0, 0.2], "typo_files": {lang: "typos.tsv" for lang in LANGS}}
+    sweep = config.load(write_sweep(tmp_path / "s.yaml", noise=noise))
+    assert sweep.noise.typo_files["cog"] == str(typo_file)
+
+
+@pytest.mark.parametrize("noise, fragment", [
+    ({"kinds": ["realworld"], "typo_files": {"en": "missing.tsv"}}, "noise.typo_files.en: no such file: "),
+    ({"kinds": ["realworld"], "typo_files": {"en": "typos.tsv"}},
+     "noise.typo_files: no file for language 'cog', which noise kind 'realworld' runs in"),
+    ({"kinds": ["codeswitch"]}, "noise.lexicon_files: no file for language 'cog'"),
+    ({"kinds": ["realworld"], "typo_files": {lang: "bad.tsv" for lang in LANGS}}, "noise.typo_files.cog: "),
+])
+def test_noise_file_mistakes_name_the_field(tmp_path, typo_file, noise, fragment):
+    (tmp_path / "bad.tsv").write_text("no tab here\n", encoding="utf-8")
+    with pytest.raises(config.SweepError) as err:
+        config.load(write_sweep(tmp_path / "s.yaml", noise={"levels": [0, 0.2], **noise}))
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_resource_kinds_at_level_zero_only_need_no_files():
+    parse(noise={"kinds": ["realworld", "codeswitch"], "levels": [0]})
+
+
+@pytest.mark.parametrize("train_noise, fragment", [
+    ({"target": {"kind": "attack", "level": 0.1}}, "train_noise.target.kind: 'attack' needs a trained model"),
+    ({"target": {"kind": "typo", "level": 0.1}}, "train_noise.target.kind: unknown kind 'typo'"),
+    ({"target": {"kind": "char", "level": 0}}, "train_noise.target.level"),
+    ({"pretrain": {"kind": "char", "level": 0.1}}, "train_noise.pretrain"),
+    ({"target": {"kind": "realworld", "level": 0.1}}, "noise.typo_files: no file for language 'en'"),
+])
+def test_train_noise_mistakes(train_noise, fragment):
+    with pytest.raises(config.SweepError, match=fragment.replace("(", r"\(")):
+        parse(train_noise=train_noise)
+
+
+def test_cli_missing_typo_file_fails_before_anything_runs(tmp_path):
+    bad = write_sweep(tmp_path / "s.yaml", noise={"kinds": ["realworld"], "levels": [0, 0.2],
+                                                   "typo_files": {"en": "nowhere.tsv"}})
+    result = ray_xr("run", str(bad), "--storage", str(tmp_path / "runs"))
+    assert result.returncode == 2 and "noise.typo_files.en: no such file" in result.stderr
+    assert not (tmp_path / "runs").exists()

@@ -76,3 +76,58 @@ def test_full_scale_sweep_plans():
     summary = json.loads(result.stdout)
     assert summary["stages"]["pretrain"] == 1
     assert summary["stages"]["intermediate"] == 2 * 3  # mnli, conll2003 x 3 seeds
+
+
+# --- noise options in the keys -----------------------------------------------------------------
+
+def key_digest(p: plan.Plan) -> str:
+    import hashlib
+
+    return hashlib.sha256(" ".join(sorted(p.stages)).encode()).hexdigest()[:16]
+
+
+def test_keys_without_the_new_noise_options_did_not_change():
+    # Keys of these sweeps before resources, protection and train_noise existed: runs made then
+    # must not retrain or re-evaluate anything.
+    assert key_digest(build()) == "cdc0a695f6967fc2"
+    assert key_digest(plan.build(config.load(REPO / "sweeps" / "local.yaml"))) == "7cbdcb8135d39d37"
+    assert key_digest(build(train_noise={}, noise={**TINY["noise"], "protect_entities": False})) == "cdc0a695f6967fc2"
+
+
+def test_train_noise_changes_its_phase_and_downstream_only():
+    base = build()
+    target = build(train_noise={"target": {"kind": "char", "level": 0.1}})
+    assert keys(base, "intermediate") == keys(target, "intermediate")
+    assert keys(base, "target").isdisjoint(keys(target, "target"))
+    assert keys(base, "eval").isdisjoint(keys(target, "eval"))
+    spec = next(s.spec for s in target.stages.values() if s.phase == "target")
+    assert spec["train_noise"] == {"kind": "char", "level": 0.1, "noise_seed": 0}
+    inter = build(train_noise={"intermediate": {"kind": "word", "level": 0.2}})
+    assert keys(base, "intermediate").isdisjoint(keys(inter, "intermediate"))
+    none_targets = {k for k, s in inter.stages.items() if s.phase == "target" and s.parent in keys(base, "pretrain")}
+    assert none_targets <= keys(base, "target")  # the baseline chain has no intermediate phase
+    assert keys(base, "pretrain") == keys(inter, "pretrain")
+
+
+def test_resource_content_not_path_enters_the_eval_keys(tmp_path):
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    a.write_text("the\tteh\n")
+    b.write_text("the\tteh\n")
+    langs = ("en", "cog", "cyr")
+    noise = {"kinds": ["realworld", "char"], "levels": [0, 0.5]}
+    first = build(noise={**noise, "typo_files": {lang: str(a) for lang in langs}})
+    moved = build(noise={**noise, "typo_files": {lang: str(b) for lang in langs}})
+    assert first.stages.keys() == moved.stages.keys()
+    b.write_text("the\ttje\n")
+    edited = build(noise={**noise, "typo_files": {lang: str(b) for lang in langs}})
+    changed = keys(first, "eval") - keys(edited, "eval")
+    assert changed and all(first.stages[k].spec["noise"] == "realworld" for k in changed)
+    assert keys(first, "target") == keys(edited, "target")
+
+
+def test_protection_changes_only_noisy_evaluations():
+    base, protected = build(), build(noise={**TINY["noise"], "protect_entities": True})
+    assert keys(base, "target") == keys(protected, "target")
+    clean = {k for k in keys(base, "eval") if base.stages[k].spec["level"] == 0}
+    assert clean <= keys(protected, "eval")
+    assert (keys(base, "eval") - clean).isdisjoint(keys(protected, "eval"))

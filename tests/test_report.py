@@ -153,13 +153,49 @@ def test_markdown_tables(tmp_path):
     assert "| squad | **89.0 ± 1.4** | **95.0 ± 0.0** |" in source
 
 
-def test_two_noise_kinds_get_their_own_clean_columns():
+def test_several_noise_kinds_share_one_clean_column_and_get_their_own_levels():
     rows = robustness_rows(make_records(noises=("char", "word")))
     assert len(rows) == 2 * 2 * 2 * 3
     assert cell(rows, "squad", "xnli", 0.1, noise="word")["drop"] == pytest.approx(5.5)
     markdown = render_markdown(make_records(noises=("char", "word")), "run")
+    assert "| xnli clean | xnli char 0.1 | xnli char 0.2 | xnli word 0.1 | xnli word 0.2 |" in markdown
+    assert "xnli char clean" not in markdown
+    source = markdown.split("## Source language")[1]
+    assert "| Intermediate task | xnli clean | wikiann clean |" in source
+
+
+def test_clean_columns_per_kind_when_the_clean_cells_differ():
+    records = make_records(noises=("char", "word"))
+    records = [{**r, "value": r["value"] + 1} if r["noise"] == "word" and r["level"] == 0 else r for r in records]
+    markdown = render_markdown(records, "run")
     assert "| xnli char clean | xnli char 0.1 | xnli char 0.2 | xnli word clean |" in markdown
-    assert "| xnli clean |" not in markdown
+
+
+def test_many_kinds_split_the_tables_by_target():
+    kinds = ("char", "keyboard", "word", "realworld", "codeswitch", "attack")
+    markdown = render_markdown(make_records(noises=kinds), "run")
+    scores = markdown.split("## Scores")[1].split("## Drop")[0]
+    assert "### xnli" in scores and "### wikiann" in scores
+    for kind in kinds:
+        assert f"| xnli {kind} 0.1 |" in markdown or f" xnli {kind} 0.1 |" in markdown
+
+
+def test_attack_success_rate_gets_its_own_table_and_csv_column(tmp_path):
+    records = make_records(noises=("char", "attack"))
+    for r in records:
+        if r["noise"] == "attack" and r["level"]:
+            r["attack_success_rate"] = 40.0 if r["intermediate"] == "none" else 20.0 + (r["seed"] == 2)
+    markdown = render_markdown(records, "run")
+    attack = markdown.split("## Attack success rate")[1].split("## Source")[0]
+    assert "| Intermediate task | xnli attack 0.1 | xnli attack 0.2 |" in attack
+    assert "| none | 40.0 | 40.0 |" in attack and "| squad | **20.5** |" in attack
+    write_report(write_results(tmp_path / "run", records))
+    with open(tmp_path / "run" / "report" / "robustness.csv", newline="", encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    row = next(r for r in table if (r["intermediate"], r["noise"], r["level"], r["target"])
+               == ("squad", "attack", "0.1", "xnli"))
+    assert row["attack_success_rate"] == "20.5" and row["realised_level"] == "0.09"
+    assert next(r for r in table if r["noise"] == "char")["attack_success_rate"] == ""
 
 
 def test_write_report_files(tmp_path):
