@@ -131,3 +131,10 @@ def test_protection_changes_only_noisy_evaluations():
     clean = {k for k in keys(base, "eval") if base.stages[k].spec["level"] == 0}
     assert clean <= keys(protected, "eval")
     assert (keys(base, "eval") - clean).isdisjoint(keys(protected, "eval"))
+
+
+def test_every_kind_sweep_plans_from_any_directory(tmp_path):
+    result = ray_xr("plan", str(REPO / "sweeps" / "noise_kinds.yaml"), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # 3 chains x 2 targets x 5 languages x (clean + 6 kinds x 2 noisy levels)
+    assert json.loads(result.stdout)["stages"]["eval"] == 3 * 2 * 5 * (1 + 6 * 2)
