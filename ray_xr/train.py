@@ -23,7 +23,7 @@ import ray.train  # [ray]
 import ray.train.torch  # [ray]
 from ray_xr import synthetic
 from ray_xr.config import EMBEDDED_MODEL
-from ray_xr.data import load_split, noise_resources, noisy
+from ray_xr.data import load_split, noise_resources, noisy, realised_rate
 from ray_xr.evaluate import evaluate_stage, score
 from ray_xr.models import load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model, train_tokenizer, unwrap
 from ray_xr.plan import Stage
@@ -123,11 +123,15 @@ def finetune(w: Worker, stage: Stage) -> dict:
     torch.manual_seed(derived_seed(spec["seed"], task.name, "init"))
     model = load_task_model(source, family.auto_class, len(task.labels))
     train = load_split(task.name, "train", lang, spec["data"])
+    realised = None
     if "train_noise" in spec:  # noise augmentation of the English training examples; dev stays clean
-        tn = spec["train_noise"]
+        tn, clean = spec["train_noise"], train
         train = noisy(train, task.name, tn["kind"], tn["level"], lang, tn["noise_seed"],
                       resources=noise_resources(w.sweep, tn["kind"], lang, tn), protect=tn.get("protect", False),
                       namespace=f"train/{task.name}")
+        realised = realised_rate(clean, train)
+        w.log(f"{stage.label}: {tn['kind']} noise on the training data, level {tn['level']}"
+              f" (realised {realised:.2f})")
     dev = load_split(task.name, "dev", lang, spec["data"])
     feats = family.features(train, tokenizer, task.labels, phase["max_length"])
 
@@ -135,6 +139,8 @@ def finetune(w: Worker, stage: Stage) -> dict:
         return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"])[0]
 
     model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, None, dev_score)
+    if realised is not None:
+        metrics = {**metrics, "train_noise_realised_level": realised}
     if w.rank == 0:
         (save_encoder if stage.phase == "intermediate" else save_model)(model, tokenizer, w.run.model_dir(stage.key))
     if stage.phase == "target":

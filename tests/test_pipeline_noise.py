@@ -76,6 +76,7 @@ def test_stage_specs_carry_the_noise_options(noise_run):
     stages = [json.loads(p.read_text()) for p in (run_dir / "stages").glob("*/stage.json")]
     targets = [s for s in stages if s["phase"] == "target"]
     assert targets and all(s["spec"]["train_noise"]["kind"] == "char" for s in targets)
+    assert all(0.05 < s["metrics"]["train_noise_realised_level"] < 0.15 for s in targets)
     evals = [s for s in stages if s["phase"] == "eval" and s["spec"]["level"]]
     assert all(s["spec"]["protect"] for s in evals)
     assert all(len(s["spec"]["resource_sha256"]) == 64 for s in evals if s["spec"]["noise"] in ("realworld", "codeswitch"))
