@@ -46,6 +46,10 @@ def cmd_noise_show(args) -> int:
 
     resources = noise.NoiseResources(typo_files={args.lang: args.typo_file} if args.typo_file else {},
                                      lexicon_files={args.lang: args.lexicon_file} if args.lexicon_file else {})
+    field = noise.NOISE_KINDS[args.kind].resource if args.kind in noise.NOISE_KINDS else None
+    if field and noise.resource_file(args.kind, args.lang, resources) is None:
+        option = "--" + field.removesuffix("_files") + "-file"
+        raise noise.NoiseError(f"noise kind {args.kind!r} reads a file: pass {option} PATH")
     protect = None
     if args.protect:
         from ray_xr.perturb import protect_names_and_numbers as protect

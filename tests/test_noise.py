@@ -498,7 +498,8 @@ def test_cli_noise_show_prints_only_the_perturbed_text(resources):
 
 @pytest.mark.parametrize("args, fragment", [
     (["--kind", "attack", "--level", "0.5", "--lang", "en", "a b"], "needs the model"),
-    (["--kind", "realworld", "--level", "0.5", "--lang", "en", "a b"], "no typo file"),
+    (["--kind", "realworld", "--level", "0.5", "--lang", "en", "a b"], "pass --typo-file PATH"),
+    (["--kind", "codeswitch", "--level", "0.5", "--lang", "en", "a b"], "pass --lexicon-file PATH"),
     (["--kind", "typo", "--level", "0.5", "--lang", "en", "a b"], "unknown noise kind"),
 ])
 def test_cli_noise_show_mistakes_are_one_line(args, fragment):
