@@ -1,4 +1,4 @@
-"""Command line: `ray-xr plan|run|report|noise show SWEEP...`.
+"""Command line: `ray-xr plan|run|report|noise show|data show|data check ...`.
 
 Heavy imports (ray, torch) happen inside the commands that need them, so `plan`, `report` and
 `noise show` start fast. User mistakes end in one line on stderr and exit code 2.
@@ -23,6 +23,8 @@ def cmd_run(args) -> int:
     from ray_xr import config
 
     sweep = config.load(args.sweep)  # validate before anything heavy starts
+    if sweep.data.source == "local":  # reading local files is cheap: fail before any training
+        _check_data(sweep, args.sweep)
     from ray_xr.sweep import run
 
     return run(sweep, Path(args.storage), args.address)
@@ -45,6 +47,31 @@ def cmd_noise_show(args) -> int:
 
     print(noise.show(args.kind, args.level, args.lang, args.seed, args.text))
     return 0
+
+
+def cmd_data_show(args) -> int:
+    from ray_xr import datatools
+
+    print(datatools.show(args.task, args.files, args.lang, args.json))
+    return 0
+
+
+def cmd_data_check(args) -> int:
+    from ray_xr import config
+
+    print(_check_data(config.load(args.sweep), args.sweep))
+    return 0
+
+
+def _check_data(sweep, source: str) -> str:
+    from ray_xr import datatools, plan
+    from ray_xr.data import DataError
+
+    table, problems = datatools.check(plan.build(sweep))
+    if problems:
+        print("\n".join([table] + [f"  {p}" for p in problems]))
+        raise DataError(f"{source}: {len(problems)} split(s) missing or malformed; first: {problems[0]}")
+    return table
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,16 +98,28 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("text")
     s.set_defaults(func=cmd_noise_show)
+    p = sub.add_parser("data", help="data tools")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    s = dsub.add_parser("show", help="parse local files in a task's published format; print counts and examples")
+    s.add_argument("task")
+    s.add_argument("files", nargs="+", help="the files (Tatoeba: the non-English file, then the English one)")
+    s.add_argument("--lang", default=None, help="keep the rows of this language (multi-language files, XNLI)")
+    s.add_argument("--json", action="store_true", help='print {"examples": N, "labels": {label: count}}')
+    s.set_defaults(func=cmd_data_show)
+    s = dsub.add_parser("check", help="load every split and language a sweep needs; fail if any is missing")
+    s.add_argument("sweep")
+    s.set_defaults(func=cmd_data_check)
     return ap
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from ray_xr.config import SweepError
     from ray_xr.data import DataError
+    from ray_xr.formats import DataError as FileError
     from ray_xr.noise import NoiseError
     from ray_xr.report import ReportError
 
-    return SweepError, DataError, NoiseError, ReportError
+    return SweepError, DataError, FileError, NoiseError, ReportError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,18 +54,78 @@ class Embedded(_Frozen):
         return self
 
 
+class LocalFile(_Frozen):
+    """The file(s) one split is read from instead of the task layout's own."""
+
+    path: str  # a path or glob, relative to the task's directory
+    format: str | None = None  # a key of formats.READERS; default: the task's own format
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, fmt: str | None) -> str | None:
+        from ray_xr.formats import READERS
+
+        if fmt is not None and fmt not in READERS:
+            raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
+        return fmt
+
+
+class LocalTask(_Frozen):
+    """A task's files: a directory in the task's published layout, single splits overridable."""
+
+    dir: str  # made absolute against the working directory when the sweep is read
+    files: dict[str, LocalFile] = {}  # split -> a path (relative to dir) or {path, format}
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _existing_dir(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        path = Path(value).expanduser().resolve()
+        if not path.is_dir():
+            raise ValueError(f"no such directory {path}")
+        return str(path)
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _path_shorthand(cls, files: object) -> object:
+        if not isinstance(files, dict):
+            return files
+        return {split: {"path": v} if isinstance(v, str) else v for split, v in files.items()}
+
+    @field_validator("files")
+    @classmethod
+    def _known_splits(cls, files: dict) -> dict:
+        from ray_xr.tasks import SPLITS
+
+        for split in files:
+            if split not in SPLITS:
+                raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+        return files
+
+
 class Data(_Frozen):
-    source: Literal["synthetic", "hub"] = "synthetic"
+    source: Literal["synthetic", "hub", "local"] = "synthetic"
     seed: int = 0  # seed of the synthetic benchmark
     train_size: int = Field(2000, ge=0)  # synthetic: examples generated; hub: cap (0 = all)
     dev_size: int = Field(300, ge=0)
     test_size: int = Field(300, ge=0)
     source_language: str = "en"
+    local: dict[str, LocalTask] = {}  # source local: task -> its directory (a string) or {dir, files}
+
+    @field_validator("local", mode="before")
+    @classmethod
+    def _dir_shorthand(cls, local: object) -> object:
+        if not isinstance(local, dict):
+            return local
+        return {task: {"dir": v} if isinstance(v, str) else v for task, v in local.items()}
 
     @model_validator(mode="after")
     def _synthetic_sizes(self) -> "Data":
         if self.source == "synthetic" and 0 in (self.train_size, self.dev_size, self.test_size):
-            raise ValueError("synthetic data needs sizes >= 1 (0 means 'all' for the hub only)")
+            raise ValueError("synthetic data needs sizes >= 1 (0 means 'all' for hub and local data)")
+        if self.local and self.source != "local":
+            raise ValueError(f"local: only read with source local (source is {self.source!r})")
         return self
 
 
@@ -122,6 +182,8 @@ class Sweep(_Frozen):
                 if name != "none" and self.data.source not in TASKS[name].sources:
                     raise ValueError(f"{field}: task {name!r} has no {self.data.source!r} data source;"
                                      f" it has: {', '.join(TASKS[name].sources)}")
+                if name != "none" and self.data.source == "local":
+                    self._check_local(name)
         for kind in self.noise.kinds:
             if kind not in NOISE_KINDS:
                 raise ValueError(f"noise.kinds: unknown kind {kind!r}; known: {', '.join(sorted(NOISE_KINDS))}")
@@ -140,6 +202,24 @@ class Sweep(_Frozen):
             if bad or not langs:
                 raise ValueError(f"languages.{target}: {bad or 'empty'} not among {', '.join(known)}")
         return self
+
+    def _check_local(self, task: str) -> None:
+        from ray_xr.tasks import local
+
+        files = self.data.local[task].files if task in self.data.local else {}
+        for name in local.needed(task, files):
+            if name not in self.data.local:
+                why = "" if name == task else f" (task {task!r} reads its English training data from it)"
+                raise ValueError(f"data.local: no directory for task {name!r}{why}")
+
+    def local_entries(self, task: str) -> dict:
+        """The data.local entries a task reads, as plain data (part of its stages' keys)."""
+        from ray_xr.tasks import local
+
+        if self.data.source != "local":
+            return {}
+        names = local.needed(task, self.data.local[task].files)
+        return {name: self.data.local[name].model_dump(mode="json") for name in names}
 
     def target_languages(self, target: str) -> tuple[str, ...]:
         from ray_xr.tasks import TASKS

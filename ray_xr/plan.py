@@ -73,12 +73,14 @@ def _add(stages: dict[str, Stage], phase: str, spec: dict, parent: str | None, l
     return key
 
 
-def _data_spec(sweep: Sweep, splits: tuple[str, ...]) -> dict:
+def _data_spec(sweep: Sweep, splits: tuple[str, ...], task: str) -> dict:
     d = sweep.data
     sizes = {"train": d.train_size, "dev": d.dev_size, "test": d.test_size}
     spec = {"source": d.source, "sizes": {s: sizes[s] for s in splits}}
     if d.source == "synthetic":
         spec["seed"] = d.seed
+    if d.source == "local":
+        spec["local"] = sweep.local_entries(task)
     return spec
 
 
@@ -98,7 +100,7 @@ def build(sweep: Sweep) -> Plan:
             chain = chains.setdefault((inter, seed), [])
             parent = pre
             if inter != "none":
-                spec = {"task": inter, "seed": seed, "data": _data_spec(sweep, ("train", "dev")),
+                spec = {"task": inter, "seed": seed, "data": _data_spec(sweep, ("train", "dev"), inter),
                         "training": sweep.intermediate_training.model_dump(mode="json")}
                 parent = _add(stages, "intermediate", spec, pre, f"intermediate {inter} seed {seed}")
                 chain.append(parent)
@@ -111,7 +113,7 @@ def build(sweep: Sweep) -> Plan:
 
 
 def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> list[str]:
-    spec = {"task": target, "seed": seed, "data": _data_spec(sweep, ("train", "dev")),
+    spec = {"task": target, "seed": seed, "data": _data_spec(sweep, ("train", "dev"), target),
             "training": sweep.target_training.model_dump(mode="json")}
     tkey = _add(stages, "target", spec, parent, f"target {target} <- {inter} seed {seed}")
     keys = [tkey]
@@ -121,7 +123,7 @@ def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, 
                 # level 0 is the clean text whatever the kind: one stage serves every kind
                 espec = {"task": target, "language": lang, "noise": kind if level else "clean", "level": level,
                          "noise_seed": sweep.noise.seed,
-                         "data": _data_spec(sweep, ("test",)),
+                         "data": _data_spec(sweep, ("test",), target),
                          "max_length": sweep.target_training.max_length}
                 cell = {"intermediate": inter, "target": target, "seed": seed, "noise": kind,
                         "level": level, "language": lang}

@@ -6,7 +6,8 @@ Importing this package must stay cheap (no torch): `ray-xr plan` uses it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Callable, Mapping, Sequence
 
 from ray_xr.examples import Example
@@ -23,6 +24,7 @@ class LoadContext:
 
     seed: int = 0  # seed of the synthetic benchmark
     sizes: Mapping[str, int] = field(default_factory=dict)  # examples per split (synthetic) or a cap
+    local: Mapping[str, Mapping] = field(default_factory=dict)  # task -> {dir, files}: the sweep's data.local
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class TaskSpec:
     languages: tuple[str, ...]  # for the hub source: the benchmark's language list
     sources: Mapping[str, Loader]  # data source name -> loader
     description: str = ""
+    local: "Local | None" = None  # the layout of its published files: gives it the `local` source
 
     def languages_for(self, source: str) -> tuple[str, ...]:
         if source == "synthetic":
@@ -48,8 +51,14 @@ TASKS: dict[str, TaskSpec] = {}
 def register(spec: TaskSpec) -> TaskSpec:
     if spec.name in TASKS:
         raise ValueError(f"task {spec.name!r} registered twice")
+    if spec.local is not None:
+        spec = replace(spec, sources={**spec.sources, "local": partial(_load_local, spec.name)})
     TASKS[spec.name] = spec
     return spec
+
+
+def _load_local(task: str, split: str, lang: str, ctx: LoadContext) -> Sequence[Example]:
+    return local.load(task, split, lang, ctx.local, ctx.sizes.get(split, 0))
 
 
 def get_task(name: str) -> TaskSpec:
@@ -59,4 +68,7 @@ def get_task(name: str) -> TaskSpec:
         raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}") from None
 
 
+from ray_xr.tasks import local  # noqa: E402
+from ray_xr.tasks.local import Local  # noqa: E402
 from ray_xr.tasks import specs as _specs  # noqa: E402,F401  (fills the registry)
+from ray_xr.tasks import xtreme_r as _xtreme_r  # noqa: E402,F401

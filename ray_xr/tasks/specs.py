@@ -1,7 +1,8 @@
 """The task specs. One `register(TaskSpec(...))` per task; loaders are small functions.
 
-Sources: ``synthetic`` (the offline benchmark of ray_xr.synthetic) and ``hub`` (the real
-Hugging Face datasets, for clusters with internet access).
+Sources: ``synthetic`` (the offline benchmark of ray_xr.synthetic), ``hub`` (the real
+Hugging Face datasets, for clusters with internet access) and ``local`` (the published files
+under a directory; the `local=` layout says which file holds which split and language).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Sequence
 from ray_xr import synthetic
 from ray_xr.examples import Classification, Example, Tagging
 from ray_xr.tasks import LoadContext, TaskSpec, register
+from ray_xr.tasks.local import From, Local
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 PANX_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
@@ -32,6 +34,24 @@ UDPOS_NAMES = {
     "vi": "Vietnamese", "wo": "Wolof", "yo": "Yoruba", "zh": "Chinese",
 }
 HUB_SPLIT = {"train": "train", "dev": "validation", "test": "test"}
+
+# -- local source: where each published file layout keeps a split ----------------------------
+
+XNLI_LOCAL = Local("xnli_tsv", {
+    "train": From("mnli", "train"),  # XNLI is trained on English MultiNLI
+    "dev": ("{lang}/dev.tsv", "xnli.dev.tsv"),  # per-language files, or the XNLI-1.0 release
+    "test": ("{lang}/test.tsv", "xnli.test.tsv"),
+}, by_language=True)
+MNLI_LOCAL = Local("nli_jsonl", {
+    "train": ("multinli_1.0_train.jsonl", "train.jsonl"),
+    "dev": ("multinli_1.0_dev_matched.jsonl", "dev_matched.jsonl"),
+    "test": ("multinli_1.0_dev_mismatched.jsonl", "dev_mismatched.jsonl"),
+})
+# WikiANN as published per language ({lang}/train), or XTREME's processed panx files
+PANX_LOCAL = Local("panx", {s: ("{lang}/{split}", "{split}-{lang}.tsv") for s in ("train", "dev", "test")})
+# one CoNLL-U file per language, or UD release folders: every treebank of the language, as XTREME
+UDPOS_LOCAL = Local("conllu", {s: ("{lang}/{split}.conllu", "UD_{name}*/*-ud-{split}.conllu")
+                               for s in ("train", "dev", "test")}, names=UDPOS_NAMES)
 
 
 # -- synthetic source ------------------------------------------------------------------------
@@ -104,23 +124,27 @@ register(TaskSpec(
     name="xnli", family="classification", metric="accuracy", labels=NLI_LABELS,
     languages=tuple(XNLI_LANGS),
     sources={"synthetic": partial(_synthetic_nli, "xnli"), "hub": _hub_xnli},
+    local=XNLI_LOCAL,
     description="XNLI: natural language inference, trained on English MNLI",
 ))
 register(TaskSpec(
     name="panx", family="tagging", metric="seqeval_f1", labels=PANX_TAGS,
     languages=tuple(PANX_LANGS),
     sources={"synthetic": partial(_synthetic_tags, "panx", "panx"), "hub": _hub_panx},
+    local=PANX_LOCAL,
     description="WikiANN (PAN-X): named entities PER/ORG/LOC, BIO tags",
 ))
 register(TaskSpec(
     name="udpos", family="tagging", metric="seqeval_f1", labels=UPOS,
     languages=tuple(UDPOS_NAMES),
     sources={"synthetic": partial(_synthetic_tags, "udpos", "upos"), "hub": _hub_udpos},
+    local=UDPOS_LOCAL,
     description="Universal Dependencies part-of-speech tags (UPOS)",
 ))
 register(TaskSpec(
     name="mnli", family="classification", metric="accuracy", labels=NLI_LABELS, languages=("en",),
     sources={"hub": _hub_mnli},
+    local=MNLI_LOCAL,
     description="MultiNLI (intermediate task of Phang et al. 2020)",
 ))
 register(TaskSpec(
