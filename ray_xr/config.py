@@ -154,6 +154,14 @@ class Resources(_Frozen):
     max_failures: int = Field(1, ge=0)
 
 
+class Heads(_Frozen):
+    """Settings of the QA and retrieval heads (XTREME's values where it fixes them)."""
+
+    qa_stride: float = Field(1 / 3, gt=0, lt=0.5)  # window overlap, fraction of max_length (XTREME: 128/384)
+    max_answer_tokens: int = Field(30, ge=1)
+    retrieval_layer: int = -1  # hidden state mean-pooled for retrieval (0 = embeddings, -1 = last)
+
+
 class Sweep(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     model: str = EMBEDDED_MODEL  # a hub name (xlm-roberta-large), a local directory, or embedded-tiny
@@ -166,6 +174,7 @@ class Sweep(_Frozen):
     seeds: tuple[int, ...] = (1,)
     intermediate_training: Phase = Phase()
     target_training: Phase = Phase()
+    heads: Heads = Heads()
     resources: Resources = Resources()
 
     @model_validator(mode="after")
@@ -179,9 +188,10 @@ class Sweep(_Frozen):
             for name in names:
                 if name != "none" and name not in TASKS or (name == "none" and field == "targets"):
                     raise ValueError(f"{field}: unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
-                if name != "none" and self.data.source not in TASKS[name].sources:
-                    raise ValueError(f"{field}: task {name!r} has no {self.data.source!r} data source;"
-                                     f" it has: {', '.join(TASKS[name].sources)}")
+                for task in (name, TASKS[name].encoder_task) if name != "none" else ():
+                    if task and self.data.source not in TASKS[task].sources:
+                        raise ValueError(f"{field}: task {task!r} has no {self.data.source!r} data source;"
+                                         f" it has: {', '.join(TASKS[task].sources)}")
                 if name != "none" and self.data.source == "local":
                     self._check_local(name)
         for kind in self.noise.kinds:

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from ray_xr.config import EMBEDDED_MODEL, Sweep
+from ray_xr.tasks import FAMILY_OPTIONS, get_task
 
 PHASES = ("pretrain", "intermediate", "target", "eval")
 
@@ -95,28 +96,49 @@ def build(sweep: Sweep) -> Plan:
     stages: dict[str, Stage] = {}
     pre = _add(stages, "pretrain", _pretrain_spec(sweep), None, f"pretrain {sweep.model}")
     chains: dict[tuple[str, int], list[str]] = {}
+    placed: set[str] = set()  # evaluations of the pretrained encoder are shared by every seed's chain
     for inter in sweep.intermediate:
         for seed in sweep.seeds:
             chain = chains.setdefault((inter, seed), [])
             parent = pre
             if inter != "none":
                 spec = {"task": inter, "seed": seed, "data": _data_spec(sweep, ("train", "dev"), inter),
-                        "training": sweep.intermediate_training.model_dump(mode="json")}
+                        "training": sweep.intermediate_training.model_dump(mode="json"), **_options(sweep, inter)}
                 parent = _add(stages, "intermediate", spec, pre, f"intermediate {inter} seed {seed}")
                 chain.append(parent)
             for target in sweep.targets:
-                chain += _target_and_evals(stages, sweep, inter, target, seed, parent)
+                keys = [k for k in _target_and_evals(stages, sweep, inter, target, seed, parent) if k not in placed]
+                placed.update(keys)
+                chain += keys
     groups = _groups(sweep, stages, pre, chains)
     n_cells = (len(sweep.intermediate) * len(sweep.targets) * len(sweep.seeds)
                * len(sweep.noise.kinds) * len(sweep.noise.levels))
     return Plan(sweep, stages, groups, n_cells)
 
 
+def _options(sweep: Sweep, task: str) -> dict:
+    """{"options": ...}: the head settings a task's family reads, none for the others."""
+    spec = get_task(task)
+    options = {**spec.options, **{k: getattr(sweep.heads, k) for k in FAMILY_OPTIONS.get(spec.family, ())}}
+    return {"options": options} if options else {}
+
+
+def _target(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> str:
+    """The stage whose model the target's evaluations load: its own fine-tuned model; for a
+    family without a head, the encoder fine-tuned on its encoder_task, or else the parent's."""
+    spec = get_task(target)
+    task = target if spec.trains else spec.encoder_task
+    if task is None:
+        return parent
+    tspec = {"task": task, "seed": seed, "data": _data_spec(sweep, ("train", "dev"), task),
+             "training": sweep.target_training.model_dump(mode="json"), **_options(sweep, task)}
+    label = f"target {target} <- {inter} seed {seed}" + (f" (fine-tuned on {task})" if task != target else "")
+    return _add(stages, "target", tspec, parent, label)
+
+
 def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> list[str]:
-    spec = {"task": target, "seed": seed, "data": _data_spec(sweep, ("train", "dev"), target),
-            "training": sweep.target_training.model_dump(mode="json")}
-    tkey = _add(stages, "target", spec, parent, f"target {target} <- {inter} seed {seed}")
-    keys = [tkey]
+    tkey = _target(stages, sweep, inter, target, seed, parent)
+    keys = [tkey] if tkey != parent else []
     for lang in sweep.target_languages(target):
         for kind in sweep.noise.kinds:
             for level in sweep.noise.levels:
@@ -124,7 +146,7 @@ def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, 
                 espec = {"task": target, "language": lang, "noise": kind if level else "clean", "level": level,
                          "noise_seed": sweep.noise.seed,
                          "data": _data_spec(sweep, ("test",), target),
-                         "max_length": sweep.target_training.max_length}
+                         "max_length": sweep.target_training.max_length, **_options(sweep, target)}
                 cell = {"intermediate": inter, "target": target, "seed": seed, "noise": kind,
                         "level": level, "language": lang}
                 key = _add(stages, "eval", espec, tkey, f"eval {target}/{lang} {kind}@{level}", (cell,))
@@ -138,17 +160,21 @@ def _groups(sweep: Sweep, stages: dict[str, Stage], pre: str, chains) -> tuple[G
     for (inter, seed), keys in chains.items():
         info = {"intermediate": inter, "seed": seed, "targets": list(sweep.targets)}
         if sweep.resources.group_by == "chain":
-            groups.append(Group(f"{inter}-s{seed}", 1, tuple(keys), info))
+            if keys:  # a later seed's chain may have nothing of its own
+                groups.append(Group(f"{inter}-s{seed}", 1, tuple(keys), info))
             continue
-        # one group per training stage, its evaluations riding along with their target
+        # one group per training stage, its evaluations riding along with it; evaluations of
+        # the pretrained encoder (a family without a head after no intermediate task) on their own
+        evals_of = lambda k: tuple(e for e in keys if stages[e].phase == "eval" and stages[e].parent == k)  # noqa: E731
         for key in keys:
             stage = stages[key]
             if stage.phase == "intermediate":
-                groups.append(Group(f"{inter}-s{seed}", 1, (key,), info))
+                groups.append(Group(f"{inter}-s{seed}", 1, (key,) + evals_of(key), info))
             elif stage.phase == "target":
-                evals = tuple(k for k in keys if stages[k].parent == key)
                 groups.append(Group(f"{inter}-{stage.spec['task']}-s{seed}", 2 if inter != "none" else 1,
-                                    (key,) + evals, {**info, "targets": [stage.spec["task"]]}))
+                                    (key,) + evals_of(key), {**info, "targets": [stage.spec["task"]]}))
+        if evals_of(pre):
+            groups.append(Group(f"{inter}-encoder-s{seed}", 1, evals_of(pre), info))
     return tuple(groups)
 
 

@@ -22,9 +22,8 @@ import torch.distributed as dist
 import ray.train  # [ray]
 import ray.train.torch  # [ray]
 from ray_xr import synthetic
-from ray_xr.config import EMBEDDED_MODEL
 from ray_xr.data import load_split
-from ray_xr.evaluate import evaluate_stage, score
+from ray_xr.evaluate import evaluate_stage, model_source, score
 from ray_xr.models import load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model, train_tokenizer, unwrap
 from ray_xr.plan import Stage
 from ray_xr.stages import RunDir
@@ -108,10 +107,7 @@ def pretrain(w: Worker, stage: Stage) -> dict:
 
 def encoder_source(w: Worker, parent: str) -> str:
     """Where a fine-tuning stage's encoder comes from: a parent stage's folder or a hub name."""
-    spec = w.run.read_stage(parent)["spec"]
-    if spec.get("model", EMBEDDED_MODEL) != EMBEDDED_MODEL:
-        return spec["model"]
-    return str(w.run.model_dir(parent))
+    return model_source(w.run, parent)
 
 
 def finetune(w: Worker, stage: Stage) -> dict:
@@ -124,16 +120,17 @@ def finetune(w: Worker, stage: Stage) -> dict:
     model = load_task_model(source, family.auto_class, len(task.labels))
     train = load_split(task.name, "train", lang, spec["data"])
     dev = load_split(task.name, "dev", lang, spec["data"])
-    feats = family.features(train, tokenizer, task.labels, phase["max_length"])
+    options = spec.get("options", {})
+    feats = family.features(train, tokenizer, task.labels, phase["max_length"], **options)
 
     def dev_score(m) -> float:
-        return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"])[0]
+        return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"], lang, options)[0]
 
     model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, None, dev_score)
     if w.rank == 0:
         (save_encoder if stage.phase == "intermediate" else save_model)(model, tokenizer, w.run.model_dir(stage.key))
     if stage.phase == "target":
-        w.cache = {"key": stage.key, "model": unwrap(model), "tokenizer": tokenizer}
+        w.cache = {"key": stage.key, "auto_class": family.auto_class, "model": unwrap(model), "tokenizer": tokenizer}
     return metrics
 
 

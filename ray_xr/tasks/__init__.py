@@ -18,6 +18,13 @@ SPLITS = ("train", "dev", "test")
 Loader = Callable[[str, str, "LoadContext"], Sequence[Example]]
 
 
+# Families with no head to train: they are evaluated from an encoder (the intermediate or
+# pretrained one, or the one fine-tuned on the task's `encoder_task`).
+UNTRAINED_FAMILIES = frozenset({"retrieval"})
+# The sweep's `heads` settings each family reads (features, outputs, decoding).
+FAMILY_OPTIONS = {"qa": ("qa_stride", "max_answer_tokens"), "retrieval": ("retrieval_layer",)}
+
+
 @dataclass(frozen=True)
 class LoadContext:
     """What a loader may depend on besides (split, language); part of every stage key."""
@@ -37,6 +44,13 @@ class TaskSpec:
     sources: Mapping[str, Loader]  # data source name -> loader
     description: str = ""
     local: "Local | None" = None  # the layout of its published files: gives it the `local` source
+    options: Mapping[str, object] = field(default_factory=dict)  # fixed family options (rank=20: mAP@20)
+    encoder_task: str | None = None  # untrained families: evaluate the encoder fine-tuned on this task
+
+    @property
+    def trains(self) -> bool:
+        """Whether a target stage fine-tunes a head for this task itself."""
+        return self.family not in UNTRAINED_FAMILIES
 
     def languages_for(self, source: str) -> tuple[str, ...]:
         if source == "synthetic":

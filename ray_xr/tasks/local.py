@@ -122,8 +122,9 @@ def needed(task: str, files: Mapping[str, object]) -> list[str]:
     sweep's overrides for it (an overridden split borrows nothing)."""
     from ray_xr.tasks import get_task
 
+    spec = get_task(task)
     out = [task]
-    for split, spec in get_task(task).local.files.items():
-        if isinstance(spec, From) and split not in files and spec.task not in out:
-            out.append(spec.task)
+    borrowed = [f.task for split, f in spec.local.files.items() if isinstance(f, From) and split not in files]
+    for other in borrowed + ([spec.encoder_task] if spec.encoder_task else []):
+        out += [name for name in needed(other, {}) if name not in out]
     return out

@@ -4,7 +4,10 @@ Tatoeba, LAReQA (XQuAD-R) and Mewsli-X. Language lists are the benchmark's.
 """
 from __future__ import annotations
 
-from ray_xr.tasks import TaskSpec, register
+from functools import partial
+
+from ray_xr import synthetic
+from ray_xr.tasks import LoadContext, TaskSpec, register
 from ray_xr.tasks.local import From, Local
 
 PAWSX_LANGS = ("en", "de", "es", "fr", "ja", "ko", "zh")
@@ -20,7 +23,20 @@ TATOEBA_CODES = {
     "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "ko": "kor", "ml": "mal", "mr": "mar",
     "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl",
     "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
+    # added by XTREME-R (scripts/run_tatoeba.sh)
+    "az": "aze", "lt": "lit", "pl": "pol", "ro": "ron", "uk": "ukr",
 }
+
+
+
+def _synthetic(make, stream: str, split: str, lang: str, ctx: LoadContext):
+    return make(stream, split, lang, ctx.sizes[split], ctx.seed)
+
+
+def _offline(make, stream: str) -> dict:
+    """The synthetic counterpart of a task: its own example stream of the synthetic benchmark."""
+    return {"synthetic": partial(_synthetic, make, stream)}
+
 
 register(TaskSpec(
     name="pawsx", family="classification", metric="accuracy", labels=("0", "1"), languages=PAWSX_LANGS,
@@ -31,28 +47,28 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="copa", family="multiple_choice", metric="accuracy", labels=(), languages=("en",),
-    sources={},
+    sources=_offline(synthetic.choice, "copa"),
     # SuperGLUE's COPA; its test.jsonl is unlabelled, so the labelled val set doubles as test
     local=Local("xcopa_jsonl", {"train": ("train.jsonl",), "dev": ("val.jsonl",), "test": ("val.jsonl",)}),
     description="COPA: choice of plausible alternatives (English training source of XCOPA)",
 ))
 register(TaskSpec(
     name="xcopa", family="multiple_choice", metric="accuracy", labels=(), languages=XCOPA_LANGS,
-    sources={},
+    sources=_offline(synthetic.choice, "xcopa"),
     local=Local("xcopa_jsonl", {"train": From("copa", "train"), "dev": From("copa", "dev"),
                                 "test": ("{lang}/test.jsonl", "data/{lang}/test.{lang}.jsonl")}),
     description="XCOPA: causal commonsense reasoning, trained on English COPA",
 ))
 register(TaskSpec(
     name="squad", family="qa", metric="squad", labels=(), languages=("en",),
-    sources={},
+    sources=_offline(synthetic.qa, "squad"),
     local=Local("squad_json", {"train": ("train-v1.1.json",), "dev": ("dev-v1.1.json",),
                                "test": ("dev-v1.1.json",)}),
     description="SQuAD v1.1 (English training source of XQuAD and MLQA; intermediate task)",
 ))
 register(TaskSpec(
     name="xquad", family="qa", metric="squad", labels=(), languages=XQUAD_LANGS,
-    sources={},
+    sources=_offline(synthetic.qa, "xquad"),
     local=Local("squad_json", {"train": From("squad", "train"), "dev": From("squad", "dev"),
                                "test": ("xquad.{lang}.json",)}),
     description="XQuAD: extractive QA, trained on SQuAD v1.1",
@@ -79,8 +95,10 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="tatoeba", family="retrieval", metric="accuracy", labels=(), languages=tuple(TATOEBA_CODES),
-    sources={},
+    sources=_offline(synthetic.parallel, "tatoeba"),
     local=Local("tatoeba", {"test": (("tatoeba.{name}-eng.{name}", "tatoeba.{name}-eng.eng"),)},
                 names=TATOEBA_CODES),
+    # XTREME-R (scripts/run_tatoeba.sh) embeds with the model fine-tuned on SQuAD v1.1
+    encoder_task="squad",
     description="Tatoeba: bitext retrieval (nearest English neighbour of each sentence), no training set",
 ))
