@@ -20,10 +20,14 @@ CONLL_TAGS = PANX_TAGS + ("B-MISC", "I-MISC")
 UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
         "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")
 
-# XTREME language lists (Hu et al. 2020); the hub configs below exist for exactly these.
+# XTREME-R language lists (google-research/xtreme scripts: train_xnli.sh, train_panx.sh,
+# train_udpos.sh). XTREME-R added languages that the google/xtreme hub configs lack (XTREME
+# had 40 PAN-X and 33 UD-POS languages): PAN-X takes those from WikiANN itself, UD-POS from
+# local UD files.
 XNLI_LANGS = "en ar bg de el es fr hi ru sw th tr ur vi zh".split()
-PANX_LANGS = ("af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms "
-              "my nl pt ru sw ta te th tl tr ur vi yo zh").split()
+PANX_LANGS = ("ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko "
+              "th sw yo my zh kk tr et fi hu qu pl uk az lt pa gu ro").split()
+PANX_NOT_IN_XTREME = frozenset("qu pl uk az lt pa gu ro".split())
 UDPOS_NAMES = {
     "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek",
     "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian",
@@ -31,8 +35,10 @@ UDPOS_NAMES = {
     "id": "Indonesian", "it": "Italian", "ja": "Japanese", "kk": "Kazakh", "ko": "Korean",
     "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian", "ta": "Tamil",
     "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu",
-    "vi": "Vietnamese", "wo": "Wolof", "yo": "Yoruba", "zh": "Chinese",
+    "vi": "Vietnamese", "yo": "Yoruba", "zh": "Chinese",
+    "lt": "Lithuanian", "pl": "Polish", "uk": "Ukrainian", "ro": "Romanian",  # XTREME-R additions
 }
+UDPOS_NOT_IN_XTREME = frozenset(("lt", "pl", "uk", "ro"))
 HUB_SPLIT = {"train": "train", "dev": "validation", "test": "test"}
 
 # -- local source: where each published file layout keeps a split ----------------------------
@@ -107,10 +113,17 @@ def _hub_mnli(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
 
 
 def _hub_panx(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
+    if lang in PANX_NOT_IN_XTREME:  # the same (Rahimi et al. 2019) splits, from WikiANN's own repository
+        return _hub_tags("unimelb-nlp/wikiann", lang, "ner_tags", HUB_SPLIT[split], split, ctx)
     return _hub_tags("google/xtreme", f"PAN-X.{lang}", "ner_tags", HUB_SPLIT[split], split, ctx)
 
 
 def _hub_udpos(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
+    if lang in UDPOS_NOT_IN_XTREME:
+        from ray_xr.data import DataError
+
+        raise DataError(f"task udpos: google/xtreme has no {UDPOS_NAMES[lang]} config (an XTREME-R addition);"
+                        " read it from UD files with data.source local")
     return _hub_tags("google/xtreme", f"udpos.{UDPOS_NAMES[lang]}", "pos_tags", HUB_SPLIT[split], split, ctx)
 
 
