@@ -1,4 +1,4 @@
-"""Command line: `ray-xr plan|run|report|noise show|data show|data check ...`.
+"""Command line: `ray-xr plan|run|report|export|noise show|data show|data check ...`.
 
 Heavy imports (ray, torch) happen inside the commands that need them, so `plan`, `report` and
 `noise show` start fast. User mistakes end in one line on stderr and exit code 2.
@@ -39,6 +39,14 @@ def cmd_report(args) -> int:
     path = report.write_report(run_dir)
     print(path.read_text())
     print(f"ray-xr: report written to {path}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ray_xr import export
+
+    files = export.collect(Path(args.run_dir), Path(args.out), args.intermediate, args.seed)
+    print(f"ray-xr: {len(files)} prediction files in {args.out} (XTREME submission layout <task>/test-<lang>.<ext>)")
     return 0
 
 
@@ -89,6 +97,12 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("export", help="copy one chain's clean test predictions into the XTREME submission layout")
+    p.add_argument("run_dir")
+    p.add_argument("out")
+    p.add_argument("--intermediate", default="none", help="the intermediate task of the chain (default: none)")
+    p.add_argument("--seed", type=int, default=None, help="needed when the run has several seeds")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("noise", help="noise tools")
     nsub = p.add_subparsers(dest="noise_command", required=True)
     s = nsub.add_parser("show", help="print TEXT perturbed by one noise kind at one level")
@@ -115,11 +129,12 @@ def parser() -> argparse.ArgumentParser:
 def _user_errors() -> tuple[type[Exception], ...]:
     from ray_xr.config import SweepError
     from ray_xr.data import DataError
+    from ray_xr.export import ExportError
     from ray_xr.formats import DataError as FileError
     from ray_xr.noise import NoiseError
     from ray_xr.report import ReportError
 
-    return SweepError, DataError, FileError, NoiseError, ReportError
+    return SweepError, DataError, ExportError, FileError, NoiseError, ReportError
 
 
 def main(argv: list[str] | None = None) -> int:

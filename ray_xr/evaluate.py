@@ -10,10 +10,12 @@ import torch
 import torch.distributed as dist
 
 import ray  # [ray] only to reach the aggregator actor
+from ray_xr import features
 from ray_xr.config import EMBEDDED_MODEL
 from ray_xr.data import load_split, noisy, realised_rate
 from ray_xr.metrics import METRICS
 from ray_xr.models import load_task_model, load_tokenizer
+from ray_xr.stages import write_text
 from ray_xr.tasks import TaskSpec, get_task
 from ray_xr.tasks.families import FAMILIES, collate
 
@@ -39,15 +41,15 @@ def predict(w, model, family, feats, pad_id: int, batch_size: int, options: dict
 
 
 def score(w, model, task: TaskSpec, examples, tokenizer, max_length: int, batch_size: int, lang: str,
-          options: dict) -> tuple[float, int]:
-    """The task's headline metric (0-100) on these examples, and how many there were."""
+          options: dict) -> tuple[float, list]:
+    """The task's headline metric (0-100) on these examples, and the predictions."""
     family = FAMILIES[task.family]
-    feats = family.features(examples, tokenizer, task.labels, max_length, **options)
+    feats = features.features(w.run.feature_cache, task, family, examples, tokenizer, max_length, options)
     predicted = predict(w, model, family, feats, tokenizer.pad_token_id, batch_size, options)
     preds = family.decode(examples, feats, predicted, task.labels, **options)
     metric = METRICS[task.metric]
     kwargs = {"lang": lang} if metric.by_language else {}
-    return metric.compute(preds, family.references(examples, **options), **kwargs)[metric.main], len(examples)
+    return metric.compute(preds, family.references(examples, **options), **kwargs)[metric.main], preds
 
 
 def model_source(run, key: str) -> str:
@@ -75,12 +77,15 @@ def evaluate_stage(w, stage) -> dict:
     model, tokenizer = target_model(w, stage.parent, task)
     clean = load_split(task.name, "test", spec["language"], spec["data"])
     examples = noisy(clean, task.name, spec["noise"], spec["level"], spec["language"], spec["noise_seed"])
-    value, n = score(w, model, task, examples, tokenizer, spec["max_length"],
-                     w.sweep["target_training"]["batch_size"] * 2, spec["language"], spec.get("options", {}))
-    realised = realised_rate(clean, examples)
+    value, preds = score(w, model, task, examples, tokenizer, spec["max_length"],
+                         w.sweep["target_training"]["batch_size"] * 2, spec["language"], spec.get("options", {}))
+    n, realised = len(examples), realised_rate(clean, examples)
     records = [{**cell, "metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4)}
                for cell in stage.cells]
     if w.rank == 0:
+        if not spec["level"]:  # the clean test predictions, in the XTREME submission layout
+            ext, text = FAMILIES[task.family].export(examples, preds)
+            write_text(w.run.stage_dir(stage.key) / "predictions" / f"test-{spec['language']}.{ext}", text)
         aggregator = ray.get_actor(w.aggregator, namespace=AGGREGATOR_NAMESPACE)  # [ray]
         ray.get(aggregator.record.remote(records))  # [ray] returns once results.jsonl has them
         w.log(f"{stage.label}: {task.metric} {value:.1f} (n={n}, realised level {realised:.2f})")

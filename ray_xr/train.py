@@ -21,7 +21,7 @@ import torch.distributed as dist
 
 import ray.train  # [ray]
 import ray.train.torch  # [ray]
-from ray_xr import synthetic
+from ray_xr import features, synthetic
 from ray_xr.data import load_split
 from ray_xr.evaluate import evaluate_stage, model_source, score
 from ray_xr.models import load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model, train_tokenizer, unwrap
@@ -121,7 +121,7 @@ def finetune(w: Worker, stage: Stage) -> dict:
     train = load_split(task.name, "train", lang, spec["data"])
     dev = load_split(task.name, "dev", lang, spec["data"])
     options = spec.get("options", {})
-    feats = family.features(train, tokenizer, task.labels, phase["max_length"], **options)
+    feats = features.features(w.run.feature_cache, task, family, train, tokenizer, phase["max_length"], options)
 
     def dev_score(m) -> float:
         return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"], lang, options)[0]

@@ -36,3 +36,23 @@ def test_real_sample_sweep_runs_end_to_end(tmp_path):
     assert {r["metric"] for r in records if r["target"] == "xquad"} == {"squad"}
     md = (run_dir / "report" / "robustness.md").read_text()
     assert "| none |" in md and "| mnli |" in md and "panx char 0.5" in md
+    check_feature_cache_and_export(tmp_path, run_dir)
+
+
+def check_feature_cache_and_export(tmp_path, run_dir):
+    # xnli trained after none and after mnli, evaluated clean and noisy: tokenized once per input
+    assert len(list((run_dir / "cache" / "features").glob("xnli-*.pkl"))) == 4  # train, dev, test de x 2 levels
+    out = tmp_path / "submission"
+    result = ray_xr("export", str(run_dir), str(out), "--intermediate", "mnli")
+    assert result.returncode == 0, result.stderr
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == ["panx/test-en.tsv", "panx/test-fr.tsv", "tatoeba/test-ru.tsv", "xnli/test-de.tsv",
+                     "xquad/test-de.json"]
+    labels = (out / "xnli/test-de.tsv").read_text().splitlines()
+    assert len(labels) == 24 and set(labels) <= {"entailment", "neutral", "contradiction"}
+    assert len(json.loads((out / "xquad/test-de.json").read_text())) == 24
+    assert all(0 <= int(i) < 24 for i in (out / "tatoeba/test-ru.tsv").read_text().split())
+    sentences = (out / "panx/test-fr.tsv").read_text().split("\n\n")
+    assert len([s for s in sentences if s.strip()]) == 24
+    missing = ray_xr("export", str(run_dir), str(out), "--intermediate", "qqp")
+    assert missing.returncode == 2 and "no finished clean predictions" in missing.stderr

@@ -68,6 +68,10 @@ class ClassificationFamily:
     def references(self, examples: list[Classification], **options) -> list[str]:
         return [e.label for e in examples]
 
+    def export(self, examples, predictions: list[str]) -> tuple[str, str]:
+        """XTREME's submission file: one predicted label per line."""
+        return "tsv", "".join(f"{p}\n" for p in predictions)
+
     def perturb(self, e: Classification, namespace: str, **noise) -> Classification:
         eid = f"{namespace}/{e.id}"
         b = perturb_text(e.text_b, field="b", example_id=eid, **noise) if e.text_b is not None else None
@@ -105,6 +109,10 @@ class TaggingFamily:
 
     def references(self, examples: list[Tagging], **options) -> list[list[str]]:
         return [list(e.tags) for e in examples]
+
+    def export(self, examples, predictions: list[list[str]]) -> tuple[str, str]:
+        """XTREME's submission file: one tag per line per token, a blank line after each sentence."""
+        return "tsv", "".join("".join(f"{t}\n" for t in tags) + "\n" for tags in predictions)
 
     def perturb(self, e: Tagging, namespace: str, **noise) -> Tagging:
         p = perturb_words(e.words, example_id=f"{namespace}/{e.id}", **noise)

@@ -5,6 +5,7 @@ decode, references, perturb; `options` are the sweep's `heads` settings the fami
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
 import torch
@@ -65,6 +66,10 @@ class MultipleChoiceFamily:
 
     def references(self, examples: list[MultipleChoice], **options) -> list[int]:
         return [e.label for e in examples]
+
+    def export(self, examples, predictions: list[int]) -> tuple[str, str]:
+        """One predicted choice index per line, as XTREME's classification files."""
+        return "tsv", "".join(f"{p}\n" for p in predictions)
 
     def perturb(self, e: MultipleChoice, namespace: str, **noise) -> MultipleChoice:
         eid = f"{namespace}/{e.id}"
@@ -138,6 +143,10 @@ class SpanQAFamily:
     def references(self, examples: list[SpanQA], **options) -> list[list[str]]:
         return [[a.text for a in e.answers] for e in examples]
 
+    def export(self, examples, predictions: list[str]) -> tuple[str, str]:
+        """SQuAD's prediction file: {question id: answer text}."""
+        return "json", json.dumps({e.id: p for e, p in zip(examples, predictions)}, ensure_ascii=False, indent=1)
+
     def perturb(self, e: SpanQA, namespace: str, **noise) -> SpanQA:
         # Only the question: perturbing the context needs the answer offsets re-mapped.
         return replace(e, question=_noisy(e.question, "question", f"{namespace}/{e.id}", noise))
@@ -208,6 +217,13 @@ class RetrievalFamily:
 
     def references(self, examples: list[RetrievalPair], *, rank: int = 1, **options) -> list:
         return [e.id if rank == 1 else [e.id] for e in examples]
+
+    def export(self, examples, predictions: list) -> tuple[str, str]:
+        """Tatoeba: the index of the retrieved target per line (XTREME); a ranking: {query id: ids}."""
+        if predictions and isinstance(predictions[0], list):
+            return "json", json.dumps({e.id: p for e, p in zip(examples, predictions)}, ensure_ascii=False)
+        index = {e.id: i for i, e in enumerate(examples)}
+        return "tsv", "".join(f"{index[p]}\n" for p in predictions)
 
     def perturb(self, e: RetrievalPair, namespace: str, **noise) -> RetrievalPair:
         # Only the query side: the candidates are the (clean) collection searched.
