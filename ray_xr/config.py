@@ -162,12 +162,19 @@ class Heads(_Frozen):
     retrieval_layer: int = -1  # hidden state mean-pooled for retrieval (0 = embeddings, -1 = last)
 
 
+class MultiTask(_Frozen):
+    """How a multi-task intermediate stage ("mnli+conll2003") draws the task of each batch."""
+
+    sampling: Literal["proportional", "temperature"] = "proportional"  # p_t ~ n_t, or n_t^(1/T)
+    temperature: float = Field(2.0, ge=1)
+
+
 class Sweep(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     model: str = EMBEDDED_MODEL  # a hub name (xlm-roberta-large), a local directory, or embedded-tiny
     embedded: Embedded = Embedded()
     data: Data = Data()
-    intermediate: tuple[str, ...] = ("none",)
+    intermediate: tuple[str, ...] = ("none",)  # task names; "a+b" trains on a and b at once
     targets: tuple[str, ...]
     languages: dict[str, tuple[str, ...]] = {}  # per target; default: all the target has
     noise: Noise = Noise()
@@ -175,6 +182,7 @@ class Sweep(_Frozen):
     intermediate_training: Phase = Phase()
     target_training: Phase = Phase()
     heads: Heads = Heads()
+    multitask: MultiTask = MultiTask()
     resources: Resources = Resources()
 
     @model_validator(mode="after")
@@ -185,6 +193,8 @@ class Sweep(_Frozen):
         for field, names in (("intermediate", self.intermediate), ("targets", self.targets)):
             if not names:
                 raise ValueError(f"{field}: the grid is empty")
+            if field == "intermediate":
+                names = self._multitask_parts(names)
             for name in names:
                 if name != "none" and name not in TASKS or (name == "none" and field == "targets"):
                     raise ValueError(f"{field}: unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
@@ -212,6 +222,17 @@ class Sweep(_Frozen):
             if bad or not langs:
                 raise ValueError(f"languages.{target}: {bad or 'empty'} not among {', '.join(known)}")
         return self
+
+    @staticmethod
+    def _multitask_parts(names: tuple[str, ...]) -> list[str]:
+        """The single tasks of the intermediate grid, combinations ("a+b") split into theirs."""
+        out = []
+        for name in names:
+            parts = name.split("+")
+            if len(parts) > 1 and ("none" in parts or len(set(parts)) < len(parts)):
+                raise ValueError(f"intermediate: {name!r} must combine distinct tasks, without 'none'")
+            out += parts
+        return out
 
     def _check_local(self, task: str) -> None:
         from ray_xr.tasks import local

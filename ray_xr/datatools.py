@@ -58,8 +58,10 @@ def needed_splits(plan) -> list[tuple[str, str, str, dict]]:
     for stage in plan.stages.values():
         spec = stage.spec
         if stage.phase in ("intermediate", "target"):
-            for split in spec["data"]["sizes"]:
-                seen.setdefault((spec["task"], split, plan.sweep.data.source_language), spec["data"])
+            # a multi-task stage reads each of its tasks
+            for task, setting in spec.get("tasks", {spec["task"]: spec}).items():
+                for split in setting["data"]["sizes"]:
+                    seen.setdefault((task, split, plan.sweep.data.source_language), setting["data"])
         elif stage.phase == "eval":
             seen.setdefault((spec["task"], "test", spec["language"]), spec["data"])
     return [(*key, d) for key, d in seen.items()]

@@ -102,9 +102,8 @@ def build(sweep: Sweep) -> Plan:
             chain = chains.setdefault((inter, seed), [])
             parent = pre
             if inter != "none":
-                spec = {"task": inter, "seed": seed, "data": _data_spec(sweep, ("train", "dev"), inter),
-                        "training": sweep.intermediate_training.model_dump(mode="json"), **_options(sweep, inter)}
-                parent = _add(stages, "intermediate", spec, pre, f"intermediate {inter} seed {seed}")
+                parent = _add(stages, "intermediate", _intermediate_spec(sweep, inter, seed), pre,
+                              f"intermediate {inter} seed {seed}")
                 chain.append(parent)
             for target in sweep.targets:
                 keys = [k for k in _target_and_evals(stages, sweep, inter, target, seed, parent) if k not in placed]
@@ -114,6 +113,15 @@ def build(sweep: Sweep) -> Plan:
     n_cells = (len(sweep.intermediate) * len(sweep.targets) * len(sweep.seeds)
                * len(sweep.noise.kinds) * len(sweep.noise.levels))
     return Plan(sweep, stages, groups, n_cells)
+
+
+def _intermediate_spec(sweep: Sweep, inter: str, seed: int) -> dict:
+    spec = {"task": inter, "seed": seed, "training": sweep.intermediate_training.model_dump(mode="json")}
+    parts = inter.split("+")
+    if len(parts) == 1:
+        return {**spec, "data": _data_spec(sweep, ("train", "dev"), inter), **_options(sweep, inter)}
+    return {**spec, "sampling": sweep.multitask.model_dump(mode="json"),
+            "tasks": {t: {"data": _data_spec(sweep, ("train", "dev"), t), **_options(sweep, t)} for t in parts}}
 
 
 def _options(sweep: Sweep, task: str) -> dict:

@@ -18,6 +18,8 @@ def test_real_sample_sweep_runs_end_to_end(tmp_path):
     sweep = yaml.safe_load((REPO / "sweeps/real_sample.yaml").read_text())
     sweep.update({key: TINY[key] for key in ("embedded", "intermediate_training", "target_training")})
     sweep["data"].update(train_size=64, dev_size=16, test_size=24)
+    # the intermediate stage is multi-task here: MNLI and UD-POS batches under temperature sampling
+    sweep.update(intermediate=["none", "mnli+udpos"], multitask={"sampling": "temperature", "temperature": 2.0})
     sweep.update(targets=["xnli", "panx", "xquad", "tatoeba"], noise={"kinds": ["char"], "levels": [0, 0.5]},
                  languages={"xnli": ["de"], "panx": ["en", "fr"], "xquad": ["de"], "tatoeba": ["ru"]})
     path = tmp_path / "real_sample.yaml"
@@ -27,23 +29,26 @@ def test_real_sample_sweep_runs_end_to_end(tmp_path):
     run_dir = tmp_path / "runs" / "real_sample"
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     cells = {(r["intermediate"], r["target"], r["language"], r["level"]) for r in records}
-    assert cells == {(i, t, lang, level) for i in ("none", "mnli") for t, langs in (("xnli", ["de"]),
+    assert cells == {(i, t, lang, level) for i in ("none", "mnli+udpos") for t, langs in (("xnli", ["de"]),
                      ("panx", ["en", "fr"]), ("xquad", ["de"]), ("tatoeba", ["ru"])) for lang in langs for level in (0, 0.5)}
     assert all(r["n"] == 24 and 0 <= r["value"] <= 100 for r in records)
     rows = list(csv.DictReader((run_dir / "report" / "robustness.csv").open()))
     assert {(r["intermediate"], r["target"]) for r in rows} == {
-        (i, t) for i in ("none", "mnli") for t in ("xnli", "panx", "xquad", "tatoeba")}
+        (i, t) for i in ("none", "mnli+udpos") for t in ("xnli", "panx", "xquad", "tatoeba")}
     assert {r["metric"] for r in records if r["target"] == "xquad"} == {"squad"}
     md = (run_dir / "report" / "robustness.md").read_text()
-    assert "| none |" in md and "| mnli |" in md and "panx char 0.5" in md
+    assert "| none |" in md and "| mnli+udpos |" in md and "panx char 0.5" in md
+    [inter] = [json.loads(p.read_text()) for p in (run_dir / "stages").glob("*/stage.json")
+               if json.loads(p.read_text())["phase"] == "intermediate"]
+    assert set(inter["spec"]["tasks"]) == {"mnli", "udpos"} and inter["metrics"]["best_dev_score"] > 0
     check_feature_cache_and_export(tmp_path, run_dir)
 
 
 def check_feature_cache_and_export(tmp_path, run_dir):
-    # xnli trained after none and after mnli, evaluated clean and noisy: tokenized once per input
+    # xnli trained after none and after mnli+udpos, evaluated clean and noisy: tokenized once per input
     assert len(list((run_dir / "cache" / "features").glob("xnli-*.pkl"))) == 4  # train, dev, test de x 2 levels
     out = tmp_path / "submission"
-    result = ray_xr("export", str(run_dir), str(out), "--intermediate", "mnli")
+    result = ray_xr("export", str(run_dir), str(out), "--intermediate", "mnli+udpos")
     assert result.returncode == 0, result.stderr
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == ["panx/test-en.tsv", "panx/test-fr.tsv", "tatoeba/test-ru.tsv", "xnli/test-de.tsv",
