@@ -38,6 +38,8 @@ def test_real_sample_sweep_runs_end_to_end(tmp_path):
     assert {r["metric"] for r in records if r["target"] == "xquad"} == {"squad"}
     md = (run_dir / "report" / "robustness.md").read_text()
     assert "| none |" in md and "| mnli+udpos |" in md and "panx char 0.5" in md
+    xtreme_r = (run_dir / "report" / "xtreme_r.md").read_text()
+    assert "over 4 of its 10 tasks (partial" in xtreme_r and "| mnli+udpos |" in xtreme_r
     [inter] = [json.loads(p.read_text()) for p in (run_dir / "stages").glob("*/stage.json")
                if json.loads(p.read_text())["phase"] == "intermediate"]
     assert set(inter["spec"]["tasks"]) == {"mnli", "udpos"} and inter["metrics"]["best_dev_score"] > 0
