@@ -95,3 +95,38 @@ def test_hub_rows_become_typed_examples(monkeypatch):
     rounds = TASKS["anli"].sources["hub"]("train", "en", ctx)
     assert [e.text_b for e in rounds] == ["r1", "r2", "r3"] and len({e.id for e in rounds}) == 3
     assert {e.label for e in rounds} == {"contradiction"}
+
+
+def test_xtreme_hub_configs_and_schemas(monkeypatch):
+    from datasets import Dataset, Features, Sequence, Value
+
+    from ray_xr.tasks import LoadContext
+
+    qa = Features({"id": Value("string"), "question": Value("string"), "context": Value("string"),
+                   "answers": Sequence({"text": Value("string"), "answer_start": Value("int32")})})
+    squad_like = Dataset.from_dict({"id": ["q1"], "question": ["who?"], "context": ["Ann ran."],
+                                    "answers": [{"text": ["Ann"], "answer_start": [0]}]}, features=qa)
+    copa = {"premise": ["p"], "choice1": ["a"], "choice2": ["b"], "question": ["cause"], "label": [1], "idx": [7]}
+    fake_hub(monkeypatch, {
+        ("google/xtreme", "XQuAD.de", "validation"): squad_like,
+        ("google/xtreme", "MLQA.hi.hi", "test"): squad_like,
+        ("rajpurkar/squad", None, "train"): squad_like,
+        ("google/xtreme", "tatoeba.cmn", "validation"): Dataset.from_dict(
+            {"source_sentence": ["你好"], "target_sentence": ["hello"], "source_lang": ["cmn"], "target_lang": ["eng"]}),
+        ("google/xtreme", "PAWS-X.en", "train"): Dataset.from_dict(
+            {"sentence1": ["a"], "sentence2": ["b"], "label": ["1"]}),
+        ("cambridgeltl/xcopa", "qu", "test"): Dataset.from_dict(copa),
+        ("aps/super_glue", "copa", "train"): Dataset.from_dict({**copa, "label": [-1]}),  # unlabelled rows dropped
+    })
+    ctx = LoadContext(sizes={"train": 0, "dev": 0, "test": 0})
+    [xquad] = TASKS["xquad"].sources["hub"]("test", "de", ctx)
+    assert xquad.context[xquad.answers[0].start:].startswith(xquad.answers[0].text)
+    assert TASKS["mlqa"].sources["hub"]("test", "hi", ctx) == [xquad]
+    assert TASKS["xquad"].sources["hub"]("train", "en", ctx) == [xquad]  # trained on SQuAD
+    [pair] = TASKS["tatoeba"].sources["hub"]("test", "zh", ctx)
+    assert (pair.query, pair.target) == ("你好", "hello")
+    [paws] = TASKS["pawsx"].sources["hub"]("train", "de", ctx)  # English training data for every language
+    assert paws.label == "1"
+    [choice] = TASKS["xcopa"].sources["hub"]("test", "qu", ctx)
+    assert (choice.choices, choice.label, choice.question) == (("a", "b"), 1, "cause")
+    assert TASKS["xcopa"].sources["hub"]("train", "en", ctx) == []
