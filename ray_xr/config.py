@@ -43,6 +43,9 @@ class Embedded(_Frozen):
     intermediate_size: int = Field(256, ge=8)
     max_positions: int = Field(128, ge=8)  # longest input any phase may use
     corpus_per_language: int = Field(3000, ge=10)
+    # tasks whose English training text (no labels) joins the synthetic corpus, so that the
+    # tokenizer and the masked LM have seen real text when a sweep reads real data
+    corpus_tasks: tuple[str, ...] = ()
     mask_prob: float = Field(0.15, gt=0, lt=1)
     seed: int = 0
     train: Phase = Phase(epochs=3, lr=2e-3, batch_size=128, max_length=48)
@@ -204,6 +207,11 @@ class Sweep(_Frozen):
                                          f" it has: {', '.join(TASKS[task].sources)}")
                 if name != "none" and self.data.source == "local":
                     self._check_local(name)
+        for name in self.embedded.corpus_tasks:
+            if name not in TASKS or self.data.source not in TASKS[name].sources:
+                raise ValueError(f"embedded.corpus_tasks: {name!r} is not a task with a {self.data.source!r} source")
+            if self.data.source == "local":
+                self._check_local(name)
         for kind in self.noise.kinds:
             if kind not in NOISE_KINDS:
                 raise ValueError(f"noise.kinds: unknown kind {kind!r}; known: {', '.join(sorted(NOISE_KINDS))}")

@@ -88,8 +88,11 @@ def _data_spec(sweep: Sweep, splits: tuple[str, ...], task: str) -> dict:
 def _pretrain_spec(sweep: Sweep) -> dict:
     if sweep.model != EMBEDDED_MODEL:
         return {"model": sweep.model}
-    return {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json"),
+    spec = {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json", exclude={"corpus_tasks"}),
             "corpus_seed": sweep.data.seed}
+    if sweep.embedded.corpus_tasks:  # only then, so that other sweeps keep their pretraining keys
+        spec["corpus"] = {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}
+    return spec
 
 
 def build(sweep: Sweep) -> Plan:

@@ -23,6 +23,8 @@ import ray.train  # [ray]
 import ray.train.torch  # [ray]
 from ray_xr import features, multitask, synthetic
 from ray_xr.data import load_split
+from ray_xr.examples import Text
+from ray_xr.examples import texts as example_texts
 from ray_xr.evaluate import evaluate_stage, model_source, score
 from ray_xr.models import load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model, train_tokenizer, unwrap
 from ray_xr.multitask import MultiTaskModel, TaskFeature
@@ -85,10 +87,14 @@ def derived_seed(*parts: object) -> int:
 
 
 def pretrain(w: Worker, stage: Stage) -> dict:
-    """Phase (i) for the embedded model: a tokenizer and a tiny masked LM on the synthetic corpus."""
+    """Phase (i) for the embedded model: a tokenizer and a tiny masked LM on the synthetic corpus
+    (and the English training text of the sweep's embedded.corpus_tasks)."""
     emb, out = stage.spec["embedded"], w.run.model_dir(stage.key)
     texts = [t for lang in synthetic.LANGUAGES
              for t in synthetic.corpus(lang, emb["corpus_per_language"], stage.spec["corpus_seed"])]
+    lang = w.sweep["data"]["source_language"]
+    texts += [Text(f"{task}-{e.id}-{i}", t) for task, data in stage.spec.get("corpus", {}).items()
+              for e in load_split(task, "train", lang, data) for i, t in enumerate(example_texts(e))]
     tok_dir = w.run.stage_dir(stage.key) / "tokenizer"
     if w.rank == 0:
         train_tokenizer((t.text for t in texts), emb["vocab_size"]).save_pretrained(tok_dir)

@@ -104,3 +104,14 @@ def test_plan_untrained_family_evaluates_an_encoder(monkeypatch):
     assert all(len(s.cells) == 2 for s in shared)
     placed = [k for g in p.groups for k in g.stages]
     assert len(placed) == len(set(placed)) == len(p.stages)
+
+
+def test_example_texts_leave_labels_out():
+    from ray_xr.examples import texts
+
+    [qa] = synthetic.qa("q", "train", "en", 1, 0)
+    [choice] = synthetic.choice("c", "train", "en", 1, 0)
+    [tagged] = synthetic.tagging("t", "train", "en", 1, 0, "upos")
+    assert texts(qa) == [qa.question, qa.context]
+    assert texts(choice) == [choice.premise, *choice.choices]  # its question is empty
+    assert texts(tagged) == [" ".join(tagged.words)]

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data sampl
 
 def test_real_sample_sweep_runs_end_to_end(tmp_path):
     sweep = yaml.safe_load((REPO / "sweeps/real_sample.yaml").read_text())
-    sweep.update({key: TINY[key] for key in ("embedded", "intermediate_training", "target_training")})
+    sweep.update({key: TINY[key] for key in ("intermediate_training", "target_training")})
+    sweep["embedded"] = {**TINY["embedded"], "corpus_tasks": ["mnli", "panx"]}
     sweep["data"].update(train_size=64, dev_size=16, test_size=24)
     # the intermediate stage is multi-task here: MNLI and UD-POS batches under temperature sampling
     sweep.update(intermediate=["none", "mnli+udpos"], multitask={"sampling": "temperature", "temperature": 2.0})
