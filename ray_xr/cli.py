@@ -1,4 +1,4 @@
-"""Command line: `ray-xr plan|run|report|noise show SWEEP...`.
+"""Command line: `ray-xr plan|run|report|export|noise show|data show|data check ...`.
 
 Heavy imports (ray, torch) happen inside the commands that need them, so `plan`, `report` and
 `noise show` start fast. User mistakes end in one line on stderr and exit code 2.
@@ -23,20 +23,31 @@ def cmd_run(args) -> int:
     from ray_xr import config
 
     sweep = config.load(args.sweep)  # validate before anything heavy starts
+    if sweep.data.source == "local":  # reading local files is cheap: fail before any training
+        _check_data(sweep, args.sweep)
     from ray_xr.sweep import run
 
     return run(sweep, Path(args.storage), args.address)
 
 
 def cmd_report(args) -> int:
-    from ray_xr import report
+    from ray_xr import report, xtreme_score
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "results.jsonl").exists():
         raise report.ReportError(f"{run_dir}: no results.jsonl (is this a run folder?)")
     path = report.write_report(run_dir)
     print(path.read_text())
+    print(xtreme_score.write(run_dir, report.load_results(run_dir)).read_text())
     print(f"ray-xr: report written to {path}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ray_xr import export
+
+    files = export.collect(Path(args.run_dir), Path(args.out), args.intermediate, args.seed)
+    print(f"ray-xr: {len(files)} prediction files in {args.out} (XTREME submission layout <task>/test-<lang>.<ext>)")
     return 0
 
 
@@ -61,6 +72,31 @@ def cmd_noise_show(args) -> int:
     return 0
 
 
+def cmd_data_show(args) -> int:
+    from ray_xr import datatools
+
+    print(datatools.show(args.task, args.files, args.lang, args.json))
+    return 0
+
+
+def cmd_data_check(args) -> int:
+    from ray_xr import config
+
+    print(_check_data(config.load(args.sweep), args.sweep))
+    return 0
+
+
+def _check_data(sweep, source: str) -> str:
+    from ray_xr import datatools, plan
+    from ray_xr.data import DataError
+
+    table, problems = datatools.check(plan.build(sweep))
+    if problems:
+        print("\n".join([table] + [f"  {p}" for p in problems]))
+        raise DataError(f"{source}: {len(problems)} split(s) missing or malformed; first: {problems[0]}")
+    return table
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ray-xr", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -76,6 +112,12 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("export", help="copy one chain's clean test predictions into the XTREME submission layout")
+    p.add_argument("run_dir")
+    p.add_argument("out")
+    p.add_argument("--intermediate", default="none", help="the intermediate task of the chain (default: none)")
+    p.add_argument("--seed", type=int, default=None, help="needed when the run has several seeds")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("noise", help="noise tools")
     nsub = p.add_subparsers(dest="noise_command", required=True)
     s = nsub.add_parser("show", help="print TEXT perturbed by one noise kind at one level")
@@ -89,6 +131,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-v", "--verbose", action="store_true", help="also describe the edit on stderr")
     s.add_argument("text")
     s.set_defaults(func=cmd_noise_show)
+    p = sub.add_parser("data", help="data tools")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    s = dsub.add_parser("show", help="parse local files in a task's published format; print counts and examples")
+    s.add_argument("task")
+    s.add_argument("files", nargs="+", help="the files (Tatoeba: the non-English file, then the English one)")
+    s.add_argument("--lang", default=None, help="keep the rows of this language (multi-language files, XNLI)")
+    s.add_argument("--json", action="store_true", help='print {"examples": N, "labels": {label: count}}')
+    s.set_defaults(func=cmd_data_show)
+    s = dsub.add_parser("check", help="load every split and language a sweep needs; fail if any is missing")
+    s.add_argument("sweep")
+    s.set_defaults(func=cmd_data_check)
     return ap
 
 
@@ -99,9 +152,11 @@ def _user_errors(command: str) -> tuple[type[Exception], ...]:
         return (NoiseError,)
     from ray_xr.config import SweepError
     from ray_xr.data import DataError
+    from ray_xr.export import ExportError
+    from ray_xr.formats import DataError as FileError
     from ray_xr.report import ReportError
 
-    return SweepError, DataError, NoiseError, ReportError
+    return SweepError, DataError, ExportError, FileError, NoiseError, ReportError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,9 @@ class Embedded(_Frozen):
     intermediate_size: int = Field(256, ge=8)
     max_positions: int = Field(128, ge=8)  # longest input any phase may use
     corpus_per_language: int = Field(3000, ge=10)
+    # tasks whose English training text (no labels) joins the synthetic corpus, so that the
+    # tokenizer and the masked LM have seen real text when a sweep reads real data
+    corpus_tasks: tuple[str, ...] = ()
     mask_prob: float = Field(0.15, gt=0, lt=1)
     seed: int = 0
     train: Phase = Phase(epochs=3, lr=2e-3, batch_size=128, max_length=48)
@@ -54,18 +57,78 @@ class Embedded(_Frozen):
         return self
 
 
+class LocalFile(_Frozen):
+    """The file(s) one split is read from instead of the task layout's own."""
+
+    path: str  # a path or glob, relative to the task's directory
+    format: str | None = None  # a key of formats.READERS; default: the task's own format
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, fmt: str | None) -> str | None:
+        from ray_xr.formats import READERS
+
+        if fmt is not None and fmt not in READERS:
+            raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
+        return fmt
+
+
+class LocalTask(_Frozen):
+    """A task's files: a directory in the task's published layout, single splits overridable."""
+
+    dir: str  # made absolute against the working directory when the sweep is read
+    files: dict[str, LocalFile] = {}  # split -> a path (relative to dir) or {path, format}
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _existing_dir(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        path = Path(value).expanduser().resolve()
+        if not path.is_dir():
+            raise ValueError(f"no such directory {path}")
+        return str(path)
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _path_shorthand(cls, files: object) -> object:
+        if not isinstance(files, dict):
+            return files
+        return {split: {"path": v} if isinstance(v, str) else v for split, v in files.items()}
+
+    @field_validator("files")
+    @classmethod
+    def _known_splits(cls, files: dict) -> dict:
+        from ray_xr.tasks import SPLITS
+
+        for split in files:
+            if split not in SPLITS:
+                raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+        return files
+
+
 class Data(_Frozen):
-    source: Literal["synthetic", "hub"] = "synthetic"
+    source: Literal["synthetic", "hub", "local"] = "synthetic"
     seed: int = 0  # seed of the synthetic benchmark
     train_size: int = Field(2000, ge=0)  # synthetic: examples generated; hub: cap (0 = all)
     dev_size: int = Field(300, ge=0)
     test_size: int = Field(300, ge=0)
     source_language: str = "en"
+    local: dict[str, LocalTask] = {}  # source local: task -> its directory (a string) or {dir, files}
+
+    @field_validator("local", mode="before")
+    @classmethod
+    def _dir_shorthand(cls, local: object) -> object:
+        if not isinstance(local, dict):
+            return local
+        return {task: {"dir": v} if isinstance(v, str) else v for task, v in local.items()}
 
     @model_validator(mode="after")
     def _synthetic_sizes(self) -> "Data":
         if self.source == "synthetic" and 0 in (self.train_size, self.dev_size, self.test_size):
-            raise ValueError("synthetic data needs sizes >= 1 (0 means 'all' for the hub only)")
+            raise ValueError("synthetic data needs sizes >= 1 (0 means 'all' for hub and local data)")
+        if self.local and self.source != "local":
+            raise ValueError(f"local: only read with source local (source is {self.source!r})")
         return self
 
 
@@ -107,12 +170,27 @@ class Resources(_Frozen):
     max_failures: int = Field(1, ge=0)
 
 
+class Heads(_Frozen):
+    """Settings of the QA and retrieval heads (XTREME's values where it fixes them)."""
+
+    qa_stride: float = Field(1 / 3, gt=0, lt=0.5)  # window overlap, fraction of max_length (XTREME: 128/384)
+    max_answer_tokens: int = Field(30, ge=1)
+    retrieval_layer: int = -1  # hidden state mean-pooled for retrieval (0 = embeddings, -1 = last)
+
+
+class MultiTask(_Frozen):
+    """How a multi-task intermediate stage ("mnli+conll2003") draws the task of each batch."""
+
+    sampling: Literal["proportional", "temperature"] = "proportional"  # p_t ~ n_t, or n_t^(1/T)
+    temperature: float = Field(2.0, ge=1)
+
+
 class Sweep(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     model: str = EMBEDDED_MODEL  # a hub name (xlm-roberta-large), a local directory, or embedded-tiny
     embedded: Embedded = Embedded()
     data: Data = Data()
-    intermediate: tuple[str, ...] = ("none",)
+    intermediate: tuple[str, ...] = ("none",)  # task names; "a+b" trains on a and b at once
     targets: tuple[str, ...]
     languages: dict[str, tuple[str, ...]] = {}  # per target; default: all the target has
     noise: Noise = Noise()
@@ -121,6 +199,8 @@ class Sweep(_Frozen):
     seeds: tuple[int, ...] = (1,)
     intermediate_training: Phase = Phase()
     target_training: Phase = Phase()
+    heads: Heads = Heads()
+    multitask: MultiTask = MultiTask()
     resources: Resources = Resources()
 
     @model_validator(mode="after")
@@ -131,12 +211,22 @@ class Sweep(_Frozen):
         for field, names in (("intermediate", self.intermediate), ("targets", self.targets)):
             if not names:
                 raise ValueError(f"{field}: the grid is empty")
+            if field == "intermediate":
+                names = self._multitask_parts(names)
             for name in names:
                 if name != "none" and name not in TASKS or (name == "none" and field == "targets"):
                     raise ValueError(f"{field}: unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
-                if name != "none" and self.data.source not in TASKS[name].sources:
-                    raise ValueError(f"{field}: task {name!r} has no {self.data.source!r} data source;"
-                                     f" it has: {', '.join(TASKS[name].sources)}")
+                for task in (name, TASKS[name].encoder_task) if name != "none" else ():
+                    if task and self.data.source not in TASKS[task].sources:
+                        raise ValueError(f"{field}: task {task!r} has no {self.data.source!r} data source;"
+                                         f" it has: {', '.join(TASKS[task].sources)}")
+                if name != "none" and self.data.source == "local":
+                    self._check_local(name)
+        for name in self.embedded.corpus_tasks:
+            if name not in TASKS or self.data.source not in TASKS[name].sources:
+                raise ValueError(f"embedded.corpus_tasks: {name!r} is not a task with a {self.data.source!r} source")
+            if self.data.source == "local":
+                self._check_local(name)
         for kind in self.noise.kinds:
             if kind not in NOISE_KINDS:
                 raise ValueError(f"noise.kinds: unknown kind {kind!r}; known: {', '.join(sorted(NOISE_KINDS))}")
@@ -197,6 +287,35 @@ class Sweep(_Frozen):
         from ray_xr.noise import NoiseResources
 
         return NoiseResources(typo_files=self.noise.typo_files, lexicon_files=self.noise.lexicon_files)
+
+    @staticmethod
+    def _multitask_parts(names: tuple[str, ...]) -> list[str]:
+        """The single tasks of the intermediate grid, combinations ("a+b") split into theirs."""
+        out = []
+        for name in names:
+            parts = name.split("+")
+            if len(parts) > 1 and ("none" in parts or len(set(parts)) < len(parts)):
+                raise ValueError(f"intermediate: {name!r} must combine distinct tasks, without 'none'")
+            out += parts
+        return out
+
+    def _check_local(self, task: str) -> None:
+        from ray_xr.tasks import local
+
+        files = self.data.local[task].files if task in self.data.local else {}
+        for name in local.needed(task, files):
+            if name not in self.data.local:
+                why = "" if name == task else f" (task {task!r} reads its English training data from it)"
+                raise ValueError(f"data.local: no directory for task {name!r}{why}")
+
+    def local_entries(self, task: str) -> dict:
+        """The data.local entries a task reads, as plain data (part of its stages' keys)."""
+        from ray_xr.tasks import local
+
+        if self.data.source != "local":
+            return {}
+        names = local.needed(task, self.data.local[task].files)
+        return {name: self.data.local[name].model_dump(mode="json") for name in names}
 
     def target_languages(self, target: str) -> tuple[str, ...]:
         from ray_xr.tasks import TASKS

@@ -28,7 +28,7 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     loader = spec.sources.get(data["source"])
     if loader is None:
         raise DataError(f"task {task}: no {data['source']!r} data source (has: {', '.join(spec.sources)})")
-    ctx = LoadContext(seed=data.get("seed", 0), sizes=data["sizes"])
+    ctx = LoadContext(seed=data.get("seed", 0), sizes=data["sizes"], local=data.get("local", {}))
     examples = tuple(loader(split, lang, ctx))
     if not examples:
         raise DataError(f"task {task}: the {split} split for language {lang!r} is empty")

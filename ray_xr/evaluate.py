@@ -12,10 +12,13 @@ import torch
 import torch.distributed as dist
 
 import ray  # [ray] only to reach the aggregator actor
+from ray_xr import features
+from ray_xr.config import EMBEDDED_MODEL
 from ray_xr.data import load_split, noise_resources, noisy, realised_rate
 from ray_xr.metrics import METRICS
 from ray_xr.models import load_task_model, load_tokenizer
 from ray_xr.noise import NOISE_KINDS
+from ray_xr.stages import write_text
 from ray_xr.tasks import TaskSpec, get_task
 from ray_xr.tasks.families import FAMILIES, collate
 
@@ -23,16 +26,16 @@ AGGREGATOR_NAMESPACE = "ray-xr"
 
 
 @torch.inference_mode()
-def predict(w, model, feats, pad_id: int, batch_size: int) -> list:
-    """Predicted label ids for every feature; each worker runs its shard, then all gather."""
+def predict(w, model, family, feats, pad_id: int, batch_size: int, options: dict) -> list:
+    """The family's outputs for every feature; each worker runs its shard, then all gather."""
     model.eval()
     mine = list(range(w.rank, len(feats), w.world))
     out = {}
     for start in range(0, len(mine), batch_size):
         idx = mine[start:start + batch_size]
-        batch = {k: v.to(w.device) for k, v in collate([feats[i] for i in idx], pad_id).items() if k != "labels"}
-        ids = model(**batch).logits.argmax(-1).cpu().tolist()
-        out.update(zip(idx, ids))
+        batch = {k: v.to(w.device) for k, v in collate([feats[i] for i in idx], pad_id).items()
+                 if k in ("input_ids", "attention_mask")}
+        out.update(zip(idx, family.outputs(model, batch, **options)))
     if w.world > 1:
         shards = [None] * w.world
         dist.all_gather_object(shards, out)
@@ -40,36 +43,49 @@ def predict(w, model, feats, pad_id: int, batch_size: int) -> list:
     return [out[i] for i in range(len(feats))]
 
 
-def score(w, model, task: TaskSpec, examples, tokenizer, max_length: int, batch_size: int) -> tuple[float, int]:
-    """The task's headline metric (0-100) on these examples, and how many there were."""
+def score(w, model, task: TaskSpec, examples, tokenizer, max_length: int, batch_size: int, lang: str,
+          options: dict) -> tuple[float, list]:
+    """The task's headline metric (0-100) on these examples, and the predictions."""
     family = FAMILIES[task.family]
-    feats = family.features(examples, tokenizer, task.labels, max_length)
-    predicted = predict(w, model, feats, tokenizer.pad_token_id, batch_size)
-    preds = family.decode(examples, feats, predicted, task.labels)
+    feats = features.features(w.run.feature_cache, task, family, examples, tokenizer, max_length, options)
+    predicted = predict(w, model, family, feats, tokenizer.pad_token_id, batch_size, options)
+    preds = family.decode(examples, feats, predicted, task.labels, **options)
     metric = METRICS[task.metric]
-    return metric.compute(preds, family.references(examples))[metric.main], len(examples)
+    kwargs = {"lang": lang} if metric.by_language else {}
+    return metric.compute(preds, family.references(examples, **options), **kwargs)[metric.main], preds
 
 
-def target_model(w, key: str):
-    """The target model to evaluate, kept in memory across its evaluations."""
-    if w.cache.get("key") != key:
-        path = w.run.model_dir(key)
-        task = get_task(w.run.read_stage(key)["spec"]["task"])
-        model = load_task_model(path, FAMILIES[task.family].auto_class, None).to(w.device)
-        w.cache = {"key": key, "model": model, "tokenizer": load_tokenizer(path)}
+def model_source(run, key: str) -> str:
+    """Where a stage's model lives: its folder, or the hub name of an untrained pretrained model."""
+    spec = run.read_stage(key)["spec"]
+    if spec.get("model", EMBEDDED_MODEL) != EMBEDDED_MODEL:
+        return spec["model"]
+    return str(run.model_dir(key))
+
+
+def target_model(w, key: str, task: TaskSpec):
+    """The model an evaluation loads (the parent's, with the task family's head class), kept in
+    memory across the evaluations that share it."""
+    auto_class = FAMILIES[task.family].auto_class
+    if w.cache.get("key") != key or w.cache.get("auto_class", auto_class) != auto_class:
+        source = model_source(w.run, key)
+        model = load_task_model(source, auto_class, None).to(w.device)
+        w.cache = {"key": key, "auto_class": auto_class, "model": model, "tokenizer": load_tokenizer(source)}
     return w.cache["model"], w.cache["tokenizer"]
 
 
 def evaluate_stage(w, stage) -> dict:
     spec = stage.spec
     task = get_task(spec["task"])
-    model, tokenizer = target_model(w, stage.parent)
+    model, tokenizer = target_model(w, stage.parent, task)
     clean = load_split(task.name, "test", spec["language"], spec["data"])
     batch_size = w.sweep["target_training"]["batch_size"] * 2
+    options = spec.get("options", {})
     kind = NOISE_KINDS.get(spec["noise"])  # None for "clean"
     noise = {"kind": spec["noise"], "level": spec["level"], "lang": spec["language"], "seed": spec["noise_seed"],
              "resources": noise_resources(w.sweep, spec["noise"], spec["language"], spec),
              "protect": spec.get("protect", False)}
+    preds = None
     if spec["level"] and kind.needs_model:  # the kind evaluates the model itself
         module, name = kind.model_aware.split(":")
         result = getattr(importlib.import_module(module), name)(
@@ -78,11 +94,15 @@ def evaluate_stage(w, stage) -> dict:
         value, n, realised, extra = result["value"], result["n"], result["realised_level"], result["extra"]
     else:
         examples = noisy(clean, task.name, **noise)
-        value, n = score(w, model, task, examples, tokenizer, spec["max_length"], batch_size)
-        realised, extra = realised_rate(clean, examples), {}
+        value, preds = score(w, model, task, examples, tokenizer, spec["max_length"], batch_size,
+                             spec["language"], options)
+        n, realised, extra = len(examples), realised_rate(clean, examples), {}
     records = [{**cell, "metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra}
                for cell in stage.cells]
     if w.rank == 0:
+        if not spec["level"]:  # the clean test predictions, in the XTREME submission layout
+            ext, text = FAMILIES[task.family].export(clean, preds)
+            write_text(w.run.stage_dir(stage.key) / "predictions" / f"test-{spec['language']}.{ext}", text)
         aggregator = ray.get_actor(w.aggregator, namespace=AGGREGATOR_NAMESPACE)  # [ray]
         ray.get(aggregator.record.remote(records))  # [ray] returns once results.jsonl has them
         more = "".join(f", {k} {v}" for k, v in extra.items())

@@ -76,3 +76,13 @@ class RetrievalPair:
 
 
 Example = Text | Classification | Tagging | SpanQA | MultipleChoice | RetrievalPair
+
+
+def texts(e: Example) -> list[str]:
+    """The running text of an example, without its labels (for masked-LM pretraining)."""
+    if isinstance(e, Tagging):
+        return [" ".join(e.words)]
+    fields = {Text: ("text",), Classification: ("text_a", "text_b"), SpanQA: ("question", "context"),
+              MultipleChoice: ("premise", "question"), RetrievalPair: ("query", "target")}[type(e)]
+    out = [getattr(e, name) for name in fields] + list(getattr(e, "choices", ()))
+    return [t for t in out if t]

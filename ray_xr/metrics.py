@@ -31,6 +31,7 @@ class Metric:
     name: str
     compute: Callable[..., dict[str, float]]
     main: str
+    by_language: bool = False  # compute takes lang= (the language of the answers)
 
 
 def _check_parallel(predictions: Sequence, references: Sequence) -> None:
@@ -196,7 +197,7 @@ METRICS: dict[str, Metric] = {
     "accuracy": Metric("accuracy", accuracy, "accuracy"),
     "seqeval_f1": Metric("seqeval_f1", seqeval_f1, "f1"),
     "squad": Metric("squad", squad, "f1"),
-    "mlqa": Metric("mlqa", mlqa, "f1"),
+    "mlqa": Metric("mlqa", mlqa, "f1", by_language=True),
     "map@20": Metric("map@20", functools.partial(map_at_k, k=20), "map@20"),
 }
 

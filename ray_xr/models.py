@@ -2,6 +2,7 @@
 hand-over between phases (keep the encoder, drop the head)."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterable
@@ -78,8 +79,15 @@ def load_task_model(source: str | Path, auto_class: str, num_labels: int | None)
 
 
 def save_encoder(model, tokenizer, out: Path) -> None:
-    """Keep the encoder, drop the head: the next phase starts from these weights."""
-    unwrap(model).base_model.save_pretrained(out)
+    """Keep the encoder, drop the head: the next phase starts from these weights.
+
+    The head's label set is dropped too: a head the next phase sizes from the config (span QA's
+    start/end) would otherwise inherit the previous task's number of labels."""
+    encoder = unwrap(model).base_model
+    config = copy.deepcopy(encoder.config)
+    config.num_labels = 2  # the transformers default, as in a freshly pretrained checkpoint
+    encoder.save_pretrained(out)
+    config.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
 

@@ -62,7 +62,7 @@ def protect_tagged(words: Sequence[str], tags: Sequence[str]) -> list[bool]:
             for word, tag in zip(words, tags)]
 
 
-def _text_protector(protect: bool):
+def text_protector(protect: bool):
     return protect_names_and_numbers if protect else None
 
 
@@ -70,7 +70,7 @@ def perturb_classification(e: Classification, namespace: str, *, protect: bool =
     if not noise["level"]:
         return e
     eid = f"{namespace}/{e.id}"
-    guard = _text_protector(protect)
+    guard = text_protector(protect)
     a = perturb_text(e.text_a, field="a", example_id=eid, protect=guard, **noise)
     b = perturb_text(e.text_b, field="b", example_id=eid, protect=guard, **noise) if e.text_b is not None else None
     return replace(e, text_a=a, text_b=b)
@@ -88,7 +88,7 @@ def perturb_retrieval(e: RetrievalPair, namespace: str, *, protect: bool = False
     if not noise["level"]:
         return e
     query = perturb_text(e.query, field="query", example_id=f"{namespace}/{e.id}",
-                         protect=_text_protector(protect), **noise)
+                         protect=text_protector(protect), **noise)
     return replace(e, query=query)
 
 
@@ -96,7 +96,7 @@ def perturb_span_qa(e: SpanQA, namespace: str, *, protect: bool = False, **noise
     if not noise["level"]:
         return e
     eid = f"{namespace}/{e.id}"
-    question = perturb_text(e.question, field="question", example_id=eid, protect=_text_protector(protect), **noise)
+    question = perturb_text(e.question, field="question", example_id=eid, protect=text_protector(protect), **noise)
     answers = [_strip(a) for a in e.answers]
     cuts = {edge for start, end in answers for edge in (start, end)}
     spans = _spans(e.context, noise["lang"], cuts)

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from ray_xr.config import EMBEDDED_MODEL, Sweep
+from ray_xr.tasks import FAMILY_OPTIONS, get_task
 
 PHASES = ("pretrain", "intermediate", "target", "eval")
 
@@ -73,12 +74,14 @@ def _add(stages: dict[str, Stage], phase: str, spec: dict, parent: str | None, l
     return key
 
 
-def _data_spec(sweep: Sweep, splits: tuple[str, ...]) -> dict:
+def _data_spec(sweep: Sweep, splits: tuple[str, ...], task: str) -> dict:
     d = sweep.data
     sizes = {"train": d.train_size, "dev": d.dev_size, "test": d.test_size}
     spec = {"source": d.source, "sizes": {s: sizes[s] for s in splits}}
     if d.source == "synthetic":
         spec["seed"] = d.seed
+    if d.source == "local":
+        spec["local"] = sweep.local_entries(task)
     return spec
 
 
@@ -98,8 +101,13 @@ def noise_options(sweep: Sweep, kind: str, lang: str) -> dict:
 
 
 def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> dict:
-    spec = {"task": task, "seed": seed, "data": _data_spec(sweep, ("train", "dev")),
-            "training": training.model_dump(mode="json")}
+    spec = {"task": task, "seed": seed, "training": training.model_dump(mode="json")}
+    parts = task.split("+")
+    if len(parts) == 1:
+        spec.update(data=_data_spec(sweep, ("train", "dev"), task), **_options(sweep, task))
+    else:  # multi-task intermediate training
+        spec.update(sampling=sweep.multitask.model_dump(mode="json"),
+                    tasks={t: {"data": _data_spec(sweep, ("train", "dev"), t), **_options(sweep, t)} for t in parts})
     noise = sweep.train_noise.get(phase)
     if noise is not None:  # absent when off: the keys of sweeps without it do not change
         spec["train_noise"] = {"kind": noise.kind, "level": noise.level, "noise_seed": sweep.noise.seed,
@@ -110,14 +118,18 @@ def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> 
 def _pretrain_spec(sweep: Sweep) -> dict:
     if sweep.model != EMBEDDED_MODEL:
         return {"model": sweep.model}
-    return {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json"),
+    spec = {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json", exclude={"corpus_tasks"}),
             "corpus_seed": sweep.data.seed}
+    if sweep.embedded.corpus_tasks:  # only then, so that other sweeps keep their pretraining keys
+        spec["corpus"] = {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}
+    return spec
 
 
 def build(sweep: Sweep) -> Plan:
     stages: dict[str, Stage] = {}
     pre = _add(stages, "pretrain", _pretrain_spec(sweep), None, f"pretrain {sweep.model}")
     chains: dict[tuple[str, int], list[str]] = {}
+    placed: set[str] = set()  # evaluations of the pretrained encoder are shared by every seed's chain
     for inter in sweep.intermediate:
         for seed in sweep.seeds:
             chain = chains.setdefault((inter, seed), [])
@@ -127,25 +139,45 @@ def build(sweep: Sweep) -> Plan:
                 parent = _add(stages, "intermediate", spec, pre, f"intermediate {inter} seed {seed}")
                 chain.append(parent)
             for target in sweep.targets:
-                chain += _target_and_evals(stages, sweep, inter, target, seed, parent)
+                keys = [k for k in _target_and_evals(stages, sweep, inter, target, seed, parent) if k not in placed]
+                placed.update(keys)
+                chain += keys
     groups = _groups(sweep, stages, pre, chains)
     n_cells = (len(sweep.intermediate) * len(sweep.targets) * len(sweep.seeds)
                * len(sweep.noise.kinds) * len(sweep.noise.levels))
     return Plan(sweep, stages, groups, n_cells)
 
 
+def _options(sweep: Sweep, task: str) -> dict:
+    """{"options": ...}: the head settings a task's family reads, none for the others."""
+    spec = get_task(task)
+    options = {**spec.options, **{k: getattr(sweep.heads, k) for k in FAMILY_OPTIONS.get(spec.family, ())}}
+    return {"options": options} if options else {}
+
+
+def _target(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> str:
+    """The stage whose model the target's evaluations load: its own fine-tuned model; for a
+    family without a head, the encoder fine-tuned on its encoder_task, or else the parent's."""
+    spec = get_task(target)
+    task = target if spec.trains else spec.encoder_task
+    if task is None:
+        return parent
+    tspec = _training_spec(sweep, "target", task, seed, sweep.target_training)
+    label = f"target {target} <- {inter} seed {seed}" + (f" (fine-tuned on {task})" if task != target else "")
+    return _add(stages, "target", tspec, parent, label)
+
+
 def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> list[str]:
-    spec = _training_spec(sweep, "target", target, seed, sweep.target_training)
-    tkey = _add(stages, "target", spec, parent, f"target {target} <- {inter} seed {seed}")
-    keys = [tkey]
+    tkey = _target(stages, sweep, inter, target, seed, parent)
+    keys = [tkey] if tkey != parent else []
     for lang in sweep.target_languages(target):
         for kind in sweep.noise.kinds:
             for level in sweep.noise.levels:
                 # level 0 is the clean text whatever the kind: one stage serves every kind
                 espec = {"task": target, "language": lang, "noise": kind if level else "clean", "level": level,
                          "noise_seed": sweep.noise.seed,
-                         "data": _data_spec(sweep, ("test",)),
-                         "max_length": sweep.target_training.max_length,
+                         "data": _data_spec(sweep, ("test",), target),
+                         "max_length": sweep.target_training.max_length, **_options(sweep, target),
                          **(noise_options(sweep, kind, lang) if level else {})}
                 cell = {"intermediate": inter, "target": target, "seed": seed, "noise": kind,
                         "level": level, "language": lang}
@@ -160,17 +192,21 @@ def _groups(sweep: Sweep, stages: dict[str, Stage], pre: str, chains) -> tuple[G
     for (inter, seed), keys in chains.items():
         info = {"intermediate": inter, "seed": seed, "targets": list(sweep.targets)}
         if sweep.resources.group_by == "chain":
-            groups.append(Group(f"{inter}-s{seed}", 1, tuple(keys), info))
+            if keys:  # a later seed's chain may have nothing of its own
+                groups.append(Group(f"{inter}-s{seed}", 1, tuple(keys), info))
             continue
-        # one group per training stage, its evaluations riding along with their target
+        # one group per training stage, its evaluations riding along with it; evaluations of
+        # the pretrained encoder (a family without a head after no intermediate task) on their own
+        evals_of = lambda k: tuple(e for e in keys if stages[e].phase == "eval" and stages[e].parent == k)  # noqa: E731
         for key in keys:
             stage = stages[key]
             if stage.phase == "intermediate":
-                groups.append(Group(f"{inter}-s{seed}", 1, (key,), info))
+                groups.append(Group(f"{inter}-s{seed}", 1, (key,) + evals_of(key), info))
             elif stage.phase == "target":
-                evals = tuple(k for k in keys if stages[k].parent == key)
                 groups.append(Group(f"{inter}-{stage.spec['task']}-s{seed}", 2 if inter != "none" else 1,
-                                    (key,) + evals, {**info, "targets": [stage.spec["task"]]}))
+                                    (key,) + evals_of(key), {**info, "targets": [stage.spec["task"]]}))
+        if evals_of(pre):
+            groups.append(Group(f"{inter}-encoder-s{seed}", 1, evals_of(pre), info))
     return tuple(groups)
 
 

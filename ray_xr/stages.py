@@ -20,11 +20,14 @@ LIBRARIES = ("ray", "torch", "transformers", "tokenizers", "datasets", "accelera
 
 
 def write_json(path: Path, obj: object) -> None:
+    write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-        f.write("\n")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -56,6 +59,10 @@ class RunDir:
     @property
     def results(self) -> Path:
         return self.root / "results.jsonl"
+
+    @property
+    def feature_cache(self) -> Path:
+        return self.root / "cache" / "features"
 
     def stage_dir(self, key: str) -> Path:
         return self.root / "stages" / key

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ray_xr.examples import Classification, Tagging, Text
+from ray_xr.examples import Answer, Classification, MultipleChoice, RetrievalPair, SpanQA, Tagging, Text
 
 SOURCE = "en"
 LANGUAGES = ("en", "cog", "ord", "cyr", "unr")
@@ -216,6 +216,64 @@ def tagging(stream: str, split: str, lang: str, n: int, seed: int, scheme: str) 
         else:
             tags = [t.ent if not (scheme == "panx" and t.ent.endswith("MISC")) else "O" for t in tokens]
         out.append(Tagging(f"{split}-{i}", tuple(realise(tokens, lang, seed)), tuple(tags)))
+    return out
+
+
+# -- QA, multiple choice and retrieval: the other heads' counterparts -------------------------
+
+def _question(c: Clause, ask: str) -> tuple[Clause, tuple[Token, ...]]:
+    """The clause with the asked part replaced by a question word, and the asked part."""
+    if ask == "subj":
+        return Clause((Token("who", "PRON"),), c.verb, c.obj, c.negated, c.place, c.year), c.subj
+    if ask == "obj":
+        return Clause(c.subj, c.verb, (Token("what", "PRON"),), c.negated, c.place, c.year), c.obj
+    return Clause(c.subj, c.verb, c.obj, c.negated, (Token("where", "ADV"),), c.year), c.place[1:]
+
+
+def qa(stream: str, split: str, lang: str, n: int, seed: int, sentences: int = 3) -> list[SpanQA]:
+    """A few sentences as context and a who/what/where question about one of them; the answer
+    is the asked phrase as it appears in the context."""
+    out = []
+    for i in range(n):
+        rng = _rng(seed, stream, split, i)
+        clauses = [clause(rng, seed) for _ in range(sentences)]
+        pick = rng.randrange(sentences)
+        ask = rng.choice(("subj", "obj", "where") if clauses[pick].place else ("subj", "obj"))
+        asked, phrase = _question(clauses[pick], ask)
+        before = " ".join(_text(c, lang, seed) for c in clauses[:pick])
+        words = realise(clauses[pick].tokens(lang), lang, seed)
+        answer = realise(_adj_order(phrase, lang), lang, seed)
+        # the subject opens the clause; object and place come after it, so search from there
+        starts = [j for j in range(len(words)) if words[j:j + len(answer)] == answer]
+        at = starts[0] if ask == "subj" else next(j for j in starts if j >= len(clauses[pick].subj))
+        offset = len(before) + bool(before) + len(" ".join(words[:at])) + bool(at)
+        context = " ".join(t for t in (before, " ".join(words), " ".join(
+            _text(c, lang, seed) for c in clauses[pick + 1:])) if t)
+        question = " ".join(realise(asked.tokens(lang)[:-1], lang, seed)) + " ?"
+        out.append(SpanQA(f"{split}-{i}", question, context, (Answer(" ".join(answer), offset),)))
+    return out
+
+
+def choice(stream: str, split: str, lang: str, n: int, seed: int) -> list[MultipleChoice]:
+    """COPA-like: which of two continuations follows from the premise (the other contradicts it)."""
+    out = []
+    for i in range(n):
+        rng = _rng(seed, stream, split, i)
+        premise = clause(rng, seed)
+        right, wrong = _drop_modifiers(premise, rng), _contradict(premise, rng, seed)
+        label = rng.randrange(2)
+        choices = (right, wrong) if label == 0 else (wrong, right)
+        out.append(MultipleChoice(f"{split}-{i}", _text(premise, lang, seed), "",
+                                  tuple(_text(c, lang, seed) for c in choices), label))
+    return out
+
+
+def parallel(stream: str, split: str, lang: str, n: int, seed: int) -> list[RetrievalPair]:
+    """Tatoeba-like bitext: a sentence in `lang` and its English translation."""
+    out = []
+    for i in range(n):
+        c = clause(_rng(seed, stream, split, i), seed)
+        out.append(RetrievalPair(f"{split}-{i}", _text(c, lang, seed), _text(c, SOURCE, seed)))
     return out
 
 

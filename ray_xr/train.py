@@ -21,11 +21,13 @@ import torch.distributed as dist
 
 import ray.train  # [ray]
 import ray.train.torch  # [ray]
-from ray_xr import synthetic
-from ray_xr.config import EMBEDDED_MODEL
+from ray_xr import features, multitask, synthetic
 from ray_xr.data import load_split, noise_resources, noisy, realised_rate
-from ray_xr.evaluate import evaluate_stage, score
+from ray_xr.examples import Text
+from ray_xr.examples import texts as example_texts
+from ray_xr.evaluate import evaluate_stage, model_source, score
 from ray_xr.models import load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model, train_tokenizer, unwrap
+from ray_xr.multitask import MultiTaskModel, TaskFeature
 from ray_xr.plan import Stage
 from ray_xr.stages import RunDir
 from ray_xr.tasks import get_task
@@ -85,10 +87,14 @@ def derived_seed(*parts: object) -> int:
 
 
 def pretrain(w: Worker, stage: Stage) -> dict:
-    """Phase (i) for the embedded model: a tokenizer and a tiny masked LM on the synthetic corpus."""
+    """Phase (i) for the embedded model: a tokenizer and a tiny masked LM on the synthetic corpus
+    (and the English training text of the sweep's embedded.corpus_tasks)."""
     emb, out = stage.spec["embedded"], w.run.model_dir(stage.key)
     texts = [t for lang in synthetic.LANGUAGES
              for t in synthetic.corpus(lang, emb["corpus_per_language"], stage.spec["corpus_seed"])]
+    lang = w.sweep["data"]["source_language"]
+    texts += [Text(f"{task}-{e.id}-{i}", t) for task, data in stage.spec.get("corpus", {}).items()
+              for e in load_split(task, "train", lang, data) for i, t in enumerate(example_texts(e))]
     tok_dir = w.run.stage_dir(stage.key) / "tokenizer"
     if w.rank == 0:
         train_tokenizer((t.text for t in texts), emb["vocab_size"]).save_pretrained(tok_dir)
@@ -108,10 +114,7 @@ def pretrain(w: Worker, stage: Stage) -> dict:
 
 def encoder_source(w: Worker, parent: str) -> str:
     """Where a fine-tuning stage's encoder comes from: a parent stage's folder or a hub name."""
-    spec = w.run.read_stage(parent)["spec"]
-    if spec.get("model", EMBEDDED_MODEL) != EMBEDDED_MODEL:
-        return spec["model"]
-    return str(w.run.model_dir(parent))
+    return model_source(w.run, parent)
 
 
 def finetune(w: Worker, stage: Stage) -> dict:
@@ -133,10 +136,11 @@ def finetune(w: Worker, stage: Stage) -> dict:
         w.log(f"{stage.label}: {tn['kind']} noise on the training data, level {tn['level']}"
               f" (realised {realised:.2f})")
     dev = load_split(task.name, "dev", lang, spec["data"])
-    feats = family.features(train, tokenizer, task.labels, phase["max_length"])
+    options = spec.get("options", {})
+    feats = features.features(w.run.feature_cache, task, family, train, tokenizer, phase["max_length"], options)
 
     def dev_score(m) -> float:
-        return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"])[0]
+        return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"], lang, options)[0]
 
     model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, None, dev_score)
     if realised is not None:
@@ -144,13 +148,58 @@ def finetune(w: Worker, stage: Stage) -> dict:
     if w.rank == 0:
         (save_encoder if stage.phase == "intermediate" else save_model)(model, tokenizer, w.run.model_dir(stage.key))
     if stage.phase == "target":
-        w.cache = {"key": stage.key, "model": unwrap(model), "tokenizer": tokenizer}
+        w.cache = {"key": stage.key, "auto_class": family.auto_class, "model": unwrap(model), "tokenizer": tokenizer}
     return metrics
 
 
-def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, prepare, dev_score):
+def finetune_multitask(w: Worker, stage: Stage) -> dict:
+    """Phase (ii) on several tasks at once: one encoder, a head per task, batches drawn per task;
+    selected on the mean of the tasks' dev scores."""
+    spec, phase = stage.spec, stage.spec["training"]
+    tasks = [get_task(name) for name in spec["tasks"]]
+    source, lang = encoder_source(w, stage.parent), w.sweep["data"]["source_language"]
+    tokenizer = load_tokenizer(source)
+    torch.manual_seed(derived_seed(spec["seed"], spec["task"], "init"))
+    model = MultiTaskModel([load_task_model(source, FAMILIES[t.family].auto_class, len(t.labels)) for t in tasks])
+    feats, devs = [], []
+    for i, task in enumerate(tasks):
+        setting = spec["tasks"][task.name]
+        train = load_split(task.name, "train", lang, setting["data"])
+        devs.append(load_split(task.name, "dev", lang, setting["data"]))
+        feats.append([TaskFeature(i, f) for f in features.features(
+            w.run.feature_cache, task, FAMILIES[task.family], train, tokenizer, phase["max_length"],
+            setting.get("options", {}))])
+
+    def dev_score(m) -> float:
+        return sum(score(w, unwrap(m).heads[i], task, devs[i], tokenizer, phase["max_length"], phase["batch_size"],
+                         lang, spec["tasks"][task.name].get("options", {}))[0]
+                   for i, task in enumerate(tasks)) / len(tasks)
+
+    sizes = [len(f) for f in feats]
+    batches = multitask.schedule(sizes, multitask.probabilities(sizes, **spec["sampling"]))
+    model, metrics = train_loop(w, stage, model, [f for fs in feats for f in fs], phase, tokenizer.pad_token_id,
+                                None, dev_score, batches)
+    if w.rank == 0:
+        save_encoder(model, tokenizer, w.run.model_dir(stage.key))
+    return metrics
+
+
+def intermediate(w: Worker, stage: Stage) -> dict:
+    return (finetune_multitask if "tasks" in stage.spec else finetune)(w, stage)
+
+
+def shuffled(n: int, per_worker: int, rank: int, world: int, seed: int, steps: int) -> list[list[int]]:
+    """The feature indices of this worker's batches: one shuffled pass, split over the workers."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    mine = order[rank::world][: steps * per_worker].tolist()
+    return [mine[s * per_worker:(s + 1) * per_worker] for s in range(steps)]
+
+
+def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, prepare, dev_score,
+               schedule=shuffled):
     """One plain data-parallel training loop; returns the model selected on dev and its metrics."""
-    model = ray.train.torch.prepare_model(model)  # [ray] device placement + DDP
+    ddp = {"find_unused_parameters": getattr(model, "find_unused_parameters", False)}
+    model = ray.train.torch.prepare_model(model, parallel_strategy_kwargs=ddp)  # [ray] device placement + DDP
     per_worker = max(1, phase["batch_size"] // w.world)
     steps_per_epoch = max(1, len(feats) // (per_worker * w.world))
     total = steps_per_epoch * phase["epochs"]
@@ -166,11 +215,9 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
     metrics: dict = {}
     for epoch in range(start, phase["epochs"]):
         model.train()
-        order = torch.randperm(len(feats), generator=torch.Generator().manual_seed(seed + epoch))
-        mine = order[w.rank::w.world][: steps_per_epoch * per_worker].tolist()
         tokens, loss_sum, t0 = 0, 0.0, time.perf_counter()
-        for step in range(steps_per_epoch):
-            batch = collate([feats[i] for i in mine[step * per_worker:(step + 1) * per_worker]], pad_id)
+        for idx in schedule(len(feats), per_worker, w.rank, w.world, seed + epoch, steps_per_epoch):
+            batch = collate([feats[i] for i in idx], pad_id)
             batch = prepare(batch) if prepare else batch
             batch = {k: v.to(w.device) for k, v in batch.items()}
             loss = model(**batch).loss
@@ -226,4 +273,4 @@ def report_epoch(w: Worker, stage: Stage, metrics: dict, model, opt, sched, best
         ray.train.report(metrics, checkpoint=checkpoint)  # [ray]
 
 
-RUNNERS = {"pretrain": pretrain, "intermediate": finetune, "target": finetune, "eval": evaluate_stage}
+RUNNERS = {"pretrain": pretrain, "intermediate": intermediate, "target": finetune, "eval": evaluate_stage}

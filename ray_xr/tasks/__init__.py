@@ -6,7 +6,8 @@ Importing this package must stay cheap (no torch): `ray-xr plan` uses it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Callable, Mapping, Sequence
 
 from ray_xr.examples import Example
@@ -17,12 +18,20 @@ SPLITS = ("train", "dev", "test")
 Loader = Callable[[str, str, "LoadContext"], Sequence[Example]]
 
 
+# Families with no head to train: they are evaluated from an encoder (the intermediate or
+# pretrained one, or the one fine-tuned on the task's `encoder_task`).
+UNTRAINED_FAMILIES = frozenset({"retrieval"})
+# The sweep's `heads` settings each family reads (features, outputs, decoding).
+FAMILY_OPTIONS = {"qa": ("qa_stride", "max_answer_tokens"), "retrieval": ("retrieval_layer",)}
+
+
 @dataclass(frozen=True)
 class LoadContext:
     """What a loader may depend on besides (split, language); part of every stage key."""
 
     seed: int = 0  # seed of the synthetic benchmark
     sizes: Mapping[str, int] = field(default_factory=dict)  # examples per split (synthetic) or a cap
+    local: Mapping[str, Mapping] = field(default_factory=dict)  # task -> {dir, files}: the sweep's data.local
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,14 @@ class TaskSpec:
     languages: tuple[str, ...]  # for the hub source: the benchmark's language list
     sources: Mapping[str, Loader]  # data source name -> loader
     description: str = ""
+    local: "Local | None" = None  # the layout of its published files: gives it the `local` source
+    options: Mapping[str, object] = field(default_factory=dict)  # fixed family options (rank=20: mAP@20)
+    encoder_task: str | None = None  # untrained families: evaluate the encoder fine-tuned on this task
+
+    @property
+    def trains(self) -> bool:
+        """Whether a target stage fine-tunes a head for this task itself."""
+        return self.family not in UNTRAINED_FAMILIES
 
     def languages_for(self, source: str) -> tuple[str, ...]:
         if source == "synthetic":
@@ -48,8 +65,14 @@ TASKS: dict[str, TaskSpec] = {}
 def register(spec: TaskSpec) -> TaskSpec:
     if spec.name in TASKS:
         raise ValueError(f"task {spec.name!r} registered twice")
+    if spec.local is not None:
+        spec = replace(spec, sources={**spec.sources, "local": partial(_load_local, spec.name)})
     TASKS[spec.name] = spec
     return spec
+
+
+def _load_local(task: str, split: str, lang: str, ctx: LoadContext) -> Sequence[Example]:
+    return local.load(task, split, lang, ctx.local, ctx.sizes.get(split, 0))
 
 
 def get_task(name: str) -> TaskSpec:
@@ -59,4 +82,8 @@ def get_task(name: str) -> TaskSpec:
         raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}") from None
 
 
+from ray_xr.tasks import local  # noqa: E402
+from ray_xr.tasks.local import Local  # noqa: E402
 from ray_xr.tasks import specs as _specs  # noqa: E402,F401  (fills the registry)
+from ray_xr.tasks import xtreme_r as _xtreme_r  # noqa: E402,F401
+from ray_xr.tasks import intermediate as _intermediate  # noqa: E402,F401

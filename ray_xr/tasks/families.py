@@ -21,41 +21,56 @@ class Feature:
     example: int  # index of the example it came from
     words: tuple[int, ...] = ()  # tagging: the word index each labelled position belongs to
 
-
-def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(f.input_ids) for f in features)
-    ids = torch.full((len(features), width), pad_id, dtype=torch.long)
-    for i, f in enumerate(features):
-        ids[i, :len(f.input_ids)] = torch.tensor(f.input_ids)
-    batch = {"input_ids": ids, "attention_mask": (ids != pad_id).long()}
-    if isinstance(features[0].labels, int):
-        batch["labels"] = torch.tensor([f.labels for f in features])
-    else:
-        labels = torch.full((len(features), width), -100, dtype=torch.long)
+    @staticmethod
+    def batch(features: list["Feature"], pad_id: int) -> dict[str, torch.Tensor]:
+        width = max(len(f.input_ids) for f in features)
+        ids = torch.full((len(features), width), pad_id, dtype=torch.long)
         for i, f in enumerate(features):
-            labels[i, :len(f.labels)] = torch.tensor(f.labels)
-        batch["labels"] = labels
-    return batch
+            ids[i, :len(f.input_ids)] = torch.tensor(f.input_ids)
+        batch = {"input_ids": ids, "attention_mask": (ids != pad_id).long()}
+        if isinstance(features[0].labels, int):
+            batch["labels"] = torch.tensor([f.labels for f in features])
+        else:
+            labels = torch.full((len(features), width), -100, dtype=torch.long)
+            for i, f in enumerate(features):
+                labels[i, :len(f.labels)] = torch.tensor(f.labels)
+            batch["labels"] = labels
+        return batch
+
+
+def collate(features: list, pad_id: int) -> dict[str, torch.Tensor]:
+    """A batch of a family's features: each feature type knows its tensors."""
+    return type(features[0]).batch(features, pad_id)
+
+
+def argmax_outputs(model, batch, **options) -> list:
+    """The predicted label id per sequence (or per token)."""
+    return model(**batch).logits.argmax(-1).tolist()
 
 
 class ClassificationFamily:
     auto_class = "AutoModelForSequenceClassification"
+    outputs = staticmethod(argmax_outputs)
 
-    def features(self, examples: list[Classification], tokenizer, labels, max_length) -> list[Feature]:
+    def features(self, examples: list[Classification], tokenizer, labels, max_length, **options) -> list[Feature]:
         index = {label: i for i, label in enumerate(labels)}
         enc = tokenizer([e.text_a for e in examples], [e.text_b for e in examples]
                         if examples and examples[0].text_b is not None else None,
                         truncation=True, max_length=max_length)
         return [Feature(ids, index[e.label], i) for i, (ids, e) in enumerate(zip(enc["input_ids"], examples))]
 
-    def decode(self, examples, features: list[Feature], predicted: list, labels) -> list[str]:
+    def decode(self, examples, features: list[Feature], predicted: list, labels, **options) -> list[str]:
         preds = [""] * len(examples)
         for f, label_id in zip(features, predicted):
             preds[f.example] = labels[label_id]
         return preds
 
-    def references(self, examples: list[Classification]) -> list[str]:
+    def references(self, examples: list[Classification], **options) -> list[str]:
         return [e.label for e in examples]
+
+    def export(self, examples, predictions: list[str]) -> tuple[str, str]:
+        """XTREME's submission file: one predicted label per line."""
+        return "tsv", "".join(f"{p}\n" for p in predictions)
 
     def perturb(self, e: Classification, namespace: str, **noise) -> Classification:
         return perturb_classification(e, namespace, **noise)
@@ -65,8 +80,9 @@ class TaggingFamily:
     """First sub-token of each word carries its tag; long sentences are split into windows."""
 
     auto_class = "AutoModelForTokenClassification"
+    outputs = staticmethod(argmax_outputs)
 
-    def features(self, examples: list[Tagging], tokenizer, labels, max_length) -> list[Feature]:
+    def features(self, examples: list[Tagging], tokenizer, labels, max_length, **options) -> list[Feature]:
         index = {label: i for i, label in enumerate(labels)}
         out = []
         for n, e in enumerate(examples):
@@ -81,7 +97,7 @@ class TaggingFamily:
                 out.append(Feature(ids + [tokenizer.sep_token_id], tags + [-100], n, tuple(words)))
         return out
 
-    def decode(self, examples, features: list[Feature], predicted: list, labels) -> list[list[str]]:
+    def decode(self, examples, features: list[Feature], predicted: list, labels, **options) -> list[list[str]]:
         preds = [["O"] * len(e.words) for e in examples]
         for f, ids in zip(features, predicted):
             positions = [i for i, t in enumerate(f.labels) if t != -100]
@@ -89,8 +105,12 @@ class TaggingFamily:
                 preds[f.example][word] = labels[ids[pos]]
         return preds
 
-    def references(self, examples: list[Tagging]) -> list[list[str]]:
+    def references(self, examples: list[Tagging], **options) -> list[list[str]]:
         return [list(e.tags) for e in examples]
+
+    def export(self, examples, predictions: list[list[str]]) -> tuple[str, str]:
+        """XTREME's submission file: one tag per line per token, a blank line after each sentence."""
+        return "tsv", "".join("".join(f"{t}\n" for t in tags) + "\n" for tags in predictions)
 
     def perturb(self, e: Tagging, namespace: str, **noise) -> Tagging:
         return perturb_tagging(e, namespace, **noise)
@@ -131,4 +151,6 @@ def mask_tokens(batch: dict, tokenizer, prob: float, generator: torch.Generator)
     return {"input_ids": ids, "attention_mask": batch["attention_mask"], "labels": labels}
 
 
-FAMILIES = {"classification": ClassificationFamily(), "tagging": TaggingFamily(), "mlm": MaskedLMFamily()}
+from ray_xr.tasks.heads import HEADS  # noqa: E402  (multiple choice, QA, retrieval)
+
+FAMILIES = {"classification": ClassificationFamily(), "tagging": TaggingFamily(), "mlm": MaskedLMFamily(), **HEADS}

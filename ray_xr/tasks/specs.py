@@ -1,7 +1,8 @@
 """The task specs. One `register(TaskSpec(...))` per task; loaders are small functions.
 
-Sources: ``synthetic`` (the offline benchmark of ray_xr.synthetic) and ``hub`` (the real
-Hugging Face datasets, for clusters with internet access).
+Sources: ``synthetic`` (the offline benchmark of ray_xr.synthetic), ``hub`` (the real
+Hugging Face datasets, for clusters with internet access) and ``local`` (the published files
+under a directory; the `local=` layout says which file holds which split and language).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Sequence
 from ray_xr import synthetic
 from ray_xr.examples import Classification, Example, Tagging
 from ray_xr.tasks import LoadContext, TaskSpec, register
+from ray_xr.tasks.local import From, Local
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 PANX_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
@@ -18,10 +20,14 @@ CONLL_TAGS = PANX_TAGS + ("B-MISC", "I-MISC")
 UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
         "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")
 
-# XTREME language lists (Hu et al. 2020); the hub configs below exist for exactly these.
+# XTREME-R language lists (google-research/xtreme scripts: train_xnli.sh, train_panx.sh,
+# train_udpos.sh). XTREME-R added languages that the google/xtreme hub configs lack (XTREME
+# had 40 PAN-X and 33 UD-POS languages): PAN-X takes those from WikiANN itself, UD-POS from
+# local UD files.
 XNLI_LANGS = "en ar bg de el es fr hi ru sw th tr ur vi zh".split()
-PANX_LANGS = ("af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms "
-              "my nl pt ru sw ta te th tl tr ur vi yo zh").split()
+PANX_LANGS = ("ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko "
+              "th sw yo my zh kk tr et fi hu qu pl uk az lt pa gu ro").split()
+PANX_NOT_IN_XTREME = frozenset("qu pl uk az lt pa gu ro".split())
 UDPOS_NAMES = {
     "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek",
     "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian",
@@ -29,9 +35,29 @@ UDPOS_NAMES = {
     "id": "Indonesian", "it": "Italian", "ja": "Japanese", "kk": "Kazakh", "ko": "Korean",
     "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian", "ta": "Tamil",
     "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu",
-    "vi": "Vietnamese", "wo": "Wolof", "yo": "Yoruba", "zh": "Chinese",
+    "vi": "Vietnamese", "yo": "Yoruba", "zh": "Chinese",
+    "lt": "Lithuanian", "pl": "Polish", "uk": "Ukrainian", "ro": "Romanian",  # XTREME-R additions
 }
+UDPOS_NOT_IN_XTREME = frozenset(("lt", "pl", "uk", "ro"))
 HUB_SPLIT = {"train": "train", "dev": "validation", "test": "test"}
+
+# -- local source: where each published file layout keeps a split ----------------------------
+
+XNLI_LOCAL = Local("xnli_tsv", {
+    "train": From("mnli", "train"),  # XNLI is trained on English MultiNLI
+    "dev": ("{lang}/dev.tsv", "xnli.dev.tsv"),  # per-language files, or the XNLI-1.0 release
+    "test": ("{lang}/test.tsv", "xnli.test.tsv"),
+}, by_language=True)
+MNLI_LOCAL = Local("nli_jsonl", {
+    "train": ("multinli_1.0_train.jsonl", "train.jsonl"),
+    "dev": ("multinli_1.0_dev_matched.jsonl", "dev_matched.jsonl"),
+    "test": ("multinli_1.0_dev_mismatched.jsonl", "dev_mismatched.jsonl"),
+})
+# WikiANN as published per language ({lang}/train), or XTREME's processed panx files
+PANX_LOCAL = Local("panx", {s: ("{lang}/{split}", "{split}-{lang}.tsv") for s in ("train", "dev", "test")})
+# one CoNLL-U file per language, or UD release folders: every treebank of the language, as XTREME
+UDPOS_LOCAL = Local("conllu", {s: ("{lang}/{split}.conllu", "UD_{name}*/*-ud-{split}.conllu")
+                               for s in ("train", "dev", "test")}, names=UDPOS_NAMES)
 
 
 # -- synthetic source ------------------------------------------------------------------------
@@ -87,10 +113,17 @@ def _hub_mnli(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
 
 
 def _hub_panx(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
+    if lang in PANX_NOT_IN_XTREME:  # the same (Rahimi et al. 2019) splits, from WikiANN's own repository
+        return _hub_tags("unimelb-nlp/wikiann", lang, "ner_tags", HUB_SPLIT[split], split, ctx)
     return _hub_tags("google/xtreme", f"PAN-X.{lang}", "ner_tags", HUB_SPLIT[split], split, ctx)
 
 
 def _hub_udpos(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
+    if lang in UDPOS_NOT_IN_XTREME:
+        from ray_xr.data import DataError
+
+        raise DataError(f"task udpos: google/xtreme has no {UDPOS_NAMES[lang]} config (an XTREME-R addition);"
+                        " read it from UD files with data.source local")
     return _hub_tags("google/xtreme", f"udpos.{UDPOS_NAMES[lang]}", "pos_tags", HUB_SPLIT[split], split, ctx)
 
 
@@ -104,23 +137,27 @@ register(TaskSpec(
     name="xnli", family="classification", metric="accuracy", labels=NLI_LABELS,
     languages=tuple(XNLI_LANGS),
     sources={"synthetic": partial(_synthetic_nli, "xnli"), "hub": _hub_xnli},
+    local=XNLI_LOCAL,
     description="XNLI: natural language inference, trained on English MNLI",
 ))
 register(TaskSpec(
     name="panx", family="tagging", metric="seqeval_f1", labels=PANX_TAGS,
     languages=tuple(PANX_LANGS),
     sources={"synthetic": partial(_synthetic_tags, "panx", "panx"), "hub": _hub_panx},
+    local=PANX_LOCAL,
     description="WikiANN (PAN-X): named entities PER/ORG/LOC, BIO tags",
 ))
 register(TaskSpec(
     name="udpos", family="tagging", metric="seqeval_f1", labels=UPOS,
     languages=tuple(UDPOS_NAMES),
     sources={"synthetic": partial(_synthetic_tags, "udpos", "upos"), "hub": _hub_udpos},
+    local=UDPOS_LOCAL,
     description="Universal Dependencies part-of-speech tags (UPOS)",
 ))
 register(TaskSpec(
     name="mnli", family="classification", metric="accuracy", labels=NLI_LABELS, languages=("en",),
     sources={"hub": _hub_mnli},
+    local=MNLI_LOCAL,
     description="MultiNLI (intermediate task of Phang et al. 2020)",
 ))
 register(TaskSpec(

@@ -1,0 +1,84 @@
+"""`ray-xr data show|check`: look at local files through a task's reader, and load every split a
+sweep needs before anything trains. No torch, no Ray."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Sequence
+
+from ray_xr import data
+from ray_xr.examples import Classification, Example, MultipleChoice, Tagging
+from ray_xr.tasks import get_task, local
+
+
+def label_counts(examples: Sequence[Example]) -> Counter:
+    """Labels of classification and choice examples, tags of tagged tokens; QA and retrieval
+    examples have none."""
+    counts: Counter = Counter()
+    for e in examples:
+        if isinstance(e, Tagging):
+            counts.update(e.tags)
+        elif isinstance(e, (Classification, MultipleChoice)):
+            counts[str(e.label)] += 1
+    return counts
+
+
+def read_files(task: str, paths: Sequence[str], lang: str | None) -> list[Example]:
+    """Files in the task's own published format, checked as a run would check them."""
+    spec = get_task(task)
+    layout = spec.local
+    if layout is None:
+        raise data.DataError(f"task {task}: no local file format (it reads: {', '.join(spec.sources)})")
+    if len(paths) % layout.arity:
+        raise data.DataError(f"task {task}: {layout.format} files come in groups of {layout.arity}"
+                             f" (aligned query and target files); got {len(paths)} file(s)")
+    if lang is not None and not layout.by_language:
+        raise data.DataError(f"task {task}: its files hold one language each; --lang selects rows of"
+                             " multi-language files only")
+    groups = [tuple(paths[i:i + layout.arity]) for i in range(0, len(paths), layout.arity)]
+    return local.read(layout.format, groups, spec.labels, lang)
+
+
+def show(task: str, paths: Sequence[str], lang: str | None, as_json: bool, first: int = 3) -> str:
+    examples = read_files(task, paths, lang)
+    counts = label_counts(examples)
+    if as_json:
+        return json.dumps({"examples": len(examples), "labels": dict(sorted(counts.items()))})
+    lines = [f"{task}: {len(examples)} examples ({get_task(task).local.format})"]
+    if counts:
+        total = sum(counts.values())
+        lines.append("labels: " + ", ".join(f"{k} {v} ({100 * v / total:.1f}%)" for k, v in counts.most_common()))
+    lines += [f"  {e}" for e in examples[:first]]
+    return "\n".join(lines)
+
+
+def needed_splits(plan) -> list[tuple[str, str, str, dict]]:
+    """(task, split, language, data spec) of everything the plan's stages load, each once."""
+    seen: dict[tuple[str, str, str], dict] = {}
+    for stage in plan.stages.values():
+        spec = stage.spec
+        if stage.phase in ("intermediate", "target"):
+            # a multi-task stage reads each of its tasks
+            for task, setting in spec.get("tasks", {spec["task"]: spec}).items():
+                for split in setting["data"]["sizes"]:
+                    seen.setdefault((task, split, plan.sweep.data.source_language), setting["data"])
+        elif stage.phase == "eval":
+            seen.setdefault((spec["task"], "test", spec["language"]), spec["data"])
+        for task, data in spec.get("corpus", {}).items():  # pretraining text (embedded.corpus_tasks)
+            seen.setdefault((task, "train", plan.sweep.data.source_language), data)
+    return [(*key, d) for key, d in seen.items()]
+
+
+def check(plan) -> tuple[str, list[str]]:
+    """A table of example counts per (task, split, language) and the problems found."""
+    rows, problems = [("task", "split", "language", "examples")], []
+    for task, split, lang, spec in needed_splits(plan):
+        try:
+            n = str(len(data.load_split(task, split, lang, spec)))
+        except Exception as err:  # the checker reports every failure, whatever raised it
+            n = "ERROR"
+            problems.append(f"{task} {split} {lang}: {err}")
+        rows.append((task, split, lang, n))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return table, problems

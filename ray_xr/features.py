@@ -1,0 +1,54 @@
+"""Tokenized features, cached on disk under the run folder and shared by every stage that
+needs the same ones: the training set of a target task is tokenized once for all intermediate
+tasks and seeds, a test set once for all the models evaluated on it.
+
+The key is the content itself: a digest of the tokenizer's definition, the family, labels,
+max length and head options, and of the examples (after noise). So a cached file can never
+serve different inputs, whatever produced the examples. Writes are atomic (temp + rename).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+
+def tokenizer_digest(tokenizer) -> str:
+    """What the tokenizer does (vocabulary, normalisation, templates), not where it was loaded from."""
+    cached = getattr(tokenizer, "_ray_xr_digest", None)
+    if cached is None:
+        definition = json.loads(tokenizer.backend_tokenizer.to_str())
+        # truncation and padding are call state the tokenizer keeps from its last use, not what it does
+        definition.pop("truncation", None)
+        definition.pop("padding", None)
+        blob = json.dumps([definition, tokenizer.special_tokens_map], sort_keys=True)
+        cached = hashlib.sha256(blob.encode()).hexdigest()[:20]
+        tokenizer._ray_xr_digest = cached
+    return cached
+
+
+def key(family_name: str, examples, tokenizer, labels, max_length: int, options: dict) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([family_name, tokenizer_digest(tokenizer), list(labels), max_length, options],
+                        sort_keys=True, default=str).encode())
+    for e in examples:
+        h.update(repr(e).encode())
+    return h.hexdigest()[:24]
+
+
+def features(cache_dir: Path, task, family, examples, tokenizer, max_length: int, options: dict) -> list:
+    """family.features(...) for these examples, from the cache when an identical call ran before."""
+    path = cache_dir / f"{task.name}-{key(task.family, examples, tokenizer, task.labels, max_length, options)}.pkl"
+    if path.exists():
+        with path.open("rb") as f:
+            return pickle.load(f)
+    feats = family.features(examples, tokenizer, task.labels, max_length, **options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(feats, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)  # concurrent writers of one key write the same bytes
+    return feats

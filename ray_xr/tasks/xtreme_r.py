@@ -1,0 +1,170 @@
+"""The XTREME-R target tasks beyond XNLI, UD-POS and PAN-X (specs.py), and their English
+training sources: PAWS-X, XCOPA (<- COPA), XQuAD and MLQA (<- SQuAD v1.1), TyDiQA-GoldP,
+Tatoeba, LAReQA (XQuAD-R) and Mewsli-X. Language lists are the benchmark's.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from ray_xr import synthetic
+from ray_xr.examples import Answer, Classification, MultipleChoice, RetrievalPair, SpanQA
+from ray_xr.tasks import LoadContext, TaskSpec, register
+from ray_xr.tasks.local import From, Local
+from ray_xr.tasks.specs import HUB_SPLIT, _hub_rows
+
+PAWSX_LANGS = ("en", "de", "es", "fr", "ja", "ko", "zh")
+XCOPA_LANGS = ("et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh")
+XQUAD_LANGS = ("en", "ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh")
+MLQA_LANGS = ("en", "ar", "de", "es", "hi", "vi", "zh")
+TYDIQA_NAMES = {"en": "english", "ar": "arabic", "bn": "bengali", "fi": "finnish", "id": "indonesian",
+                "ko": "korean", "ru": "russian", "sw": "swahili", "te": "telugu"}
+# Tatoeba files and the google/xtreme configs name languages by ISO 639-3 code
+TATOEBA_CODES = {
+    "af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "es": "spa", "et": "est",
+    "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hu": "hun", "id": "ind",
+    "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "ko": "kor", "ml": "mal", "mr": "mar",
+    "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl",
+    "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
+    # added by XTREME-R (scripts/run_tatoeba.sh)
+    "az": "aze", "lt": "lit", "pl": "pol", "ro": "ron", "uk": "ukr",
+}
+
+
+
+def _synthetic(make, stream: str, split: str, lang: str, ctx: LoadContext):
+    return make(stream, split, lang, ctx.sizes[split], ctx.seed)
+
+
+def _offline(make, stream: str) -> dict:
+    """The synthetic counterpart of a task: its own example stream of the synthetic benchmark."""
+    return {"synthetic": partial(_synthetic, make, stream)}
+
+
+# -- Hugging Face hub source (google/xtreme configs as its xtreme.py names them) -------------
+
+def squad_rows(rows) -> list[SpanQA]:
+    """SQuAD-layout hub rows (id, question, context, answers: {text: [...], answer_start: [...]})."""
+    return [SpanQA(r["id"], r["question"], r["context"],
+                   tuple(Answer(t, s) for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"])))
+            for r in rows]
+
+
+def hub_squad(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
+    # SQuAD v1.1 has no public test set: its dev set serves as both dev and test
+    return squad_rows(_hub_rows("rajpurkar/squad", None, split, ctx, "train" if split == "train" else "validation"))
+
+
+def _hub_xquad(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
+    if split != "test":
+        return hub_squad(split, lang, ctx)
+    return squad_rows(_hub_rows("google/xtreme", f"XQuAD.{lang}", split, ctx, "validation"))
+
+
+def _hub_mlqa(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
+    if split == "train":
+        return hub_squad(split, lang, ctx)
+    return squad_rows(_hub_rows("google/xtreme", f"MLQA.{lang}.{lang}", split, ctx, HUB_SPLIT[split]))
+
+
+def _hub_tydiqa(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
+    """One config holds every language; ids start with the language name ("arabic-...")."""
+    from datasets import load_dataset
+
+    ds = load_dataset("google/xtreme", "tydiqa", split="train" if split == "train" else "validation")
+    prefix = f"{TYDIQA_NAMES['en' if split == 'train' else lang]}-"
+    ds = ds.filter(lambda r: r["id"].startswith(prefix))
+    cap = ctx.sizes.get(split)
+    return squad_rows(ds.select(range(min(cap, len(ds)))) if cap else ds)
+
+
+def _hub_tatoeba(split: str, lang: str, ctx: LoadContext) -> list[RetrievalPair]:
+    rows = _hub_rows("google/xtreme", f"tatoeba.{TATOEBA_CODES[lang]}", split, ctx, "validation")
+    return [RetrievalPair(f"{split}-{i}", r["source_sentence"], r["target_sentence"]) for i, r in enumerate(rows)]
+
+
+def _hub_pawsx(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
+    # English training data; label is the string "0" or "1" in these configs
+    rows = _hub_rows("google/xtreme", f"PAWS-X.{'en' if split == 'train' else lang}", split, ctx, HUB_SPLIT[split])
+    return [Classification(f"{split}-{i}", r["sentence1"], r["sentence2"], str(r["label"])) for i, r in enumerate(rows)]
+
+
+def copa_rows(rows, split: str) -> list[MultipleChoice]:
+    return [MultipleChoice(f"{split}-{r['idx']}", r["premise"], r["question"], (r["choice1"], r["choice2"]),
+                           r["label"]) for r in rows if r["label"] >= 0]  # -1: an unlabelled test row
+
+
+def _hub_copa(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
+    ds_split = "train" if split == "train" else "validation"  # the test labels are hidden
+    return copa_rows(_hub_rows("aps/super_glue", "copa", split, ctx, ds_split), split)
+
+
+def _hub_xcopa(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
+    if split != "test":
+        return _hub_copa(split, lang, ctx)
+    return copa_rows(_hub_rows("cambridgeltl/xcopa", lang, split, ctx, "test"), split)
+
+
+register(TaskSpec(
+    name="pawsx", family="classification", metric="accuracy", labels=("0", "1"), languages=PAWSX_LANGS,
+    sources={"hub": _hub_pawsx},
+    local=Local("pawsx_tsv", {"train": ("en/train.tsv",), "dev": ("{lang}/dev_2k.tsv", "{lang}/dev.tsv"),
+                              "test": ("{lang}/test_2k.tsv", "{lang}/test.tsv")}),
+    description="PAWS-X: paraphrase identification (XTREME), trained on English PAWS",
+))
+register(TaskSpec(
+    name="copa", family="multiple_choice", metric="accuracy", labels=(), languages=("en",),
+    sources=_offline(synthetic.choice, "copa") | {"hub": _hub_copa},
+    # SuperGLUE's COPA; its test.jsonl is unlabelled, so the labelled val set doubles as test
+    local=Local("xcopa_jsonl", {"train": ("train.jsonl",), "dev": ("val.jsonl",), "test": ("val.jsonl",)}),
+    description="COPA: choice of plausible alternatives (English training source of XCOPA)",
+))
+register(TaskSpec(
+    name="xcopa", family="multiple_choice", metric="accuracy", labels=(), languages=XCOPA_LANGS,
+    sources=_offline(synthetic.choice, "xcopa") | {"hub": _hub_xcopa},
+    local=Local("xcopa_jsonl", {"train": From("copa", "train"), "dev": From("copa", "dev"),
+                                "test": ("{lang}/test.jsonl", "data/{lang}/test.{lang}.jsonl")}),
+    description="XCOPA: causal commonsense reasoning, trained on English COPA",
+))
+register(TaskSpec(
+    name="squad", family="qa", metric="squad", labels=(), languages=("en",),
+    sources=_offline(synthetic.qa, "squad") | {"hub": hub_squad},
+    local=Local("squad_json", {"train": ("train-v1.1.json",), "dev": ("dev-v1.1.json",),
+                               "test": ("dev-v1.1.json",)}),
+    description="SQuAD v1.1 (English training source of XQuAD and MLQA; intermediate task)",
+))
+register(TaskSpec(
+    name="xquad", family="qa", metric="squad", labels=(), languages=XQUAD_LANGS,
+    sources=_offline(synthetic.qa, "xquad") | {"hub": _hub_xquad},
+    local=Local("squad_json", {"train": From("squad", "train"), "dev": From("squad", "dev"),
+                               "test": ("xquad.{lang}.json",)}),
+    description="XQuAD: extractive QA, trained on SQuAD v1.1",
+))
+register(TaskSpec(
+    name="mlqa", family="qa", metric="mlqa", labels=(), languages=MLQA_LANGS,
+    sources={"hub": _hub_mlqa},
+    local=Local("squad_json", {
+        "train": From("squad", "train"),
+        "dev": ("dev/dev-context-{lang}-question-{lang}.json", "dev-context-{lang}-question-{lang}.json"),
+        "test": ("test/test-context-{lang}-question-{lang}.json", "test-context-{lang}-question-{lang}.json")}),
+    description="MLQA: extractive QA with language-specific answer normalisation, trained on SQuAD v1.1",
+))
+register(TaskSpec(
+    name="tydiqa", family="qa", metric="squad", labels=(), languages=tuple(TYDIQA_NAMES),
+    sources={"hub": _hub_tydiqa},
+    # the gold-passage task has no public test set; XTREME evaluates on its dev set
+    local=Local("squad_json", {
+        "train": ("tydiqa-goldp-v1.1-train/tydiqa.en.train.json", "{name}_train.json"),
+        "dev": ("tydiqa-goldp-v1.1-dev/tydiqa-goldp-dev-{name}.json", "{name}_dev.json"),
+        "test": ("tydiqa-goldp-v1.1-dev/tydiqa-goldp-dev-{name}.json", "{name}_dev.json")},
+        names=TYDIQA_NAMES),
+    description="TyDiQA-GoldP: extractive QA on the gold passage, trained on its English training set",
+))
+register(TaskSpec(
+    name="tatoeba", family="retrieval", metric="accuracy", labels=(), languages=tuple(TATOEBA_CODES),
+    sources=_offline(synthetic.parallel, "tatoeba") | {"hub": _hub_tatoeba},
+    local=Local("tatoeba", {"test": (("tatoeba.{name}-eng.{name}", "tatoeba.{name}-eng.eng"),)},
+                names=TATOEBA_CODES),
+    # XTREME-R (scripts/run_tatoeba.sh) embeds with the model fine-tuned on SQuAD v1.1
+    encoder_task="squad",
+    description="Tatoeba: bitext retrieval (nearest English neighbour of each sentence), no training set",
+))

@@ -1,0 +1,117 @@
+"""The multiple-choice, span-QA and retrieval families: features, decoding and the plan's
+handling of families without a head. Oracle outputs must decode to the gold answers."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from ray_xr import config, formats, plan, synthetic
+from ray_xr.metrics import METRICS
+from ray_xr.models import train_tokenizer
+from ray_xr.tasks import TASKS, TaskSpec
+from ray_xr.tasks.families import FAMILIES, collate
+from tests.conftest import REAL_DATA, TINY
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    texts = [t.text for lang in synthetic.LANGUAGES for t in synthetic.corpus(lang, 150, 0)]
+    return train_tokenizer(texts, 400)
+
+
+def oracle(features) -> list:
+    """Start/end logits that point at each window's labelled span."""
+    out = []
+    for f in features:
+        start, end = [0.0] * len(f.input_ids), [0.0] * len(f.input_ids)
+        start[f.labels[0]] += 5
+        end[f.labels[1]] += 5
+        out.append((start, end))
+    return out
+
+
+def test_qa_windows_and_oracle_decoding(tokenizer):
+    family = FAMILIES["qa"]
+    examples = synthetic.qa("test", "test", "ord", 40, 0, sentences=6)
+    features = family.features(examples, tokenizer, (), 48, qa_stride=0.25)
+    assert len(features) > 2 * len(examples)  # long contexts become several windows
+    assert all(len(f.input_ids) <= 48 for f in features)
+    labelled = {f.example for f in features if f.labels != (0, 0)}
+    assert labelled == set(range(len(examples)))  # every answer lies whole in some window
+    predicted = family.decode(examples, features, oracle(features), (), max_answer_tokens=30)
+    assert predicted == [e.answers[0].text for e in examples]
+    batch = collate(features[:4], tokenizer.pad_token_id)
+    assert batch["start_positions"].tolist() == [f.labels[0] for f in features[:4]]
+
+
+@pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
+def test_qa_oracle_on_real_xquad_scores_100(tokenizer):
+    family = FAMILIES["qa"]
+    examples = formats.read("squad_json", REAL_DATA / "xquad/xquad.de.json")[:30]
+    features = family.features(examples, tokenizer, (), 128)
+    predicted = family.decode(examples, features, oracle(features), ())
+    assert METRICS["squad"].compute(predicted, family.references(examples))["exact_match"] == 100
+
+
+def test_multiple_choice_batches_every_choice(tokenizer):
+    family = FAMILIES["multiple_choice"]
+    examples = synthetic.choice("c", "test", "cog", 5, 0)
+    features = family.features(examples, tokenizer, (), 40)
+    batch = collate(features, tokenizer.pad_token_id)
+    assert batch["input_ids"].shape[:2] == (5, 2) and batch["labels"].tolist() == [e.label for e in examples]
+    assert family.decode(examples, features, [1, 0, 1, 0, 1], ()) == [1, 0, 1, 0, 1]
+
+
+def test_retrieval_nearest_neighbour_and_ranking(tokenizer):
+    family = FAMILIES["retrieval"]
+    examples = synthetic.parallel("p", "test", "cyr", 3, 0)
+    features = family.features(examples, tokenizer, (), 40)
+    assert [f.labels for f in features] == [0, 0, 0, 1, 1, 1]
+    # query i is closest to target (i + 1) % 3, then to target i
+    vectors = {0: [1.0, 0.0, 0.0], 1: [0.0, 1.0, 0.0], 2: [0.0, 0.0, 1.0]}
+    near = {0: [0.6, 0.8, 0.0], 1: [0.0, 0.6, 0.8], 2: [0.8, 0.0, 0.6]}
+    outputs = [vectors[f.example] if f.labels else near[f.example] for f in features]
+    ids = [e.id for e in examples]
+    assert family.decode(examples, features, outputs, ()) == [ids[1], ids[2], ids[0]]
+    assert METRICS["accuracy"].compute(family.decode(examples, features, outputs, ()),
+                                       family.references(examples))["accuracy"] == 0
+    ranked = family.decode(examples, features, outputs, (), rank=20)
+    assert ranked[0] == [ids[1], ids[0], ids[2]]
+    # the gold target is second everywhere: AP = 1/2
+    assert METRICS["map@20"].compute(ranked, family.references(examples, rank=20))["map@20"] == 50
+
+
+def test_plan_untrained_family_evaluates_an_encoder(monkeypatch):
+    sweep = config.parse({**TINY, "targets": ["tatoeba", "xquad"], "languages": {}, "seeds": [1, 2]}, "s.yaml")
+    p = plan.build(sweep)
+    targets = [s for s in p.stages.values() if s.phase == "target"]
+    # per intermediate task (none, nli) and seed: xquad's model, and tatoeba's encoder tuned on SQuAD
+    assert Counter((s.spec["task"], s.spec["seed"]) for s in targets) == {
+        (task, seed): 2 for task in ("squad", "xquad") for seed in (1, 2)}
+    squad = {s.key for s in targets if s.spec["task"] == "squad"}
+    tatoeba = [s for s in p.stages.values() if s.phase == "eval" and s.spec["task"] == "tatoeba"]
+    assert tatoeba and all(s.parent in squad and s.spec["options"] == {"retrieval_layer": -1} for s in tatoeba)
+    # a retrieval task without an encoder task is evaluated straight from the encoder it follows
+    monkeypatch.setitem(TASKS, "bitext", TaskSpec("bitext", "retrieval", "accuracy", (), ("en",),
+                                                  TASKS["tatoeba"].sources))
+    p = plan.build(config.parse({**TINY, "targets": ["bitext"], "languages": {}, "seeds": [1, 2]}, "s.yaml"))
+    pre = next(k for k, s in p.stages.items() if s.phase == "pretrain")
+    evals = [s for s in p.stages.values() if s.phase == "eval"]
+    assert p.count("target") == 0 and {s.parent for s in evals if s.cells[0]["intermediate"] == "none"} == {pre}
+    # the pretrained encoder's evaluations are shared by both seeds and run once, in one chain
+    shared = [s for s in evals if s.parent == pre]
+    assert all(len(s.cells) == 2 for s in shared)
+    placed = [k for g in p.groups for k in g.stages]
+    assert len(placed) == len(set(placed)) == len(p.stages)
+
+
+def test_example_texts_leave_labels_out():
+    from ray_xr.examples import texts
+
+    [qa] = synthetic.qa("q", "train", "en", 1, 0)
+    [choice] = synthetic.choice("c", "train", "en", 1, 0)
+    [tagged] = synthetic.tagging("t", "train", "en", 1, 0, "upos")
+    assert texts(qa) == [qa.question, qa.context]
+    assert texts(choice) == [choice.premise, *choice.choices]  # its question is empty
+    assert texts(tagged) == [" ".join(tagged.words)]
