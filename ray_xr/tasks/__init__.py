@@ -46,6 +46,9 @@ class TaskSpec:
     local: "Local | None" = None  # the layout of its published files: gives it the `local` source
     options: Mapping[str, object] = field(default_factory=dict)  # fixed family options (rank=20: mAP@20)
     encoder_task: str | None = None  # untrained families: evaluate the encoder fine-tuned on this task
+    # data source -> a task trained first, whose model (head included) this task's training
+    # continues (XTREME-R trains XCOPA after SocialIQA); sources without an entry train directly
+    after: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def trains(self) -> bool:
