@@ -86,7 +86,7 @@ def get_task(name: str) -> TaskSpec:
 
 
 from ray_xr.tasks import local  # noqa: E402
-from ray_xr.tasks.local import Local  # noqa: E402
+from ray_xr.tasks.local import Local  # noqa: E402,F401  (the type of TaskSpec.local)
 from ray_xr.tasks import specs as _specs  # noqa: E402,F401  (fills the registry)
 from ray_xr.tasks import xtreme_r as _xtreme_r  # noqa: E402,F401
 from ray_xr.tasks import intermediate as _intermediate  # noqa: E402,F401

@@ -10,7 +10,7 @@ from functools import partial
 from ray_xr import synthetic
 from ray_xr.examples import Classification, MultipleChoice
 from ray_xr.tasks import LoadContext, TaskSpec, register
-from ray_xr.tasks.specs import HUB_SPLIT, NLI_LABELS, _hub_pairs, _hub_rows, _label_names
+from ray_xr.tasks.specs import NLI_LABELS, _hub_pairs, _hub_rows, _label_names
 
 
 def _hub_anli(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
