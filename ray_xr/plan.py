@@ -155,21 +155,31 @@ def _options(sweep: Sweep, task: str) -> dict:
     return {"options": options} if options else {}
 
 
-def _target(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> str:
-    """The stage whose model the target's evaluations load: its own fine-tuned model; for a
-    family without a head, the encoder fine-tuned on its encoder_task, or else the parent's."""
+def _targets(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> list[str]:
+    """The training stages a target needs, in order; the last one's model is what its evaluations
+    load: its own fine-tuned model or, for a family without a head, the encoder fine-tuned on its
+    encoder_task. None at all for a family without a head or encoder task: the parent's encoder."""
     spec = get_task(target)
     task = target if spec.trains else spec.encoder_task
     if task is None:
-        return parent
-    tspec = _training_spec(sweep, "target", task, seed, sweep.target_training)
+        return []
+    keys = []
+    first = get_task(task).after.get(sweep.data.source)
+    if first is not None:
+        parent = _add(stages, "target", _target_spec(sweep, first, seed), parent,
+                      f"target {first} (before {task}) <- {inter} seed {seed}")
+        keys.append(parent)
     label = f"target {target} <- {inter} seed {seed}" + (f" (fine-tuned on {task})" if task != target else "")
-    return _add(stages, "target", tspec, parent, label)
+    return keys + [_add(stages, "target", _target_spec(sweep, task, seed), parent, label)]
+
+
+def _target_spec(sweep: Sweep, task: str, seed: int) -> dict:
+    return _training_spec(sweep, "target", task, seed, sweep.target_training)
 
 
 def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> list[str]:
-    tkey = _target(stages, sweep, inter, target, seed, parent)
-    keys = [tkey] if tkey != parent else []
+    keys = _targets(stages, sweep, inter, target, seed, parent)
+    tkey = keys[-1] if keys else parent
     for lang in sweep.target_languages(target):
         for kind in sweep.noise.kinds:
             for level in sweep.noise.levels:
@@ -202,9 +212,11 @@ def _groups(sweep: Sweep, stages: dict[str, Stage], pre: str, chains) -> tuple[G
             stage = stages[key]
             if stage.phase == "intermediate":
                 groups.append(Group(f"{inter}-s{seed}", 1, (key,) + evals_of(key), info))
-            elif stage.phase == "target":
+            elif stage.phase == "target" and key not in {stages[k].parent for k in keys if stages[k].phase == "target"}:
+                # a target trained after another (XCOPA after SocialIQA) takes that one along
+                first = (stage.parent,) if stages[stage.parent].phase == "target" else ()
                 groups.append(Group(f"{inter}-{stage.spec['task']}-s{seed}", 2 if inter != "none" else 1,
-                                    (key,) + evals_of(key), {**info, "targets": [stage.spec["task"]]}))
+                                    first + (key,) + evals_of(key), {**info, "targets": [stage.spec["task"]]}))
         if evals_of(pre):
             groups.append(Group(f"{inter}-encoder-s{seed}", 1, evals_of(pre), info))
     return tuple(groups)

@@ -115,3 +115,16 @@ def test_example_texts_leave_labels_out():
     assert texts(qa) == [qa.question, qa.context]
     assert texts(choice) == [choice.premise, *choice.choices]  # its question is empty
     assert texts(tagged) == [" ".join(tagged.words)]
+
+
+def test_plan_trains_xcopa_after_siqa_where_the_source_has_it():
+    for group_by in ("chain", "stage"):
+        sweep = config.parse({**TINY, "targets": ["xcopa"], "languages": {},
+                              "resources": {"workers": 1, "group_by": group_by}}, "s.yaml")
+        p = plan.build(sweep)
+        xcopa = [s for s in p.stages.values() if s.phase == "target" and s.spec["task"] == "xcopa"]
+        assert len(xcopa) == 2 and all(p.stages[s.parent].spec["task"] == "siqa" for s in xcopa)
+        for group in p.groups:  # SocialIQA trains in the same trial, before XCOPA
+            order = [p.stages[k].spec.get("task") for k in group.stages if p.stages[k].phase == "target"]
+            assert order in ([], ["siqa", "xcopa"])
+    assert "local" not in TASKS["xcopa"].after  # no SocialIQA reader: COPA alone from local files

@@ -46,6 +46,9 @@ class TaskSpec:
     local: "Local | None" = None  # the layout of its published files: gives it the `local` source
     options: Mapping[str, object] = field(default_factory=dict)  # fixed family options (rank=20: mAP@20)
     encoder_task: str | None = None  # untrained families: evaluate the encoder fine-tuned on this task
+    # data source -> a task trained first, whose model (head included) this task's training
+    # continues (XTREME-R trains XCOPA after SocialIQA); sources without an entry train directly
+    after: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def trains(self) -> bool:
@@ -83,7 +86,7 @@ def get_task(name: str) -> TaskSpec:
 
 
 from ray_xr.tasks import local  # noqa: E402
-from ray_xr.tasks.local import Local  # noqa: E402
+from ray_xr.tasks.local import Local  # noqa: E402,F401  (the type of TaskSpec.local)
 from ray_xr.tasks import specs as _specs  # noqa: E402,F401  (fills the registry)
 from ray_xr.tasks import xtreme_r as _xtreme_r  # noqa: E402,F401
 from ray_xr.tasks import intermediate as _intermediate  # noqa: E402,F401

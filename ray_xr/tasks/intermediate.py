@@ -5,9 +5,12 @@ one of the typed examples, so the families need nothing task-specific.
 """
 from __future__ import annotations
 
+from functools import partial
+
+from ray_xr import synthetic
 from ray_xr.examples import Classification, MultipleChoice
 from ray_xr.tasks import LoadContext, TaskSpec, register
-from ray_xr.tasks.specs import HUB_SPLIT, NLI_LABELS, _hub_pairs, _hub_rows, _label_names
+from ray_xr.tasks.specs import NLI_LABELS, _hub_pairs, _hub_rows, _label_names
 
 
 def _hub_anli(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
@@ -52,6 +55,10 @@ def _hub_commonsenseqa(split: str, lang: str, ctx: LoadContext) -> list[Multiple
                            r["choices"]["label"].index(r["answerKey"])) for r in rows]
 
 
+def _synthetic_choice(stream: str, split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
+    return synthetic.choice(stream, split, lang, ctx.sizes[split], ctx.seed)
+
+
 def _hub_siqa(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
     ds_split = "train" if split == "train" else "validation"  # no labelled test split
     rows = _hub_rows("allenai/social_i_qa", None, split, ctx, ds_split)
@@ -88,5 +95,5 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="siqa", family="multiple_choice", metric="accuracy", labels=(), languages=("en",),
-    sources={"hub": _hub_siqa}, description="SocialIQA (XTREME-R trains XCOPA models on it before COPA)",
+    sources={"hub": _hub_siqa, "synthetic": partial(_synthetic_choice, "siqa")}, description="SocialIQA (XTREME-R trains XCOPA models on it before COPA)",
 ))

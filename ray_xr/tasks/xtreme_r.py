@@ -123,6 +123,8 @@ register(TaskSpec(
     sources=_offline(synthetic.choice, "xcopa") | {"hub": _hub_xcopa},
     local=Local("xcopa_jsonl", {"train": From("copa", "train"), "dev": From("copa", "dev"),
                                 "test": ("{lang}/test.jsonl", "data/{lang}/test.{lang}.jsonl")}),
+    # XTREME-R's train_xcopa.sh: SocialIQA first, then COPA (no SocialIQA reader for local files)
+    after={"hub": "siqa", "synthetic": "siqa"},
     description="XCOPA: causal commonsense reasoning, trained on English COPA",
 ))
 register(TaskSpec(
