@@ -117,6 +117,21 @@ def encoder_source(w: Worker, parent: str) -> str:
     return model_source(w.run, parent)
 
 
+def noisy_training_data(w: Worker, stage: Stage, task: str, train: list) -> tuple[list, float | None]:
+    """The English training examples under the stage's train_noise (if any) and the realised
+    rate; the dev set stays clean."""
+    if "train_noise" not in stage.spec:
+        return train, None
+    tn, lang = stage.spec["train_noise"], w.sweep["data"]["source_language"]
+    noisy_train = noisy(train, task, tn["kind"], tn["level"], lang, tn["noise_seed"],
+                        resources=noise_resources(w.sweep, tn["kind"], lang, tn), protect=tn.get("protect", False),
+                        namespace=f"train/{task}")
+    realised = realised_rate(train, noisy_train)
+    w.log(f"{stage.label}: {tn['kind']} noise on the {task} training data, level {tn['level']}"
+          f" (realised {realised:.2f})")
+    return noisy_train, realised
+
+
 def finetune(w: Worker, stage: Stage) -> dict:
     """Phases (ii) and (iii): train a task head on English, select on the English dev set."""
     spec, task = stage.spec, get_task(stage.spec["task"])
@@ -125,16 +140,7 @@ def finetune(w: Worker, stage: Stage) -> dict:
     tokenizer = load_tokenizer(source)
     torch.manual_seed(derived_seed(spec["seed"], task.name, "init"))
     model = load_task_model(source, family.auto_class, len(task.labels))
-    train = load_split(task.name, "train", lang, spec["data"])
-    realised = None
-    if "train_noise" in spec:  # noise augmentation of the English training examples; dev stays clean
-        tn, clean = spec["train_noise"], train
-        train = noisy(train, task.name, tn["kind"], tn["level"], lang, tn["noise_seed"],
-                      resources=noise_resources(w.sweep, tn["kind"], lang, tn), protect=tn.get("protect", False),
-                      namespace=f"train/{task.name}")
-        realised = realised_rate(clean, train)
-        w.log(f"{stage.label}: {tn['kind']} noise on the training data, level {tn['level']}"
-              f" (realised {realised:.2f})")
+    train, realised = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, spec["data"]))
     dev = load_split(task.name, "dev", lang, spec["data"])
     options = spec.get("options", {})
     feats = features.features(w.run.feature_cache, task, family, train, tokenizer, phase["max_length"], options)
@@ -164,7 +170,7 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
     feats, devs = [], []
     for i, task in enumerate(tasks):
         setting = spec["tasks"][task.name]
-        train = load_split(task.name, "train", lang, setting["data"])
+        train, _ = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, setting["data"]))
         devs.append(load_split(task.name, "dev", lang, setting["data"]))
         feats.append([TaskFeature(i, f) for f in features.features(
             w.run.feature_cache, task, FAMILIES[task.family], train, tokenizer, phase["max_length"],
