@@ -38,7 +38,8 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
 def noise_resources(sweep: dict, kind: str, lang: str, options: dict):
     """The sweep's noise files, after checking that the one this condition reads still has the
     content its stage key was made from (`options["resource_sha256"]`, see plan.noise_options)."""
-    from ray_xr.noise import NoiseResources, file_digest, resource_file
+    from ray_xr.noise import NoiseResources, resource_file
+    from ray_xr.noise_tables import file_digest
 
     files = sweep.get("noise", {})
     resources = NoiseResources(typo_files=files.get("typo_files", {}), lexicon_files=files.get("lexicon_files", {}))

@@ -34,41 +34,20 @@ Standard library only: `ray-xr noise show` imports this and must start in about 
 """
 from __future__ import annotations
 
-import enum
 import hashlib
 import heapq
 import json
 import math
 import numbers
 import operator
-import os
 import struct
-import unicodedata
-from dataclasses import dataclass, field
-from functools import lru_cache
-from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 from ray_xr import keyboards
-
-T = TypeVar("T")
-
-
-class NoiseError(ValueError):
-    """A noise request that cannot be served: unknown kind, bad level, missing resource."""
-
-
-@dataclass(frozen=True)
-class NoiseResources:
-    """User files some kinds need, keyed by language code."""
-
-    typo_files: Mapping[str, str] = field(default_factory=dict)  # `correct<TAB>misspelling` lines
-    lexicon_files: Mapping[str, str] = field(default_factory=dict)  # MUSE `src tgt` lines
-
-    def __post_init__(self) -> None:
-        # Frozen all the way down: a shared resources object must not change under a sweep.
-        object.__setattr__(self, "typo_files", MappingProxyType(dict(self.typo_files)))
-        object.__setattr__(self, "lexicon_files", MappingProxyType(dict(self.lexicon_files)))
+from ray_xr.noise_base import Draws, Move, NoiseError, NoiseResources, base_lang
+from ray_xr.noise_edits import attack_candidate, char_edit, has_letter, keyboard_edit, word_move
+from ray_xr.noise_tables import has_options, lookup_edit, resource_path, table_setup
 
 
 @dataclass(frozen=True)
@@ -77,41 +56,6 @@ class Perturbation:
     source: tuple[int, ...]  # source[i]: index in the input of output word i
     n_perturbed: int  # input words chosen and edited (dropped, swapped or rewritten)
     n_words: int  # input words
-
-
-class Draws:
-    """Uniform draws from a SHAKE-128 stream of a key: the generator each word edit gets.
-
-    Written out rather than a random.Random: Python only promises that random() repeats
-    across versions (choice, randrange and shuffle have changed before), and seeding a
-    Mersenne Twister costs more than a whole word edit.
-    """
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-        self._stream = b""
-        self._used = 0
-
-    def _next(self) -> int:
-        if self._used + 8 > len(self._stream):
-            # SHAKE output is prefix-stable, so a longer digest extends the same stream.
-            self._stream = hashlib.shake_128(self._key).digest(2 * len(self._stream) + 64)
-        self._used += 8
-        return int.from_bytes(self._stream[self._used - 8:self._used], "big")
-
-    def below(self, n: int) -> int:
-        """Uniform in range(n), n > 0 (modulo bias under n / 2**64: negligible here)."""
-        return self._next() % n
-
-    def choice(self, seq: Sequence[T]) -> T:
-        return seq[self.below(len(seq))]
-
-
-class Move(enum.Enum):
-    """Edits that change the word sequence rather than the word."""
-
-    DROP = "drop"
-    SWAP = "swap"  # with the right neighbour; a drop where there is none or it is protected
 
 
 @dataclass(frozen=True)
@@ -134,203 +78,32 @@ class NoiseKind:
         return self.model_aware is not None
 
 
-# --- character edits ---------------------------------------------------------------------
-
-
-def _has_letter(word: str, _context: Any = None) -> bool:
-    return word.isalpha() or any(c.isalpha() for c in word)
-
-
-def _recase(letter: str, like: str) -> str:
-    if like.isupper() and len(letter.upper()) == 1:
-        return letter.upper()
-    return letter
-
-
-def _insert(word: str, rng: Draws) -> str:
-    at = rng.below(len(word) + 1)
-    near = [c for c in word[max(at - 1, 0):at + 1] if c.isalpha()] or [c for c in word if c.isalpha()]
-    letters = keyboards.alphabet(near[0])
-    return word[:at] + _recase(letters[rng.below(len(letters))], word) + word[at:]
-
-
-def _substitute(word: str, rng: Draws) -> str | None:
-    slots = [j for j, c in enumerate(word) if c.isalpha()]
-    if not slots:
-        return None
-    at = rng.choice(slots)
-    old = word[at]
-    letters = keyboards.alphabet(old).replace(old.lower(), "")
-    if not letters:
-        return None
-    return word[:at] + _recase(letters[rng.below(len(letters))], old) + word[at + 1:]
-
-
-def _delete(word: str, rng: Draws) -> str | None:
-    if len(word) < 2:
-        return None
-    at = rng.below(len(word))
-    return word[:at] + word[at + 1:]
-
-
-def _transpose(word: str, rng: Draws) -> str | None:
-    slots = [j for j in range(len(word) - 1) if word[j] != word[j + 1]]
-    if not slots:
-        return None
-    at = rng.choice(slots)
-    return word[:at] + word[at + 1] + word[at] + word[at + 2:]
-
-
-_CHAR_OPS = (_insert, _substitute, _delete, _transpose)
-_ONE_CHAR_OPS = (_insert, _substitute)  # a single character cannot be deleted or transposed
-
-
-def _char_edit(word: str, rng: Draws, _context: Any = None) -> str:
-    """One edit, uniform over the operations; insertion stands in for the rare one that cannot
-    change this word ("aa" has nothing to transpose)."""
-    op = rng.choice(_CHAR_OPS if len(word) > 1 else _ONE_CHAR_OPS)
-    return op(word, rng) or _insert(word, rng)
-
-
-def _keyboard_edit(word: str, rng: Draws, lang: str) -> str:
-    """Replace one character by an adjacent key of the language's layout, else of the layout
-    usual for the word's script; words neither covers get a substitution within the script."""
-    script = keyboards.script_of(next(c for c in word if c.isalpha()))
-    for layout in keyboards.layouts_for(lang, script):
-        near = keyboards.neighbours(layout)
-        slots = [(j, keys) for j, c in enumerate(word) if (keys := _adjacent(c, near))]
-        if slots:
-            at, keys = rng.choice(slots)
-            return word[:at] + keys[rng.below(len(keys))] + word[at + 1:]
-    return _substitute(word, rng) or _char_edit(word, rng)
-
-
-def _adjacent(ch: str, near: Mapping[str, str]) -> str:
-    """Keys next to `ch`; an accented letter off the layout is typed from its base key (ά on α)."""
-    keys = near.get(ch)
-    if keys is None:
-        keys = near.get(unicodedata.normalize("NFD", ch)[0], "").replace(ch, "")
-    return keys
-
-
-def _word_move(word: str, rng: Draws, _context: Any) -> Move:
-    return rng.choice((Move.DROP, Move.SWAP))
-
-
-def _attack_candidate(word: str, rng: Draws, lang: str) -> str:
-    """One candidate edit for the attack: a keyboard typo or a random character edit."""
-    return _keyboard_edit(word, rng, lang) if rng.below(2) else _char_edit(word, rng)
-
-
-# --- lookup kinds (realworld, codeswitch) --------------------------------------------------
-
-Table = Mapping[str, tuple[str, ...]]
-
-
-def _table_setup(files: str, what: str, sep: str | None) -> Callable[[str, NoiseResources], Table]:
-    """A setup reading NoiseResources.<files>[lang]; `what` names the file in error messages."""
-
-    def setup(lang: str, resources: NoiseResources) -> Table:
-        path = _resource_path(getattr(resources, files), lang)
-        if path is None:
-            raise NoiseError(f"no {what} for language {lang!r}: set NoiseResources.{files}[{lang!r}]")
-        try:
-            stat = os.stat(path)
-        except OSError as err:
-            raise NoiseError(f"{what} for language {lang!r} not readable: {path}: {err.strerror}") from None
-        return _read_table(os.fspath(path), stat.st_mtime_ns, stat.st_size, sep, what)
-
-    return setup
-
-
-def _resource_path(paths: Mapping[str, str], lang: str) -> str | None:
-    return paths.get(lang) or paths.get(_base_lang(lang))
-
-
 def resource_file(kind: str, lang: str, resources: NoiseResources | None) -> str | None:
     """The file a kind reads for a language (the language's own, else its base language's:
     pt-BR falls back to pt), or None when the kind reads no file or none is given."""
     spec = _kind(kind)
     if spec.resource is None or resources is None:
         return None
-    return _resource_path(getattr(resources, spec.resource), lang)
-
-
-def file_digest(path: str) -> str:
-    """SHA-256 of a resource file's bytes: what a stage key records instead of its path."""
-    stat = os.stat(path)
-    return _digest(os.fspath(path), stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=64)
-def _digest(path: str, _mtime: int, _size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-@lru_cache(maxsize=64)
-def _read_table(path: str, _mtime: int, _size: int, sep: str | None, what: str) -> Table:
-    """word -> its replacements, in file order. Identity pairs and multi-word entries are
-    skipped: neither can be a one-word edit. (mtime, size) in the key re-reads edited files."""
-    table: dict[str, dict[str, None]] = {}
-    try:
-        with open(path, encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                parts = [p.strip() for p in line.split(sep)]
-                if len(parts) != 2 or not all(parts):
-                    raise NoiseError(f"{path}:{number}: expected a {what} line, got {line.strip()!r}")
-                word, new = parts
-                if word != new and not any(c.isspace() for c in word + new):
-                    table.setdefault(word, {})[new] = None  # a dict keeps file order without repeats
-    except UnicodeDecodeError:
-        raise NoiseError(f"{what} {path} is not UTF-8 text") from None
-    return MappingProxyType({word: tuple(options) for word, options in table.items()})
-
-
-def _options(word: str, table: Table) -> tuple[str, ...]:
-    found = table.get(word)
-    if found is not None:
-        return found
-    lower = word.lower()
-    if lower == word or lower not in table:
-        return ()
-    if len(word) > 1 and word.isupper():
-        recased = (o.upper() for o in table[lower])
-    else:
-        recased = (o[:1].upper() + o[1:] for o in table[lower])
-    return tuple(o for o in dict.fromkeys(recased) if o != word)
-
-
-def _has_options(word: str, table: Table) -> bool:
-    return bool(_options(word, table))
-
-
-def _lookup_edit(word: str, rng: Draws, table: Table) -> str:
-    return rng.choice(_options(word, table))
+    return resource_path(getattr(resources, spec.resource), lang)
 
 
 # --- the registry ---------------------------------------------------------------------------
 
 NOISE_KINDS: dict[str, NoiseKind] = {kind.name: kind for kind in (
     NoiseKind("char", "one random insertion, deletion, substitution (same script) or transposition",
-              eligible=_has_letter, edit=_char_edit),
+              eligible=has_letter, edit=char_edit),
     NoiseKind("keyboard", "one character replaced by an adjacent key of the language's keyboard",
-              eligible=_has_letter, edit=_keyboard_edit, setup=lambda lang, _: _base_lang(lang)),
+              eligible=has_letter, edit=keyboard_edit, setup=lambda lang, _: base_lang(lang)),
     NoiseKind("word", "word dropped or swapped with its right neighbour",
-              eligible=lambda word, _: True, edit=_word_move, moves_words=True),
+              eligible=lambda word, _: True, edit=word_move, moves_words=True),
     NoiseKind("realworld", "word replaced by a real misspelling from the language's typo file",
-              eligible=_has_options, edit=_lookup_edit, resource="typo_files",
-              setup=_table_setup("typo_files", "typo file ('correct<TAB>misspelling' lines)", "\t")),
+              eligible=has_options, edit=lookup_edit, resource="typo_files",
+              setup=table_setup("typo_files", "typo file ('correct<TAB>misspelling' lines)", "\t")),
     NoiseKind("codeswitch", "word replaced by its translation from a bilingual lexicon",
-              eligible=_has_options, edit=_lookup_edit, resource="lexicon_files",
-              setup=_table_setup("lexicon_files", "bilingual lexicon (MUSE 'src tgt' lines)", None)),
+              eligible=has_options, edit=lookup_edit, resource="lexicon_files",
+              setup=table_setup("lexicon_files", "bilingual lexicon (MUSE 'src tgt' lines)", None)),
     NoiseKind("attack", "greedy character edits that most lower the gold label's probability (needs the model)",
-              eligible=_has_letter, edit=_attack_candidate, setup=lambda lang, _: _base_lang(lang),
+              eligible=has_letter, edit=attack_candidate, setup=lambda lang, _: base_lang(lang),
               model_aware="ray_xr.attack:evaluate"),
 )}
 
@@ -452,13 +225,9 @@ def _check_protect(protect: Sequence[bool] | None, n: int) -> Sequence[bool]:
 _UNSPACED_LANGS = frozenset({"zh", "ja", "th", "lo", "km", "my"})
 
 
-def _base_lang(lang: str) -> str:
-    return lang.replace("_", "-").split("-")[0].lower()
-
-
 def split_words(text: str, lang: str) -> tuple[list[str], list[bool] | None]:
     """Words, and for unspaced languages whether whitespace preceded each (None: all did)."""
-    if _base_lang(lang) in _UNSPACED_LANGS:
+    if base_lang(lang) in _UNSPACED_LANGS:
         return keyboards.split_unspaced(text)
     return text.split(), None
 

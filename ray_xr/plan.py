@@ -89,7 +89,8 @@ def noise_options(sweep: Sweep, kind: str, lang: str) -> dict:
     """What a noise condition depends on beyond (kind, level, seed, language): the protection
     option and the content of the file the kind reads. Empty in the default setting, so that
     the keys of sweeps without these options stay what they were."""
-    from ray_xr.noise import file_digest, resource_file
+    from ray_xr.noise import resource_file
+    from ray_xr.noise_tables import file_digest
 
     options: dict = {}
     if sweep.noise.protect_entities:
