@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from ray_xr import report, xtreme_score
+from ray_xr import report, report_render, xtreme_score
 
 KEY_FIELDS = ("intermediate", "target", "seed", "noise", "level", "language")
 RENDER_EVERY_S = 10.0  # live tables for someone watching the run folder
@@ -56,9 +56,9 @@ class Aggregator:
     def write_report(self) -> str:
         self.last_render = time.monotonic()
         records = list(self.records.values())
-        path = report.write_report(self.run_dir, records, self.run_name, self.source)
+        path = report_render.write_report(self.run_dir, records, self.run_name, self.source)
         xtreme_score.write(self.run_dir, records)
         return str(path)
 
     def markdown(self) -> str:
-        return report.render_markdown(list(self.records.values()), self.run_name, self.source)
+        return report_render.render_markdown(list(self.records.values()), self.run_name, self.source)

@@ -31,12 +31,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from ray_xr import report, xtreme_score
+    from ray_xr import report, report_render, xtreme_score
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "results.jsonl").exists():
         raise report.ReportError(f"{run_dir}: no results.jsonl (is this a run folder?)")
-    path = report.write_report(run_dir)
+    path = report_render.write_report(run_dir)
     print(path.read_text())
     print(xtreme_score.write(run_dir, report.load_results(run_dir)).read_text())
     print(f"ray-xr: report written to {path}")

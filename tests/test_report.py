@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from ray_xr import report
-from ray_xr.report import ReportError, load_results, render_markdown, robustness_rows, write_report
+from ray_xr.report import ReportError, load_results, robustness_rows
+from ray_xr.report_render import render_markdown, write_report
 
 # Per-seed, per-language values. Intermediate `squad` comes first in the file, the baseline
 # `none` second. English (en) is far off so that including it would show in every mean.
