@@ -65,7 +65,7 @@ def test_qa_answers_point_at_their_text_in_the_perturbed_context(resources, exam
         if old.text.strip() and not NOISE_KINDS[kind].moves_words:
             # rewriting kinds edit words in place: an answer keeps its number of words
             assert len(new.text.split()) == len(old.text.strip().split())
-        if NOISE_KINDS[kind].moves_words:
+        if level and NOISE_KINDS[kind].moves_words:  # (level 0 is the identity: tested below)
             assert new.text == old.text.strip()  # never dropped, moved or broken up
 
 
