@@ -115,16 +115,11 @@ def perturb_words(words: Sequence[str], kind: str, level: float, *, lang: str, s
                   example_id: str, field: str = "", protect: Sequence[bool] | None = None,
                   resources: NoiseResources | None = None) -> Perturbation:
     """Perturb a fraction `level` of the eligible words (see the module docstring)."""
-    spec = _kind(kind)
-    if spec.needs_model:
+    if _kind(kind).needs_model:
         raise NoiseError(f"noise kind {kind!r} needs the model under evaluation: it runs inside"
                          " `ray-xr run` only (its candidate edits: noise.candidates)")
-    _check_level(level)
-    words = tuple(words)
-    protect = _check_protect(protect, len(words))
-    context = spec.setup(lang, resources or NoiseResources())
-    key = _key(seed, kind, lang, example_id, field)
-    eligible = [i for i, w in enumerate(words) if not protect[i] and spec.eligible(w, context)]
+    spec, words, protect, context, key, eligible = _prepare(words, kind, level, lang, seed, example_id, field,
+                                                            protect, resources)
     chosen = _choose(key, len(words), eligible, level)
     # The JSON key ends with "]", so appending "#i" keeps every word's key distinct.
     edits = {i: spec.edit(words[i], Draws(key + b"#%d" % i), context) for i in chosen}
@@ -138,13 +133,8 @@ def candidates(words: Sequence[str], kind: str, level: float, *, lang: str, seed
     """For a model-aware kind: the budget (how many words it may edit at this level, the same
     stochastic rounding as the text engine) and up to `per_word` distinct candidate edits of
     each eligible word, all deterministic in (seed, kind, lang, example_id, field, word)."""
-    spec = _kind(kind)
-    _check_level(level)
-    words = tuple(words)
-    protect = _check_protect(protect, len(words))
-    context = spec.setup(lang, resources or NoiseResources())
-    key = _key(seed, kind, lang, example_id, field)
-    eligible = [i for i, w in enumerate(words) if not protect[i] and spec.eligible(w, context)]
+    spec, words, protect, context, key, eligible = _prepare(words, kind, level, lang, seed, example_id, field,
+                                                            protect, resources)
     found = {}
     for i in eligible:
         options = (spec.edit(words[i], Draws(key + b"#%d/%d" % (i, c)), context) for c in range(2 * per_word))
@@ -152,6 +142,19 @@ def candidates(words: Sequence[str], kind: str, level: float, *, lang: str, seed
         if unique:
             found[i] = tuple(unique)
     return _budget(key, len(words), len(found), level), found
+
+
+def _prepare(words, kind, level, lang, seed, example_id, field, protect, resources):
+    """What both the text engine and the attack's candidates start from: the checked inputs,
+    the kind's context (e.g. its typo table), the example's key and its eligible positions."""
+    spec = _kind(kind)
+    _check_level(level)
+    words = tuple(words)
+    protect = _check_protect(protect, len(words))
+    context = spec.setup(lang, resources or NoiseResources())
+    key = _key(seed, kind, lang, example_id, field)
+    eligible = [i for i, w in enumerate(words) if not protect[i] and spec.eligible(w, context)]
+    return spec, words, protect, context, key, eligible
 
 
 def _key(seed: int, kind: str, lang: str, example_id: str, field: str) -> bytes:
