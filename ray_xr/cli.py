@@ -155,8 +155,9 @@ def _user_errors(command: str) -> tuple[type[Exception], ...]:
     from ray_xr.export import ExportError
     from ray_xr.formats import DataError as FileError
     from ray_xr.report import ReportError
+    from ray_xr.tasks import UnknownTask
 
-    return SweepError, DataError, ExportError, FileError, NoiseError, ReportError
+    return SweepError, DataError, ExportError, FileError, NoiseError, ReportError, UnknownTask
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -142,3 +142,9 @@ def test_data_check_real_sample_sweep_and_a_missing_language(tmp_path):
     assert bad.returncode == 2
     assert ["panx", "test", "es", "ERROR"] in [line.split() for line in bad.stdout.splitlines()]
     assert "1 split(s) missing or malformed; first: panx test es: task panx: no test file for language 'es'" in bad.stderr
+
+
+def test_data_show_unknown_task_is_one_line():
+    result = ray_xr("data", "show", "nope", "x.conllu")
+    assert result.returncode == 2 and "unknown task 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1

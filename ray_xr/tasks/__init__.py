@@ -78,11 +78,15 @@ def _load_local(task: str, split: str, lang: str, ctx: LoadContext) -> Sequence[
     return local.load(task, split, lang, ctx.local, ctx.sizes.get(split, 0))
 
 
+class UnknownTask(LookupError):
+    """A task name that is not in the registry (a user mistake: one line, exit 2)."""
+
+
 def get_task(name: str) -> TaskSpec:
     try:
         return TASKS[name]
     except KeyError:
-        raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}") from None
+        raise UnknownTask(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}") from None
 
 
 from ray_xr.tasks import local  # noqa: E402
