@@ -377,6 +377,8 @@ def load(path: str | Path) -> Sweep:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise SweepError(f"{path}: no such sweep file") from None
+    except OSError as err:
+        raise SweepError(f"{path}: cannot read the sweep file ({err.strerror}); expected a YAML file") from None
     except yaml.YAMLError as err:
         raise SweepError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
     return parse(data, str(path), path.parent)

@@ -63,6 +63,8 @@ def test_cli_unreadable_yaml_and_missing_file(tmp_path):
     assert result.returncode == 2 and "not valid YAML" in result.stderr
     result = ray_xr("plan", str(tmp_path / "absent.yaml"))
     assert result.returncode == 2 and "no such sweep file" in result.stderr
+    result = ray_xr("plan", str(tmp_path))
+    assert result.returncode == 2 and "cannot read the sweep file" in result.stderr and "Traceback" not in result.stderr
 
 
 # --- noise resources and train_noise ------------------------------------------------------------
