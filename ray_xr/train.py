@@ -112,11 +112,6 @@ def pretrain(w: Worker, stage: Stage) -> dict:
     return metrics
 
 
-def encoder_source(w: Worker, parent: str) -> str:
-    """Where a fine-tuning stage's encoder comes from: a parent stage's folder or a hub name."""
-    return model_source(w.run, parent)
-
-
 def noisy_training_data(w: Worker, stage: Stage, task: str, train: list) -> tuple[list, float | None]:
     """The English training examples under the stage's train_noise (if any) and the realised
     rate; the dev set stays clean."""
@@ -136,7 +131,7 @@ def finetune(w: Worker, stage: Stage) -> dict:
     """Phases (ii) and (iii): train a task head on English, select on the English dev set."""
     spec, task = stage.spec, get_task(stage.spec["task"])
     family, phase = FAMILIES[task.family], spec["training"]
-    source, lang = encoder_source(w, stage.parent), w.sweep["data"]["source_language"]
+    source, lang = model_source(w.run, stage.parent), w.sweep["data"]["source_language"]
     tokenizer = load_tokenizer(source)
     torch.manual_seed(derived_seed(spec["seed"], task.name, "init"))
     model = load_task_model(source, family.auto_class, len(task.labels))
@@ -163,7 +158,7 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
     selected on the mean of the tasks' dev scores."""
     spec, phase = stage.spec, stage.spec["training"]
     tasks = [get_task(name) for name in spec["tasks"]]
-    source, lang = encoder_source(w, stage.parent), w.sweep["data"]["source_language"]
+    source, lang = model_source(w.run, stage.parent), w.sweep["data"]["source_language"]
     tokenizer = load_tokenizer(source)
     torch.manual_seed(derived_seed(spec["seed"], spec["task"], "init"))
     model = MultiTaskModel([load_task_model(source, FAMILIES[t.family].auto_class, len(t.labels)) for t in tasks])
