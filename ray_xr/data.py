@@ -9,7 +9,7 @@ import difflib
 import json
 from functools import lru_cache
 
-from ray_xr.examples import Example
+from ray_xr.examples import Example, scored
 from ray_xr.tasks import LoadContext, get_task
 
 
@@ -30,7 +30,7 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
         raise DataError(f"task {task}: no {data['source']!r} data source (has: {', '.join(spec.sources)})")
     ctx = LoadContext(seed=data.get("seed", 0), sizes=data["sizes"], local=data.get("local", {}))
     examples = tuple(loader(split, lang, ctx))
-    if not examples:
+    if not scored(list(examples)):
         raise DataError(f"task {task}: the {split} split for language {lang!r} is empty")
     return examples
 
@@ -84,6 +84,6 @@ def realised_rate(clean: list[Example], perturbed: list[Example]) -> float:
 
 
 def _words(e: Example) -> list[list[str]]:
-    fields = [getattr(e, name) for name in ("text_a", "text_b", "text", "question", "context", "query")
-              if isinstance(getattr(e, name, None), str)]
+    names = getattr(e, "NOISED", ("text_a", "text_b", "text", "question", "context", "query"))
+    fields = [getattr(e, name) for name in names if isinstance(getattr(e, name, None), str)]
     return [f.split() for f in fields] + ([list(e.words)] if hasattr(e, "words") else [])

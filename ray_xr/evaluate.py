@@ -15,6 +15,7 @@ import ray  # [ray] only to reach the aggregator actor
 from ray_xr import features
 from ray_xr.config import EMBEDDED_MODEL
 from ray_xr.data import load_split, noise_resources, noisy, realised_rate
+from ray_xr.examples import scored
 from ray_xr.metrics import METRICS
 from ray_xr.models import load_task_model, load_tokenizer
 from ray_xr.noise import NOISE_KINDS
@@ -45,7 +46,8 @@ def predict(w, model, family, feats, pad_id: int, batch_size: int, options: dict
 
 def score(w, model, task: TaskSpec, examples, tokenizer, max_length: int, batch_size: int, lang: str,
           options: dict) -> tuple[float, list]:
-    """The task's headline metric (0-100) on these examples, and the predictions."""
+    """The task's headline metric (0-100) on these examples, and the predictions (one per
+    scored example: per query for ranking tasks, whose examples include the pool)."""
     family = FAMILIES[task.family]
     feats = features.features(w.run.feature_cache, task, family, examples, tokenizer, max_length, options)
     predicted = predict(w, model, family, feats, tokenizer.pad_token_id, batch_size, options)
@@ -96,7 +98,7 @@ def evaluate_stage(w, stage) -> dict:
         examples = noisy(clean, task.name, **noise)
         value, preds = score(w, model, task, examples, tokenizer, spec["max_length"], batch_size,
                              spec["language"], options)
-        n, realised, extra = len(examples), realised_rate(clean, examples), {}
+        n, realised, extra = len(scored(examples)), realised_rate(clean, examples), {}
     records = [{**cell, "metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra}
                for cell in stage.cells]
     if w.rank == 0:

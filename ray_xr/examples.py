@@ -6,6 +6,7 @@ plain text and labels, so loaders, noise and metrics never see a tokenizer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,41 @@ class RetrievalPair:
     target: str
 
 
-Example = Text | Classification | Tagging | SpanQA | MultipleChoice | RetrievalPair
+@dataclass(frozen=True)
+class RankQuery:
+    """A query to rank a pool of candidates for (LAReQA, Mewsli-X). The pool is every Candidate
+    in the same example list; the relevant ones are those sharing a key with `relevant`."""
+
+    id: str
+    query: str
+    relevant: tuple[str, ...]  # relevance keys (LAReQA: the question's cross-lingual id; Mewsli-X: the entity)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One entry of a ranking pool. Noise never touches it: the query is the user's input."""
+
+    id: str
+    text: str  # LAReQA: the answer sentence; Mewsli-X: the entity description
+    context: str = ""  # LAReQA: the sentence's paragraph, encoded with it as a text pair
+    keys: tuple[str, ...] = ()  # the queries it answers (their `relevant` keys)
+
+    NOISED: ClassVar[tuple[str, ...]] = ()  # see data.realised_rate
+
+
+Example = Text | Classification | Tagging | SpanQA | MultipleChoice | RetrievalPair | RankQuery | Candidate
+
+
+def scored(examples: list[Example]) -> list[Example]:
+    """The examples a metric scores: all but the entries of a ranking pool."""
+    return [e for e in examples if not isinstance(e, Candidate)]
+
+
+def cap(examples: list[Example], n: int) -> list[Example]:
+    """The first n examples (all when n is 0); a ranking pool stays whole, only queries are cut."""
+    if not n:
+        return examples
+    return scored(examples)[:n] + [e for e in examples if isinstance(e, Candidate)]
 
 
 def texts(e: Example) -> list[str]:
@@ -83,6 +118,7 @@ def texts(e: Example) -> list[str]:
     if isinstance(e, Tagging):
         return [" ".join(e.words)]
     fields = {Text: ("text",), Classification: ("text_a", "text_b"), SpanQA: ("question", "context"),
-              MultipleChoice: ("premise", "question"), RetrievalPair: ("query", "target")}[type(e)]
+              MultipleChoice: ("premise", "question"), RetrievalPair: ("query", "target"),
+              RankQuery: ("query",), Candidate: ("text", "context")}[type(e)]
     out = [getattr(e, name) for name in fields] + list(getattr(e, "choices", ()))
     return [t for t in out if t]

@@ -39,13 +39,18 @@ def key(family_name: str, examples, tokenizer, labels, max_length: int, options:
     return h.hexdigest()[:24]
 
 
-def features(cache_dir: Path, task, family, examples, tokenizer, max_length: int, options: dict) -> list:
-    """family.features(...) for these examples, from the cache when an identical call ran before."""
-    path = cache_dir / f"{task.name}-{key(task.family, examples, tokenizer, task.labels, max_length, options)}.pkl"
+def features(cache_dir: Path, task, family, examples, tokenizer, max_length: int, options: dict,
+             train: bool = False) -> list:
+    """family.features(...) for these examples, from the cache when an identical call ran before.
+    train=True asks for the features training consumes, for a family whose differ from those
+    it is scored on (the ranking family's query-candidate pairs)."""
+    make = getattr(family, "train_features", None) if train else None
+    name = task.family + ("/train" if make else "")
+    path = cache_dir / f"{task.name}-{key(name, examples, tokenizer, task.labels, max_length, options)}.pkl"
     if path.exists():
         with path.open("rb") as f:
             return pickle.load(f)
-    feats = family.features(examples, tokenizer, task.labels, max_length, **options)
+    feats = (make or family.features)(examples, tokenizer, task.labels, max_length, **options)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as f:

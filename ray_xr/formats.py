@@ -408,6 +408,9 @@ READERS: dict[str, Reader] = {
     "tatoeba": read_tatoeba,
     "xcopa_jsonl": read_xcopa_jsonl,
 }
+from ray_xr.formats_ranking import READERS as _RANKING_READERS  # noqa: E402  (LAReQA, Mewsli-X; uses the helpers above)
+
+READERS.update(_RANKING_READERS)
 
 
 def read(fmt: str, *paths: PathLike, **options: Any) -> list[Example]:

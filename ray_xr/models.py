@@ -72,8 +72,15 @@ def load_tokenizer(source: str | Path):
 
 
 def load_task_model(source: str | Path, auto_class: str, num_labels: int | None):
-    """A task model whose encoder comes from `source`; a head it lacks is freshly initialised."""
-    cls = getattr(transformers, auto_class)
+    """A task model whose encoder comes from `source`; a head it lacks is freshly initialised.
+    `auto_class` names a transformers Auto class, or `module:Class` of our own (the dual encoder)."""
+    if ":" in auto_class:
+        import importlib
+
+        module, name = auto_class.split(":")
+        cls = getattr(importlib.import_module(module), name)
+    else:
+        cls = getattr(transformers, auto_class)
     kwargs = {"num_labels": num_labels} if num_labels else {}
     return cls.from_pretrained(str(source), **kwargs)
 

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ray_xr.examples import Answer, Classification, MultipleChoice, RetrievalPair, SpanQA, Tagging, Text
+from ray_xr.examples import (Answer, Candidate, Classification, MultipleChoice, RankQuery, RetrievalPair, SpanQA,
+                             Tagging, Text)
 
 SOURCE = "en"
 LANGUAGES = ("en", "cog", "ord", "cyr", "unr")
@@ -230,15 +231,20 @@ def _question(c: Clause, ask: str) -> tuple[Clause, tuple[Token, ...]]:
     return Clause(c.subj, c.verb, c.obj, c.negated, (Token("where", "ADV"),), c.year), c.place[1:]
 
 
+def _qa_draw(stream: str, split: str, i: int, seed: int, sentences: int) -> tuple[list[Clause], int, str]:
+    """The clauses of QA item i, the one asked about, and what is asked (subject, object, place)."""
+    rng = _rng(seed, stream, split, i)
+    clauses = [clause(rng, seed) for _ in range(sentences)]
+    pick = rng.randrange(sentences)
+    return clauses, pick, rng.choice(("subj", "obj", "where") if clauses[pick].place else ("subj", "obj"))
+
+
 def qa(stream: str, split: str, lang: str, n: int, seed: int, sentences: int = 3) -> list[SpanQA]:
     """A few sentences as context and a who/what/where question about one of them; the answer
     is the asked phrase as it appears in the context."""
     out = []
     for i in range(n):
-        rng = _rng(seed, stream, split, i)
-        clauses = [clause(rng, seed) for _ in range(sentences)]
-        pick = rng.randrange(sentences)
-        ask = rng.choice(("subj", "obj", "where") if clauses[pick].place else ("subj", "obj"))
+        clauses, pick, ask = _qa_draw(stream, split, i, seed, sentences)
         asked, phrase = _question(clauses[pick], ask)
         before = " ".join(_text(c, lang, seed) for c in clauses[:pick])
         words = realise(clauses[pick].tokens(lang), lang, seed)
@@ -252,6 +258,23 @@ def qa(stream: str, split: str, lang: str, n: int, seed: int, sentences: int = 3
         question = " ".join(realise(asked.tokens(lang)[:-1], lang, seed)) + " ?"
         out.append(SpanQA(f"{split}-{i}", question, context, (Answer(" ".join(answer), offset),)))
     return out
+
+
+def ranking(stream: str, split: str, lang: str, n: int, seed: int, pool: tuple[str, ...],
+            sentences: int = 3) -> list[RankQuery | Candidate]:
+    """LAReQA-like: the QA items' questions in `lang` rank every sentence of every item's
+    context in each `pool` language; the asked sentence answers, in every language."""
+    queries, candidates = [], []
+    for i in range(n):
+        clauses, pick, ask = _qa_draw(stream, split, i, seed, sentences)
+        asked, _ = _question(clauses[pick], ask)
+        question = " ".join(realise(asked.tokens(lang)[:-1], lang, seed)) + " ?"
+        queries.append(RankQuery(f"{split}-{i}_{lang}", question, (f"{split}-{i}",)))
+        for other in pool:
+            texts = [_text(c, other, seed) for c in clauses]
+            candidates += [Candidate(f"{other}_{i}_{j}", t, " ".join(texts), (f"{split}-{i}",) if j == pick else ())
+                           for j, t in enumerate(texts)]
+    return queries + candidates
 
 
 def choice(stream: str, split: str, lang: str, n: int, seed: int) -> list[MultipleChoice]:

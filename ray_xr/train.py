@@ -138,7 +138,8 @@ def finetune(w: Worker, stage: Stage) -> dict:
     train, realised = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, spec["data"]))
     dev = load_split(task.name, "dev", lang, spec["data"])
     options = spec.get("options", {})
-    feats = features.features(w.run.feature_cache, task, family, train, tokenizer, phase["max_length"], options)
+    feats = features.features(w.run.feature_cache, task, family, train, tokenizer, phase["max_length"], options,
+                              train=True)
 
     def dev_score(m) -> float:
         return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"], lang, options)[0]
@@ -169,7 +170,7 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
         devs.append(load_split(task.name, "dev", lang, setting["data"]))
         feats.append([TaskFeature(i, f) for f in features.features(
             w.run.feature_cache, task, FAMILIES[task.family], train, tokenizer, phase["max_length"],
-            setting.get("options", {}))])
+            setting.get("options", {}), train=True)])
 
     def dev_score(m) -> float:
         return sum(score(w, unwrap(m).heads[i], task, devs[i], tokenizer, phase["max_length"], phase["batch_size"],
@@ -227,7 +228,7 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            tokens += int(batch["attention_mask"].sum())
+            tokens += sum(int(v.sum()) for k, v in batch.items() if k.endswith("attention_mask"))
             loss_sum += loss.item()
         seconds = time.perf_counter() - t0
         metrics = {"stage": stage.key, "phase": stage.phase, "epoch": epoch + 1,

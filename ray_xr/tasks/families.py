@@ -152,5 +152,7 @@ def mask_tokens(batch: dict, tokenizer, prob: float, generator: torch.Generator)
 
 
 from ray_xr.tasks.heads import HEADS  # noqa: E402  (multiple choice, QA, retrieval)
+from ray_xr.tasks.ranking import RANKING  # noqa: E402  (LAReQA, Mewsli-X)
 
-FAMILIES = {"classification": ClassificationFamily(), "tagging": TaggingFamily(), "mlm": MaskedLMFamily(), **HEADS}
+FAMILIES = {"classification": ClassificationFamily(), "tagging": TaggingFamily(), "mlm": MaskedLMFamily(), **HEADS,
+            **RANKING}

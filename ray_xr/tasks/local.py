@@ -13,7 +13,7 @@ Cheap to import: no torch.
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -28,6 +28,7 @@ class From:
 
     task: str
     split: str
+    format: str | None = None  # read the borrowed file with this format (LAReQA: SQuAD as sentences)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def resolve(task: str, split: str, lang: str, local: Mapping) -> Files:
             raise DataError(f"task {task}: its local layout has no {split} split; point data.local.{task}"
                             f".files.{split} at a file")
         if isinstance(spec, From):
-            return resolve(spec.task, spec.split, lang, local)
+            files = resolve(spec.task, spec.split, lang, local)
+            return replace(files, format=spec.format) if spec.format else files
         fmt, candidates = layout.format, spec
     root = Path(entry["dir"])
     values = {"lang": lang, "split": split, "name": layout.names.get(lang, lang)}
@@ -110,11 +112,12 @@ def read(fmt: str, paths: Sequence[tuple[str, ...]], labels: Sequence, lang: str
 
 def load(task: str, split: str, lang: str, local: Mapping, cap: int = 0) -> list[Example]:
     """The examples of one split in one language, the first `cap` of them if cap > 0."""
+    from ray_xr.examples import cap as first
     from ray_xr.tasks import get_task
 
     files = resolve(task, split, lang, local)
     examples = read(files.format, files.paths, get_task(files.task).labels, lang if files.by_language else None)
-    return examples[:cap] if cap else examples
+    return first(examples, cap)
 
 
 def needed(task: str, files: Mapping[str, object]) -> list[str]:

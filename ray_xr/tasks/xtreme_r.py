@@ -1,13 +1,14 @@
 """The XTREME-R target tasks beyond XNLI, UD-POS and PAN-X (specs.py), and their English
 training sources: PAWS-X, XCOPA (<- COPA), XQuAD and MLQA (<- SQuAD v1.1), TyDiQA-GoldP,
-Tatoeba, LAReQA (XQuAD-R) and Mewsli-X. Language lists are the benchmark's.
+Tatoeba, LAReQA (XQuAD-R <- SQuAD v1.1 as sentences) and Mewsli-X (<- its Wikipedia pairs).
+Language lists are the benchmark's.
 """
 from __future__ import annotations
 
 from functools import partial
 
 from ray_xr import synthetic
-from ray_xr.examples import Answer, Classification, MultipleChoice, RetrievalPair, SpanQA
+from ray_xr.examples import Answer, Classification, Example, MultipleChoice, RetrievalPair, SpanQA, cap
 from ray_xr.tasks import LoadContext, TaskSpec, register
 from ray_xr.tasks.local import From, Local
 from ray_xr.tasks.specs import HUB_SPLIT, _hub_rows
@@ -28,11 +29,20 @@ TATOEBA_CODES = {
     # added by XTREME-R (scripts/run_tatoeba.sh)
     "az": "aze", "lt": "lit", "pl": "pol", "ro": "ron", "uk": "ukr",
 }
+MEWSLIX_LANGS = ("ar", "de", "en", "es", "fa", "ja", "pl", "ro", "ta", "tr", "uk")
+# XQuAD-R as published with its sentence breaks (the hub copy, xquad_r, drops them)
+XQUAD_R_URL = "https://raw.githubusercontent.com/google-research-datasets/lareqa/master/xquad-r/{lang}.json"
 
 
 
 def _synthetic(make, stream: str, split: str, lang: str, ctx: LoadContext):
     return make(stream, split, lang, ctx.sizes[split], ctx.seed)
+
+
+def _synthetic_ranking(split: str, lang: str, ctx: LoadContext) -> list[Example]:
+    """Training and dev data rank an English pool; test queries rank every language's."""
+    pool = synthetic.LANGUAGES if split == "test" else (synthetic.SOURCE,)
+    return synthetic.ranking("lareqa", split, lang, ctx.sizes[split], ctx.seed, pool)
 
 
 def _offline(make, stream: str) -> dict:
@@ -86,6 +96,41 @@ def _hub_pawsx(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
     # English training data; label is the string "0" or "1" in these configs
     rows = _hub_rows("google/xtreme", f"PAWS-X.{'en' if split == 'train' else lang}", split, ctx, HUB_SPLIT[split])
     return [Classification(f"{split}-{i}", r["sentence1"], r["sentence2"], str(r["label"])) for i, r in enumerate(rows)]
+
+
+def _squad_as_sentences(split: str, ctx: LoadContext) -> list[Example]:
+    """SQuAD v1.1 from the hub as a ranking task (LAReQA's training data): each question ranks
+    the sentences of every paragraph (sentence breaks inferred, as XTREME-R does)."""
+    from ray_xr.formats_ranking import paragraph_examples, sentence_breaks
+
+    rows = _hub_rows("rajpurkar/squad", None, split, LoadContext(), "train" if split == "train" else "validation")
+    paragraphs: dict[str, list] = {}
+    for r in rows:  # the hub has a row per question; its paragraphs are the distinct contexts
+        paragraphs.setdefault(r["context"], []).append((r["id"], r["question"], r["answers"]["answer_start"][0]))
+    examples = [e for n, (context, questions) in enumerate(paragraphs.items(), start=1)
+                for e in paragraph_examples(f"squad-{split}", n, context, sentence_breaks(context), questions)]
+    return cap(examples, ctx.sizes.get(split, 0))
+
+
+def _hub_lareqa(split: str, lang: str, ctx: LoadContext) -> list[Example]:
+    """Questions in `lang` ranking the answer sentences of all eleven XQuAD-R languages."""
+    if split != "test":
+        return _squad_as_sentences(split, ctx)
+    from datasets import DownloadManager
+
+    from ray_xr.formats_ranking import read_squad_sentences
+
+    paths = DownloadManager().download({code: XQUAD_R_URL.format(lang=code) for code in XQUAD_LANGS})
+    return cap([e for code in XQUAD_LANGS for e in read_squad_sentences(paths[code], language=lang)],
+               ctx.sizes.get(split, 0))
+
+
+def _hub_mewslix(split: str, lang: str, ctx: LoadContext) -> list[Example]:
+    from ray_xr.data import DataError
+
+    raise DataError("task mewslix: Mewsli-X is not on the Hugging Face hub (its WikiNews text must be restored"
+                    " locally): run google-research's dense_representations_for_entity_retrieval/mel/"
+                    "get-mewsli-x.sh and point data.local.mewslix at its output/dataset folder")
 
 
 def copa_rows(rows, split: str) -> list[MultipleChoice]:
@@ -169,4 +214,26 @@ register(TaskSpec(
     # XTREME-R (scripts/run_tatoeba.sh) embeds with the model fine-tuned on SQuAD v1.1
     encoder_task="squad",
     description="Tatoeba: bitext retrieval (nearest English neighbour of each sentence), no training set",
+))
+register(TaskSpec(
+    name="lareqa", family="ranking", metric="map@20", labels=(), languages=XQUAD_LANGS,
+    sources={"synthetic": _synthetic_ranking, "hub": _hub_lareqa},
+    # English training data: SQuAD v1.1 read as sentences; the test pool: every XQuAD-R file
+    local=Local("squad_sentences", {
+        "train": From("squad", "train", format="squad_sentences"),
+        "dev": From("squad", "dev", format="squad_sentences"),
+        "test": ("xquad-r/*.json", "*.json")}, by_language=True),
+    options={"rank": 20},
+    description="LAReQA (XQuAD-R): answer-sentence retrieval from a pool in all eleven languages; "
+                "dual encoder fine-tuned on SQuAD v1.1",
+))
+register(TaskSpec(
+    name="mewslix", family="ranking", metric="map@20", labels=(), languages=MEWSLIX_LANGS,
+    sources={"hub": _hub_mewslix},
+    local=Local("mewslix", {
+        "train": ("wikipedia_pairs-train.jsonl",), "dev": ("wikipedia_pairs-dev.jsonl",),
+        "test": (("wikinews_mentions-test.jsonl", "candidate_set_entities.jsonl"),)}, by_language=True),
+    options={"rank": 20},
+    description="Mewsli-X: entity linking of WikiNews mentions against ~1M Wikidata entities; dual encoder "
+                "fine-tuned on English Wikipedia mention-entity pairs",
 ))

@@ -1,0 +1,180 @@
+"""Readers for the ranking tasks of XTREME-R: LAReQA (XQuAD-R, and SQuAD v1.1 as its English
+training data) and Mewsli-X. They return RankQuery and Candidate examples: the queries of
+the file and the pool they rank (see examples.py); relevance goes by shared keys, so the pool
+of one language's questions may come from every language's file.
+
+Errors follow formats.py: one `PATH:LINE: problem, expectation` line.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from ray_xr.examples import Candidate, Example, RankQuery
+from ray_xr.formats import DataError, Labels, PathLike, _json_member, _jsonl_rows, _lines, _no_labels, _nonempty, \
+    _squad_question
+
+# ---------------------------------------------------------------- XQuAD-R / SQuAD as sentences
+
+# A sentence ends at . ! ? (or their CJK/Devanagari/Arabic forms) plus closing quotes or
+# brackets, before white space or the end. XQuAD-R ships its own breaks; only SQuAD (LAReQA's
+# training data) needs them inferred, as XTREME-R's sb_sed does with similar rules.
+_SENTENCE_END = re.compile(r"[.!?。！？।؟]+[\"'”’)\]]*(?=\s|$)|[。！？]+")
+
+
+def sentence_breaks(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of a paragraph, white space between them left out."""
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        spans.append((start, match.end()))
+        start = match.end()
+    spans.append((start, len(text)))
+    out = []
+    for a, b in spans:
+        while a < b and text[a].isspace():
+            a += 1
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+def _breaks(path: PathLike, line: int, where: str, paragraph: dict, context: str) -> list[tuple[int, int]]:
+    given = paragraph.get("sentence_breaks")
+    if given is None:
+        return sentence_breaks(context)
+    if not isinstance(given, list) or not all(
+            isinstance(b, list) and len(b) == 2 and all(isinstance(x, int) for x in b) and 0 <= b[0] < b[1] <= len(context)
+            for b in given):
+        raise DataError(path, line, f"{where}: sentence_breaks must be [start, end] character spans of the "
+                                    "context, as XQuAD-R ships them")
+    return [tuple(b) for b in given]
+
+
+def paragraph_examples(namespace: str, paragraph_no: int, context: str, breaks, questions) -> Iterator[Example]:
+    """A paragraph's candidates (one per sentence, ids `{namespace}_{paragraph}_{position}` as
+    LAReQA numbers them) and its questions; a question's key is its id, shared by its
+    translations, and the sentence holding its first answer carries that key. A question whose
+    answer starts outside every sentence is left out, as LAReQA does."""
+    answered: dict[int, list[str]] = {}
+    for qid, question, answer_start in questions:
+        hit = next((i for i, (a, b) in enumerate(breaks) if a <= answer_start < b), None)
+        if hit is not None:
+            answered.setdefault(hit, []).append(qid)
+            yield RankQuery(f"{qid}_{namespace}", question, (qid,))
+    for i, (a, b) in enumerate(breaks):
+        yield Candidate(f"{namespace}_{paragraph_no}_{i}", context[a:b], context, tuple(answered.get(i, ())))
+
+
+def read_squad_sentences(path: PathLike, *, labels: Labels = None, language: str | None = None) -> list[Example]:
+    """SQuAD-layout JSON as a ranking task (LAReQA): each question ranks the sentences of every
+    paragraph. XQuAD-R files (`{lang}.json`) carry `sentence_breaks`; plain SQuAD gets them
+    inferred. The file's stem ends in its language code; with `language`, only the questions of the
+    file of that language are kept (the pool always is)."""
+    _no_labels("squad_sentences", labels)
+    text = "\n".join(line for _, line in _lines(path))
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(path, err.lineno, f"invalid JSON ({err.msg}), expected a SQuAD v1.1 document") from None
+    namespace = Path(path).stem
+    examples: list[Example] = []
+    paragraph_no = 0
+    for a, article in enumerate(_json_member(path, 1, "top level", document, "data", list)):
+        for p, paragraph in enumerate(_json_member(path, 1, f"data[{a}]", article, "paragraphs", list)):
+            paragraph_no += 1  # numbered through the file, as LAReQA's context ids
+            where = f"data[{a}].paragraphs[{p}]"
+            context = _json_member(path, 1, where, paragraph, "context", str)
+            qas = [_squad_question(path, text, f"{where}.qas[{q}]", context, qa)
+                   for q, qa in enumerate(_json_member(path, 1, where, paragraph, "qas", list))]
+            questions = [(e.id, e.question, e.answers[0].start) for e in qas]  # the first answer, as XTREME-R
+            examples += paragraph_examples(namespace, paragraph_no, context, _breaks(path, 1, where, paragraph, context),
+                                           questions)
+    if language is not None and namespace.rsplit(".", 1)[-1] != language:  # de.json, xquad.de.json
+        examples = [e for e in examples if isinstance(e, Candidate)]
+    return _nonempty(path, examples, "questions or sentences")
+
+
+# ---------------------------------------------------------------- Mewsli-X
+
+_MARKED = re.compile(r"\{(.*?)\}")  # pre-existing marker symbols, escaped as Mewsli-X does
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.splitlines()).replace("  ", " ").strip()
+
+
+def _span(path: PathLike, line: int, obj: Any, key: str) -> tuple[int, int]:
+    span = _json_member(path, line, key, obj, key, dict)
+    start, end = span.get("start"), span.get("end")
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
+        raise DataError(path, line, f"{key}: expected {{start, end}} with 0 <= start < end, got {span}")
+    return start, end
+
+
+def mention_query(path: PathLike, line: int, context: dict, mention: dict) -> RankQuery:
+    """A mention in its sentence, marked and prefixed as Mewsli-X's baseline preprocessing
+    (`mention: left { mention } right`), ranked against entity descriptions."""
+    text = _json_member(path, line, "context", context, "text", str)
+    start, end = _span(path, line, mention, "mention_span")
+    surface = text[start:end]
+    sentences = [(s["start"], s["end"]) for s in _json_member(path, line, "context", context, "sentence_spans", list)]
+    focus = next(((a, b) for a, b in sentences if a <= start < b and end <= b), None)
+    if focus is None:
+        raise DataError(path, line, f"mention {surface!r} at {start}-{end} is in no single sentence of its "
+                                    "context, expected it inside one sentence_spans entry")
+    left, right = _MARKED.sub(r"(\1)", text[focus[0]:start]), _MARKED.sub(r"(\1)", text[end:focus[1]])
+    entity = _json_member(path, line, "mention", mention, "entity_id", str)
+    example_id = _json_member(path, line, "mention", mention, "example_id", str)
+    return RankQuery(example_id, _clean(f"{surface}: {left} {{ {surface} }} {right}"), (entity,))
+
+
+def entity_candidate(path: PathLike, line: int, entity: dict) -> Candidate:
+    """An entity as its description's sentences, joined (Mewsli-X's baseline preprocessing)."""
+    entity_id = _json_member(path, line, "entity", entity, "entity_id", str)
+    description = _json_member(path, line, "entity", entity, "description", str)
+    spans = [(s["start"], s["end"]) for s in _json_member(path, line, "entity", entity, "sentence_spans", list)]
+    return Candidate(entity_id, _clean(" ".join(description[a:b] for a, b in spans)), "", (entity_id,))
+
+
+def _mewslix_line(path: PathLike, line: int, row: dict, language: str | None) -> list[Example]:
+    if "contextual_mention" in row:  # a Wikipedia mention-entity pair (the training data)
+        cm = row["contextual_mention"]
+        return [mention_query(path, line, cm["context"], cm["mention"]),
+                entity_candidate(path, line, _json_member(path, line, "pair", row, "entity", dict))]
+    if "entity_id" in row:  # candidate_set_entities.jsonl
+        return [entity_candidate(path, line, row)]
+    if "context" in row:  # WikiNews mentions: a context with one mention or several
+        context = _json_member(path, line, "mentions", row, "context", dict)
+        if language is not None and context.get("language") != language:
+            return []
+        mentions = row["mentions"] if "mentions" in row else [row.get("mention")]
+        return [mention_query(path, line, context, m) for m in mentions]
+    raise DataError(path, line, "expected a Mewsli-X record: a mention-entity pair, an entity, or a context "
+                                "with its mentions")
+
+
+def read_mewslix(*paths: PathLike, labels: Labels = None, language: str | None = None) -> list[Example]:
+    """Mewsli-X JSONL (its schema.py layouts): wikipedia_pairs-*.jsonl (mention-entity pairs),
+    wikinews_mentions-*.jsonl (mentions in context; `language` keeps one language) and
+    candidate_set_entities.jsonl (the entity pool). Entities are kept once each."""
+    _no_labels("mewslix", labels)
+    examples: list[Example] = []
+    seen: set[str] = set()
+    for path in paths:
+        for line, row in _jsonl_rows(path):
+            try:
+                found = _mewslix_line(path, line, row, language)
+            except (KeyError, TypeError) as err:
+                raise DataError(path, line, f"missing or malformed field {err}, expected Mewsli-X's schema") from None
+            for e in found:
+                if isinstance(e, Candidate):
+                    if e.id in seen:
+                        continue
+                    seen.add(e.id)
+                examples.append(e)
+    return _nonempty(paths[0], examples, "mentions or entities")
+
+
+READERS = {"squad_sentences": read_squad_sentences, "mewslix": read_mewslix}
