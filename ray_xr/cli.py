@@ -23,6 +23,7 @@ def cmd_run(args) -> int:
     from ray_xr import config
 
     sweep = config.load(args.sweep)  # validate before anything heavy starts
+    _check_dirs(sweep, args.sweep)
     if sweep.data.source == "local":  # reading local files is cheap: fail before any training
         _check_data(sweep, args.sweep)
     from ray_xr.sweep import run
@@ -82,8 +83,18 @@ def cmd_data_show(args) -> int:
 def cmd_data_check(args) -> int:
     from ray_xr import config
 
-    print(_check_data(config.load(args.sweep), args.sweep))
+    sweep = config.load(args.sweep)
+    _check_dirs(sweep, args.sweep)
+    print(_check_data(sweep, args.sweep))
     return 0
+
+
+def _check_dirs(sweep, source: str) -> None:
+    from ray_xr.data import DataError
+
+    for task, entry in sweep.data.local.items():
+        if not Path(entry.dir).is_dir():
+            raise DataError(f"{source}: data.local.{task}.dir: no such directory {entry.dir}")
 
 
 def _check_data(sweep, source: str) -> str:

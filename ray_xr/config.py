@@ -76,18 +76,15 @@ class LocalFile(_Frozen):
 class LocalTask(_Frozen):
     """A task's files: a directory in the task's published layout, single splits overridable."""
 
-    dir: str  # made absolute against the working directory when the sweep is read
+    # made absolute against the working directory when the sweep is read; checked to exist by
+    # `run` and `data check`, not here: a sweep may name cluster storage its planner lacks
+    dir: str
     files: dict[str, LocalFile] = {}  # split -> a path (relative to dir) or {path, format}
 
     @field_validator("dir", mode="before")
     @classmethod
-    def _existing_dir(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        path = Path(value).expanduser().resolve()
-        if not path.is_dir():
-            raise ValueError(f"no such directory {path}")
-        return str(path)
+    def _absolute_dir(cls, value: object) -> object:
+        return str(Path(value).expanduser().resolve()) if isinstance(value, str) else value
 
     @field_validator("files", mode="before")
     @classmethod
@@ -114,7 +111,9 @@ class Data(_Frozen):
     dev_size: int = Field(300, ge=0)
     test_size: int = Field(300, ge=0)
     source_language: str = "en"
-    local: dict[str, LocalTask] = {}  # source local: task -> its directory (a string) or {dir, files}
+    # task -> its directory (a string) or {dir, files}: with source local, every task's; with
+    # another source, the tasks listed read their local files (Mewsli-X has no hub copy)
+    local: dict[str, LocalTask] = {}
 
     @field_validator("local", mode="before")
     @classmethod
@@ -127,8 +126,6 @@ class Data(_Frozen):
     def _synthetic_sizes(self) -> "Data":
         if self.source == "synthetic" and 0 in (self.train_size, self.dev_size, self.test_size):
             raise ValueError("synthetic data needs sizes >= 1 (0 means 'all' for hub and local data)")
-        if self.local and self.source != "local":
-            raise ValueError(f"local: only read with source local (source is {self.source!r})")
         return self
 
 
@@ -217,15 +214,15 @@ class Sweep(_Frozen):
                 if name != "none" and name not in TASKS or (name == "none" and field == "targets"):
                     raise ValueError(f"{field}: unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
                 for task in (name, TASKS[name].encoder_task) if name != "none" else ():
-                    if task and self.data.source not in TASKS[task].sources:
-                        raise ValueError(f"{field}: task {task!r} has no {self.data.source!r} data source;"
+                    if task and self.source_of(task) not in TASKS[task].sources:
+                        raise ValueError(f"{field}: task {task!r} has no {self.source_of(task)!r} data source;"
                                          f" it has: {', '.join(TASKS[task].sources)}")
-                if name != "none" and self.data.source == "local":
+                if name != "none" and self.source_of(name) == "local":
                     self._check_local(name)
         for name in self.embedded.corpus_tasks:
-            if name not in TASKS or self.data.source not in TASKS[name].sources:
-                raise ValueError(f"embedded.corpus_tasks: {name!r} is not a task with a {self.data.source!r} source")
-            if self.data.source == "local":
+            if name not in TASKS or self.source_of(name) not in TASKS[name].sources:
+                raise ValueError(f"embedded.corpus_tasks: {name!r} is not a task with a {self.source_of(name)!r} source")
+            if self.source_of(name) == "local":
                 self._check_local(name)
         for kind in self.noise.kinds:
             if kind not in NOISE_KINDS:
@@ -246,7 +243,7 @@ class Sweep(_Frozen):
         for target, langs in self.languages.items():
             if target not in self.targets:
                 raise ValueError(f"languages: {target!r} is not one of the targets")
-            known = TASKS[target].languages_for(self.data.source)
+            known = TASKS[target].languages_for(self.source_of(target))
             bad = [lang for lang in langs if lang not in known]
             if bad or not langs:
                 raise ValueError(f"languages.{target}: {bad or 'empty'} not among {', '.join(known)}")
@@ -308,11 +305,15 @@ class Sweep(_Frozen):
                 why = "" if name == task else f" (task {task!r} reads its English training data from it)"
                 raise ValueError(f"data.local: no directory for task {name!r}{why}")
 
+    def source_of(self, task: str) -> str:
+        """Where a task's data comes from: its data.local entry overrides the sweep's source."""
+        return "local" if task in self.data.local else self.data.source
+
     def local_entries(self, task: str) -> dict:
         """The data.local entries a task reads, as plain data (part of its stages' keys)."""
         from ray_xr.tasks import local
 
-        if self.data.source != "local":
+        if self.source_of(task) != "local":
             return {}
         names = local.needed(task, self.data.local[task].files)
         return {name: self.data.local[name].model_dump(mode="json") for name in names}
@@ -320,7 +321,7 @@ class Sweep(_Frozen):
     def target_languages(self, target: str) -> tuple[str, ...]:
         from ray_xr.tasks import TASKS
 
-        return self.languages.get(target) or TASKS[target].languages_for(self.data.source)
+        return self.languages.get(target) or TASKS[target].languages_for(self.source_of(target))
 
 
 def _one_line(err: ValidationError, source: str) -> str:

@@ -77,10 +77,11 @@ def _add(stages: dict[str, Stage], phase: str, spec: dict, parent: str | None, l
 def _data_spec(sweep: Sweep, splits: tuple[str, ...], task: str) -> dict:
     d = sweep.data
     sizes = {"train": d.train_size, "dev": d.dev_size, "test": d.test_size}
-    spec = {"source": d.source, "sizes": {s: sizes[s] for s in splits}}
-    if d.source == "synthetic":
+    source = sweep.source_of(task)
+    spec = {"source": source, "sizes": {s: sizes[s] for s in splits}}
+    if source == "synthetic":
         spec["seed"] = d.seed
-    if d.source == "local":
+    if source == "local":
         spec["local"] = sweep.local_entries(task)
     return spec
 
@@ -165,7 +166,7 @@ def _targets(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: s
     if task is None:
         return []
     keys = []
-    first = get_task(task).after.get(sweep.data.source)
+    first = get_task(task).after.get(sweep.source_of(task))
     if first is not None:
         parent = _add(stages, "target", _target_spec(sweep, first, seed), parent,
                       f"target {first} (before {task}) <- {inter} seed {seed}")

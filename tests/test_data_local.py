@@ -111,7 +111,6 @@ def test_local_layout_reads_the_published_layout():
 
 
 @pytest.mark.parametrize("local, fragment", [
-    ({"udpos": "/nonexistent/udpos"}, "data.local.udpos.dir: no such directory /nonexistent/udpos"),
     ({"udpos": {"dir": str(REAL_DATA), "files": {"valid": "x"}}}, "data.local.udpos.files: unknown split 'valid'"),
     ({"udpos": {"dir": str(REAL_DATA), "files": {"dev": {"path": "x", "format": "csv"}}}},
      "format: unknown format 'csv'"),
@@ -120,6 +119,31 @@ def test_local_layout_reads_the_published_layout():
 def test_local_config_mistakes(local, fragment):
     with pytest.raises(config.SweepError, match=fragment):
         local_sweep(**local)
+
+
+def test_missing_directory_plans_but_does_not_check_or_run(tmp_path):
+    """A directory may live on cluster storage the planning machine lacks: `plan` works, while
+    `data check` and `run` stop at once with one line naming the field."""
+    sweep = {**TINY, "data": {"source": "hub", "local": {"mewslix": "/nonexistent/mewslix"}},
+             "intermediate": ["none"], "targets": ["mewslix"], "languages": {"mewslix": ["de"]}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    assert ray_xr("plan", str(path)).returncode == 0
+    for command in (("data", "check"), ("run", "--storage", str(tmp_path / "runs"))):
+        result = ray_xr(*command, str(path))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().endswith("data.local.mewslix.dir: no such directory /nonexistent/mewslix")
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_local_entry_overrides_the_hub_source_per_task():
+    sweep = config.parse({**TINY, "data": {"source": "hub", "local": {"lareqa": str(REAL_DATA / "xquad"),
+                                                                      "squad": str(REAL_DATA / "xquad")}},
+                          "intermediate": ["none"], "targets": ["lareqa", "xnli"], "languages": {}}, "s.yaml")
+    assert plan._data_spec(sweep, ("test",), "xnli")["source"] == "hub"
+    spec = plan._data_spec(sweep, ("test",), "lareqa")
+    assert spec["source"] == "local" and set(spec["local"]) == {"lareqa", "squad"}
 
 
 def test_borrowed_training_source_needs_its_directory():
