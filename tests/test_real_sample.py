@@ -1,6 +1,6 @@
 """sweeps/real_sample.yaml, shrunk: the whole pipeline (real Ray, real TorchTrainer) on the real
 sample files, English training data from the samples, zero-shot to their other languages: the
-classification, tagging, span-QA and retrieval heads on real text."""
+classification, tagging, span-QA, retrieval and ranking heads on real text."""
 from __future__ import annotations
 
 import csv
@@ -21,8 +21,8 @@ def test_real_sample_sweep_runs_end_to_end(tmp_path):
     sweep["data"].update(train_size=64, dev_size=16, test_size=24)
     # the intermediate stage is multi-task here: MNLI and UD-POS batches under temperature sampling
     sweep.update(intermediate=["none", "mnli+udpos"], multitask={"sampling": "temperature", "temperature": 2.0})
-    sweep.update(targets=["xnli", "panx", "xquad", "tatoeba"], noise={"kinds": ["char"], "levels": [0, 0.5]},
-                 languages={"xnli": ["de"], "panx": ["en", "fr"], "xquad": ["de"], "tatoeba": ["ru"]})
+    sweep.update(targets=["xnli", "panx", "xquad", "tatoeba", "lareqa"], noise={"kinds": ["char"], "levels": [0, 0.5]},
+                 languages={"xnli": ["de"], "panx": ["en", "fr"], "xquad": ["de"], "tatoeba": ["ru"], "lareqa": ["de"]})
     path = tmp_path / "real_sample.yaml"
     path.write_text(yaml.safe_dump(sweep))
     result = ray_xr("run", str(path), "--storage", str(tmp_path / "runs"))  # run from the repo root
@@ -31,16 +31,18 @@ def test_real_sample_sweep_runs_end_to_end(tmp_path):
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     cells = {(r["intermediate"], r["target"], r["language"], r["level"]) for r in records}
     assert cells == {(i, t, lang, level) for i in ("none", "mnli+udpos") for t, langs in (("xnli", ["de"]),
-                     ("panx", ["en", "fr"]), ("xquad", ["de"]), ("tatoeba", ["ru"])) for lang in langs for level in (0, 0.5)}
+                     ("panx", ["en", "fr"]), ("xquad", ["de"]), ("tatoeba", ["ru"]), ("lareqa", ["de"]))
+                     for lang in langs for level in (0, 0.5)}
     assert all(r["n"] == 24 and 0 <= r["value"] <= 100 for r in records)
     rows = list(csv.DictReader((run_dir / "report" / "robustness.csv").open()))
     assert {(r["intermediate"], r["target"]) for r in rows} == {
-        (i, t) for i in ("none", "mnli+udpos") for t in ("xnli", "panx", "xquad", "tatoeba")}
+        (i, t) for i in ("none", "mnli+udpos") for t in ("xnli", "panx", "xquad", "tatoeba", "lareqa")}
     assert {r["metric"] for r in records if r["target"] == "xquad"} == {"squad"}
+    assert {r["metric"] for r in records if r["target"] == "lareqa"} == {"map@20"}
     md = (run_dir / "report" / "robustness.md").read_text()
     assert "| none |" in md and "| mnli+udpos |" in md and "panx char 0.5" in md
     xtreme_r = (run_dir / "report" / "xtreme_r.md").read_text()
-    assert "over 4 of its 10 tasks (partial" in xtreme_r and "| mnli+udpos |" in xtreme_r
+    assert "over 5 of its 10 tasks (partial" in xtreme_r and "| mnli+udpos |" in xtreme_r
     [inter] = [json.loads(p.read_text()) for p in (run_dir / "stages").glob("*/stage.json")
                if json.loads(p.read_text())["phase"] == "intermediate"]
     assert set(inter["spec"]["tasks"]) == {"mnli", "udpos"} and inter["metrics"]["best_dev_score"] > 0
@@ -54,11 +56,15 @@ def check_feature_cache_and_export(tmp_path, run_dir):
     result = ray_xr("export", str(run_dir), str(out), "--intermediate", "mnli+udpos")
     assert result.returncode == 0, result.stderr
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert files == ["panx/test-en.tsv", "panx/test-fr.tsv", "tatoeba/test-ru.tsv", "xnli/test-de.tsv",
-                     "xquad/test-de.json"]
+    assert files == ["lareqa/test-de.json", "panx/test-en.tsv", "panx/test-fr.tsv", "tatoeba/test-ru.tsv",
+                     "xnli/test-de.tsv", "xquad/test-de.json"]
     labels = (out / "xnli/test-de.tsv").read_text().splitlines()
     assert len(labels) == 24 and set(labels) <= {"entailment", "neutral", "contradiction"}
     assert len(json.loads((out / "xquad/test-de.json").read_text())) == 24
+    # LAReQA: each German question's 20 best sentences from the pool of all five sample languages
+    ranked = json.loads((out / "lareqa/test-de.json").read_text())
+    assert len(ranked) == 24 and all(len(ids) == 20 for ids in ranked.values())
+    assert {i.split("_")[0] for ids in ranked.values() for i in ids} > {"xquad.de"}
     assert all(0 <= int(i) < 24 for i in (out / "tatoeba/test-ru.tsv").read_text().split())
     sentences = (out / "panx/test-fr.tsv").read_text().split("\n\n")
     assert len([s for s in sentences if s.strip()]) == 24
