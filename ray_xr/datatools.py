@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Sequence
 
 from ray_xr import data
-from ray_xr.examples import Classification, Example, MultipleChoice, Tagging
+from ray_xr.examples import Classification, Example, MultipleChoice, Tagging, scored
 from ray_xr.tasks import get_task, local
 
 
@@ -40,15 +40,19 @@ def read_files(task: str, paths: Sequence[str], lang: str | None) -> list[Exampl
 
 
 def show(task: str, paths: Sequence[str], lang: str | None, as_json: bool, first: int = 3) -> str:
+    """Counts and the first examples; a ranking task's pool is counted apart from its queries."""
     examples = read_files(task, paths, lang)
-    counts = label_counts(examples)
+    counts, queries = label_counts(examples), scored(examples)
+    pool = len(examples) - len(queries)
     if as_json:
-        return json.dumps({"examples": len(examples), "labels": dict(sorted(counts.items()))})
-    lines = [f"{task}: {len(examples)} examples ({get_task(task).local.format})"]
+        return json.dumps({"examples": len(queries), "labels": dict(sorted(counts.items())),
+                           **({"candidates": pool} if pool else {})})
+    lines = [f"{task}: {len(queries)} examples" + (f" and {pool} candidates" if pool else "")
+             + f" ({get_task(task).local.format})"]
     if counts:
         total = sum(counts.values())
         lines.append("labels: " + ", ".join(f"{k} {v} ({100 * v / total:.1f}%)" for k, v in counts.most_common()))
-    lines += [f"  {e}" for e in examples[:first]]
+    lines += [f"  {e}" for e in queries[:first]]
     return "\n".join(lines)
 
 
@@ -74,7 +78,9 @@ def check(plan) -> tuple[str, list[str]]:
     rows, problems = [("task", "split", "language", "examples")], []
     for task, split, lang, spec in needed_splits(plan):
         try:
-            n = str(len(data.load_split(task, split, lang, spec)))
+            examples = data.load_split(task, split, lang, spec)
+            queries = len(scored(examples))
+            n = f"{queries}" + (f" (+{len(examples) - queries} candidates)" if len(examples) > queries else "")
         except Exception as err:  # the checker reports every failure, whatever raised it
             n = "ERROR"
             problems.append(f"{task} {split} {lang}: {err}")
