@@ -11,7 +11,7 @@ from ray_xr.tasks.families import FAMILIES
 from ray_xr.tasks.local import From
 from tests.conftest import ray_xr
 
-XTREME_R_IMPLEMENTED = ("xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba")
+XTREME_R = ("xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "lareqa", "mewslix")
 INTERMEDIATE = ("mnli", "conll2003", "squad", "anli", "qqp", "sst2", "hellaswag", "cosmosqa", "commonsenseqa")
 
 
@@ -22,14 +22,15 @@ def test_every_task_is_wired():
         if spec.local is not None:
             assert spec.local.format in READERS, name
             assert all(f.task in TASKS for f in spec.local.files.values() if isinstance(f, From)), name
-    for name in XTREME_R_IMPLEMENTED + ("pawsx",) + INTERMEDIATE:
+    for name in XTREME_R + ("pawsx",) + INTERMEDIATE:
         assert "hub" in TASKS[name].sources, name
     # the score's families know the task names used here
-    assert set(XTREME_R_IMPLEMENTED) <= {t for tasks in TASK_FAMILIES.values() for t in tasks}
+    assert set(XTREME_R) == {t for tasks in TASK_FAMILIES.values() for t in tasks}
 
 
 def test_xtreme_r_language_lists():
-    sizes = {"xnli": 15, "xcopa": 11, "udpos": 37, "panx": 48, "xquad": 11, "mlqa": 7, "tydiqa": 9, "tatoeba": 41}
+    sizes = {"xnli": 15, "xcopa": 11, "udpos": 37, "panx": 48, "xquad": 11, "mlqa": 7, "tydiqa": 9, "tatoeba": 41,
+             "lareqa": 11, "mewslix": 11}
     assert {name: len(set(TASKS[name].languages)) for name in sizes} == sizes
     assert "en" not in TASKS["tatoeba"].languages  # English is the side searched
 
@@ -39,7 +40,7 @@ def test_plan_phang2020():
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     seeds, inters = 3, 10  # none + nine intermediate tasks
-    targets = ("xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "pawsx")
+    targets = XTREME_R + ("pawsx",)
     languages = sum(len(TASKS[t].languages) for t in targets)
     # clean + three noisy levels per language; Tatoeba's encoder is a SQuAD target model, and
     # XCOPA's training continues a SocialIQA model: one more target stage per chain
@@ -132,3 +133,31 @@ def test_xtreme_hub_configs_and_schemas(monkeypatch):
     [choice] = TASKS["xcopa"].sources["hub"]("test", "qu", ctx)
     assert (choice.choices, choice.label, choice.question) == (("a", "b"), 1, "cause")
     assert TASKS["xcopa"].sources["hub"]("train", "en", ctx) == []
+
+
+def test_lareqa_hub_source(monkeypatch, tmp_path):
+    """Training data: SQuAD's hub rows regrouped into paragraphs of sentences; test data: the
+    XQuAD-R files of its GitHub release (the download itself is replaced by local copies)."""
+    import datasets
+    from datasets import Dataset
+
+    from ray_xr.tasks import LoadContext
+    from ray_xr.tasks.xtreme_r import XQUAD_LANGS
+    from tests.test_ranking import xquad_r
+
+    context = "Ann ran. Bob sat."
+    fake_hub(monkeypatch, {("rajpurkar/squad", None, "train"): Dataset.from_dict({
+        "id": ["q1", "q2"], "question": ["who ran?", "who sat?"], "context": [context, context],
+        "answers": [{"text": ["Ann"], "answer_start": [0]}, {"text": ["Bob"], "answer_start": [9]}]})})
+    ctx = LoadContext(sizes={"train": 0, "test": 1})
+    train = TASKS["lareqa"].sources["hub"]("train", "en", ctx)
+    assert [(e.id, getattr(e, "keys", None)) for e in train] == [
+        ("q1_squad-train", None), ("q2_squad-train", None), ("squad-train_1_0", ("q1",)), ("squad-train_1_1", ("q2",))]
+    for code in XQUAD_LANGS:
+        (tmp_path / f"{code}.json").write_text(json.dumps(xquad_r(code, ["A b.", "C d."], [("x1", "q?", "C d"),
+                                                                                          ("x2", "q?", "A b")])))
+    monkeypatch.setattr(datasets.DownloadManager, "download",
+                        lambda self, urls: {code: str(tmp_path / url.rsplit("/", 1)[1]) for code, url in urls.items()})
+    test = TASKS["lareqa"].sources["hub"]("test", "de", ctx)
+    assert [e.id for e in test if hasattr(e, "relevant")] == ["x1_de"]  # capped to one question
+    assert len(test) == 1 + 2 * len(XQUAD_LANGS)  # the pool: two sentences in each of eleven languages
