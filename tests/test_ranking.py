@@ -233,6 +233,34 @@ def test_dual_encoder_loss_does_not_count_a_shared_answer_as_negative():
         torch.nn.functional.cross_entropy(logits, torch.arange(3)).item(), rel=1e-5)
 
 
+def test_pool_is_encoded_once_per_loaded_model(tokenizer):
+    """Evaluations of one model under two noise levels: the second encodes only its new queries."""
+    from types import SimpleNamespace
+
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    from ray_xr.data import noisy
+    from ray_xr.evaluate import predict
+
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                              intermediate_size=32, max_position_embeddings=80, pad_token_id=tokenizer.pad_token_id)
+    model = DualEncoder(XLMRobertaModel(config, add_pooling_layer=False))
+    encoded = []
+    model.encoder.register_forward_pre_hook(lambda module, args, kwargs: encoded.append(len(kwargs["input_ids"])),
+                                            with_kwargs=True)
+    w = SimpleNamespace(rank=0, world=1, device="cpu", cache={"model": model})
+    clean = synthetic.ranking("lareqa", "test", "cog", 6, 0, synthetic.LANGUAGES)
+    runs = []
+    for examples in (clean, noisy(clean, "lareqa", "char", 0.5, "cog", 0)):
+        features = RANKING.features(examples, tokenizer, (), 48)
+        runs.append((features, predict(w, model, RANKING, features, tokenizer.pad_token_id, 100, {})))
+    pool = len(clean) - 6
+    assert encoded == [6 + pool, 6]  # one batch of queries and pool, then the noisy queries alone
+    fresh = predict(SimpleNamespace(rank=0, world=1, device="cpu", cache={}), model, RANKING, runs[1][0],
+                    tokenizer.pad_token_id, 100, {})
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(runs[1][1], fresh))
+
+
 def test_synthetic_lareqa_answers_in_every_language():
     examples = synthetic.ranking("lareqa", "test", "cyr", 5, 0, synthetic.LANGUAGES)
     references = RANKING.references(examples)

@@ -98,6 +98,7 @@ def _encode(tokenizer, examples, rows: list[int], max_length: int) -> dict[int, 
 
 class RankingFamily:
     auto_class = "ray_xr.tasks.ranking:DualEncoder"
+    reuse_outputs = True  # evaluate.predict: the pool is encoded once per loaded model
 
     def features(self, examples, tokenizer, labels, max_length, **options) -> list[SentenceFeature]:
         """For scoring: every query (label 0) and every candidate (label 1) once."""
@@ -120,7 +121,7 @@ class RankingFamily:
 
     def outputs(self, model, batch, **options) -> list:
         embedded = getattr(model, "module", model).embed(batch["input_ids"], batch["attention_mask"])
-        return list(embedded.float().cpu())
+        return [row.clone() for row in embedded.float().cpu()]  # not views: each pickles alone (all_gather)
 
     def decode(self, examples, features: list[SentenceFeature], predicted: list, labels, *, rank: int = 20,
                **options) -> list[list[str]]:
