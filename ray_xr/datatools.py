@@ -68,8 +68,8 @@ def needed_splits(plan) -> list[tuple[str, str, str, dict]]:
                     seen.setdefault((task, split, plan.sweep.data.source_language), setting["data"])
         elif stage.phase == "eval":
             seen.setdefault((spec["task"], "test", spec["language"]), spec["data"])
-        for task, data in spec.get("corpus", {}).items():  # pretraining text (embedded.corpus_tasks)
-            seen.setdefault((task, "train", plan.sweep.data.source_language), data)
+        for task, setting in spec.get("corpus", {}).items():  # pretraining text (embedded.corpus_tasks)
+            seen.setdefault((task, "train", plan.sweep.data.source_language), setting)
     return [(*key, d) for key, d in seen.items()]
 
 

@@ -23,7 +23,6 @@ from ray_xr.examples import (
     Classification,
     Example,
     MultipleChoice,
-    RetrievalPair,
     SpanQA,
     Tagging,
 )
@@ -348,28 +347,7 @@ def read_squad_json(path: PathLike, *, labels: Labels = None) -> list[Example]:
     return _nonempty(path, examples, "questions")
 
 
-# ---------------------------------------------------------------- retrieval and multiple choice
-
-
-def read_tatoeba(query_path: PathLike, target_path: PathLike, *, labels: Labels = None) -> list[Example]:
-    """Tatoeba bitext as two aligned files (LASER layout): the non-English side is the query,
-    the English side (e.g. tatoeba.deu-eng.eng) the target."""
-    _no_labels("tatoeba", labels)
-    if Path(query_path).suffix == ".eng" and Path(target_path).suffix != ".eng":
-        raise DataError(query_path, 0, "query side is the English file, expected (non-English file, English file)")
-    queries, targets = list(_lines(query_path)), list(_lines(target_path))
-    if len(queries) != len(targets):
-        longer, shorter = (query_path, target_path) if len(queries) > len(targets) else (target_path, query_path)
-        fewer = min(len(queries), len(targets))
-        raise DataError(longer, fewer + 1, f"no counterpart line in {shorter}, which has {fewer} lines; "
-                                           "expected aligned files of equal length")
-    examples: list[Example] = []
-    for (number, query), (_, target) in zip(queries, targets):
-        for side, sentence in ((query_path, query), (target_path, target)):
-            if not sentence.strip():
-                raise DataError(side, number, "empty sentence, expected one sentence per line on both sides")
-        examples.append(RetrievalPair(_line_id(query_path, number), query, target))
-    return _nonempty(query_path, examples, "sentence pairs")
+# ---------------------------------------------------------------- multiple choice
 
 
 def read_xcopa_jsonl(path: PathLike, *, labels: Labels = None) -> list[Example]:
@@ -405,12 +383,11 @@ READERS: dict[str, Reader] = {
     "nli_jsonl": read_nli_jsonl,
     "pawsx_tsv": read_pawsx_tsv,
     "squad_json": read_squad_json,
-    "tatoeba": read_tatoeba,
     "xcopa_jsonl": read_xcopa_jsonl,
 }
-from ray_xr.formats_ranking import READERS as _RANKING_READERS  # noqa: E402  (LAReQA, Mewsli-X; uses the helpers above)
+from ray_xr.formats_retrieval import READERS as _RETRIEVAL_READERS  # noqa: E402  (uses the helpers above)
 
-READERS.update(_RANKING_READERS)
+READERS.update(_RETRIEVAL_READERS)
 
 
 def read(fmt: str, *paths: PathLike, **options: Any) -> list[Example]:

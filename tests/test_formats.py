@@ -305,6 +305,7 @@ def test_xcopa_errors(tmp_path):
 def test_registry():
     assert issubclass(DataError, ValueError)
     assert set(READERS) == {
-        "conllu", "panx", "xnli_tsv", "nli_jsonl", "pawsx_tsv", "squad_json", "tatoeba", "xcopa_jsonl"}
+        "conllu", "panx", "xnli_tsv", "nli_jsonl", "pawsx_tsv", "squad_json", "tatoeba", "xcopa_jsonl",
+        "squad_sentences", "mewslix"}
     with pytest.raises(ValueError, match="unknown format 'csv'"):
         read("csv", "x")

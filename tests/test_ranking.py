@@ -12,7 +12,7 @@ import yaml
 from ray_xr import formats, synthetic
 from ray_xr.data import DataError, load_split
 from ray_xr.examples import Candidate, RankQuery, scored
-from ray_xr.formats_ranking import sentence_breaks
+from ray_xr.formats_retrieval import sentence_breaks
 from ray_xr.metrics import METRICS
 from ray_xr.models import train_tokenizer
 from ray_xr.tasks.families import FAMILIES, collate

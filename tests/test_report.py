@@ -4,7 +4,6 @@ from __future__ import annotations
 import ast
 import csv
 import json
-import os
 import sys
 from pathlib import Path
 

@@ -189,8 +189,9 @@ class SentenceFeature:
 
 class RetrievalFamily:
     """No head: queries and targets are mean-pooled hidden states of one encoder layer, and each
-    query ranks the targets by cosine similarity (Tatoeba: is the nearest one its translation;
-    LAReQA/Mewsli-X: mAP over the ranking). Nothing is trained for it (tasks.UNTRAINED_FAMILIES)."""
+    query's nearest target by cosine similarity should be its translation (Tatoeba). Nothing is
+    trained for it (tasks.UNTRAINED_FAMILIES); ranking a pool with a trained dual encoder
+    (LAReQA, Mewsli-X) is the ranking family (ranking.py)."""
 
     auto_class = "AutoModel"
 
@@ -207,22 +208,19 @@ class RetrievalFamily:
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
         return torch.nn.functional.normalize(pooled, dim=-1).tolist()
 
-    def decode(self, examples: list[RetrievalPair], features: list[SentenceFeature], predicted: list, labels, *,
-               rank: int = 1, **options) -> list:
-        """Per query: the id of the nearest target (rank 1), or the ids of the top `rank`."""
+    def decode(self, examples: list[RetrievalPair], features: list[SentenceFeature], predicted: list, labels,
+               **options) -> list[str]:
+        """Per query: the id of the nearest target."""
         queries = torch.tensor([p for f, p in zip(features, predicted) if f.labels == 0])
         targets = torch.tensor([p for f, p in zip(features, predicted) if f.labels == 1])
-        order = (queries @ targets.T).topk(min(rank, len(examples)), dim=-1).indices.tolist()
         ids = [e.id for e in examples]
-        return [ids[top[0]] if rank == 1 else [ids[t] for t in top] for top in order]
+        return [ids[i] for i in (queries @ targets.T).argmax(-1).tolist()]
 
-    def references(self, examples: list[RetrievalPair], *, rank: int = 1, **options) -> list:
-        return [e.id if rank == 1 else [e.id] for e in examples]
+    def references(self, examples: list[RetrievalPair], **options) -> list[str]:
+        return [e.id for e in examples]
 
-    def export(self, examples, predictions: list) -> tuple[str, str]:
-        """Tatoeba: the index of the retrieved target per line (XTREME); a ranking: {query id: ids}."""
-        if predictions and isinstance(predictions[0], list):
-            return "json", json.dumps({e.id: p for e, p in zip(examples, predictions)}, ensure_ascii=False)
+    def export(self, examples, predictions: list[str]) -> tuple[str, str]:
+        """The index of the retrieved target per line (XTREME's Tatoeba files)."""
         index = {e.id: i for i, e in enumerate(examples)}
         return "tsv", "".join(f"{index[p]}\n" for p in predictions)
 

@@ -101,7 +101,7 @@ def _hub_pawsx(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
 def _squad_as_sentences(split: str, ctx: LoadContext) -> list[Example]:
     """SQuAD v1.1 from the hub as a ranking task (LAReQA's training data): each question ranks
     the sentences of every paragraph (sentence breaks inferred, as XTREME-R does)."""
-    from ray_xr.formats_ranking import paragraph_examples, sentence_breaks
+    from ray_xr.formats_retrieval import paragraph_examples, sentence_breaks
 
     rows = _hub_rows("rajpurkar/squad", None, split, LoadContext(), "train" if split == "train" else "validation")
     paragraphs: dict[str, list] = {}
@@ -118,7 +118,7 @@ def _hub_lareqa(split: str, lang: str, ctx: LoadContext) -> list[Example]:
         return _squad_as_sentences(split, ctx)
     from datasets import DownloadManager
 
-    from ray_xr.formats_ranking import read_squad_sentences
+    from ray_xr.formats_retrieval import read_squad_sentences
 
     paths = DownloadManager().download({code: XQUAD_R_URL.format(lang=code) for code in XQUAD_LANGS})
     return cap([e for code in XQUAD_LANGS for e in read_squad_sentences(paths[code], language=lang)],

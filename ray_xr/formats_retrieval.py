@@ -1,7 +1,8 @@
-"""Readers for the ranking tasks of XTREME-R: LAReQA (XQuAD-R, and SQuAD v1.1 as its English
-training data) and Mewsli-X. They return RankQuery and Candidate examples: the queries of
-the file and the pool they rank (see examples.py); relevance goes by shared keys, so the pool
-of one language's questions may come from every language's file.
+"""Readers for the retrieval tasks of XTREME-R: Tatoeba (aligned bitext), LAReQA (XQuAD-R, and
+SQuAD v1.1 as its English training data) and Mewsli-X. The ranking tasks' readers return
+RankQuery and Candidate examples: the queries of the file and the pool they rank (see
+examples.py); relevance goes by shared keys, so the pool of one language's questions may come
+from every language's file.
 
 Errors follow formats.py: one `PATH:LINE: problem, expectation` line.
 """
@@ -12,9 +13,31 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from ray_xr.examples import Candidate, Example, RankQuery
-from ray_xr.formats import DataError, Labels, PathLike, _json_member, _jsonl_rows, _lines, _no_labels, _nonempty, \
-    _squad_question
+from ray_xr.examples import Candidate, Example, RankQuery, RetrievalPair
+from ray_xr.formats import (DataError, Labels, PathLike, _json_member, _jsonl_rows, _line_id, _lines, _no_labels,
+                            _nonempty, _squad_question)
+
+
+def read_tatoeba(query_path: PathLike, target_path: PathLike, *, labels: Labels = None) -> list[Example]:
+    """Tatoeba bitext as two aligned files (LASER layout): the non-English side is the query,
+    the English side (e.g. tatoeba.deu-eng.eng) the target."""
+    _no_labels("tatoeba", labels)
+    if Path(query_path).suffix == ".eng" and Path(target_path).suffix != ".eng":
+        raise DataError(query_path, 0, "query side is the English file, expected (non-English file, English file)")
+    queries, targets = list(_lines(query_path)), list(_lines(target_path))
+    if len(queries) != len(targets):
+        longer, shorter = (query_path, target_path) if len(queries) > len(targets) else (target_path, query_path)
+        fewer = min(len(queries), len(targets))
+        raise DataError(longer, fewer + 1, f"no counterpart line in {shorter}, which has {fewer} lines; "
+                                           "expected aligned files of equal length")
+    examples: list[Example] = []
+    for (number, query), (_, target) in zip(queries, targets):
+        for side, sentence in ((query_path, query), (target_path, target)):
+            if not sentence.strip():
+                raise DataError(side, number, "empty sentence, expected one sentence per line on both sides")
+        examples.append(RetrievalPair(_line_id(query_path, number), query, target))
+    return _nonempty(query_path, examples, "sentence pairs")
+
 
 # ---------------------------------------------------------------- XQuAD-R / SQuAD as sentences
 
@@ -177,4 +200,4 @@ def read_mewslix(*paths: PathLike, labels: Labels = None, language: str | None =
     return _nonempty(paths[0], examples, "mentions or entities")
 
 
-READERS = {"squad_sentences": read_squad_sentences, "mewslix": read_mewslix}
+READERS = {"tatoeba": read_tatoeba, "squad_sentences": read_squad_sentences, "mewslix": read_mewslix}
