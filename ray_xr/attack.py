@@ -27,6 +27,7 @@ import torch.distributed as dist
 
 from ray_xr.examples import Classification, Tagging
 from ray_xr.metrics import METRICS
+from ray_xr.models import autocast
 from ray_xr.noise import candidates, join_words, split_words
 from ray_xr.perturb import protect_names_and_numbers, protect_tagged
 from ray_xr.tasks.families import FAMILIES, collate
@@ -73,7 +74,8 @@ class Scorer:
             chunk = feats[start:start + self.batch_size]
             batch = {k: v.to(self.w.device) for k, v in collate(chunk, self.tokenizer.pad_token_id).items()}
             labels = batch.pop("labels")
-            probs = self.model(**batch).logits.float().softmax(-1)
+            with autocast(self.w.device, self.w.precision):
+                probs = self.model(**batch).logits.float().softmax(-1)
             predicted += probs.argmax(-1).cpu().tolist()
             if labels.ndim == 1:  # one label per sequence
                 p = probs.gather(-1, labels[:, None])[:, 0]

@@ -165,6 +165,9 @@ class Resources(_Frozen):
     concurrency: int = Field(0, ge=0)  # concurrent Tune trials; 0 = as many as the cluster fits
     group_by: Literal["chain", "stage"] = "chain"  # one TorchTrainer per (intermediate, seed) chain or per stage
     max_failures: int = Field(1, ge=0)
+    # bf16: forward passes autocast to bfloat16 (weights, gradients, optimizer state stay fp32);
+    # part of the stage keys when set, as it changes the numbers
+    precision: Literal["fp32", "bf16"] = "fp32"
 
 
 class Heads(_Frozen):

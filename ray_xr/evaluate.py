@@ -18,7 +18,7 @@ from ray_xr.config import EMBEDDED_MODEL
 from ray_xr.data import load_split, noise_resources, noisy, realised_rate
 from ray_xr.examples import scored
 from ray_xr.metrics import METRICS
-from ray_xr.models import load_task_model, load_tokenizer
+from ray_xr.models import autocast, load_task_model, load_tokenizer
 from ray_xr.noise import NOISE_KINDS
 from ray_xr.stages import write_text
 from ray_xr.tasks import TaskSpec, get_task
@@ -45,7 +45,8 @@ def predict(w, model, family, feats, pad_id: int, batch_size: int, options: dict
         idx = mine[start:start + batch_size]
         batch = {k: v.to(w.device) for k, v in collate([feats[i] for i in idx], pad_id).items()
                  if k in ("input_ids", "attention_mask")}
-        out.update(zip(idx, family.outputs(model, batch, **options)))
+        with autocast(w.device, w.precision):
+            out.update(zip(idx, family.outputs(model, batch, **options)))
     if w.world > 1:
         shards = [None] * w.world
         dist.all_gather_object(shards, out)

@@ -67,6 +67,13 @@ class SparseMaskedLM(torch.nn.Module):
         return SimpleNamespace(loss=torch.nn.functional.cross_entropy(logits, labels[chosen]))
 
 
+def autocast(device: torch.device | str, precision: str):
+    """The forward-pass precision: "bf16" autocasts matrix products to bfloat16 (on GPUs the
+    tensor cores' rate; weights and optimizer state stay fp32), "fp32" changes nothing."""
+    device_type = torch.device(device).type
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def load_tokenizer(source: str | Path):
     return AutoTokenizer.from_pretrained(str(source))
 

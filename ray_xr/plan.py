@@ -110,6 +110,7 @@ def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> 
     else:  # multi-task intermediate training
         spec.update(sampling=sweep.multitask.model_dump(mode="json"),
                     tasks={t: {"data": _data_spec(sweep, ("train", "dev"), t), **_options(sweep, t)} for t in parts})
+    spec.update(_precision(sweep))
     noise = sweep.train_noise.get(phase)
     if noise is not None:  # absent when off: the keys of sweeps without it do not change
         spec["train_noise"] = {"kind": noise.kind, "level": noise.level, "noise_seed": sweep.noise.seed,
@@ -124,7 +125,12 @@ def _pretrain_spec(sweep: Sweep) -> dict:
             "corpus_seed": sweep.data.seed}
     if sweep.embedded.corpus_tasks:  # only then, so that other sweeps keep their pretraining keys
         spec["corpus"] = {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}
-    return spec
+    return {**spec, **_precision(sweep)}
+
+
+def _precision(sweep: Sweep) -> dict:
+    """{"precision": "bf16"} when set; absent by default, so that existing stage keys stay."""
+    return {"precision": sweep.resources.precision} if sweep.resources.precision != "fp32" else {}
 
 
 def build(sweep: Sweep) -> Plan:
@@ -190,6 +196,7 @@ def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, 
                          "noise_seed": sweep.noise.seed,
                          "data": _data_spec(sweep, ("test",), target),
                          "max_length": sweep.target_training.max_length, **_options(sweep, target),
+                         **_precision(sweep),
                          **(noise_options(sweep, kind, lang) if level else {})}
                 cell = {"intermediate": inter, "target": target, "seed": seed, "noise": kind,
                         "level": level, "language": lang}

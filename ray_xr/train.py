@@ -26,7 +26,8 @@ from ray_xr.data import load_split, noise_resources, noisy, realised_rate
 from ray_xr.examples import Text
 from ray_xr.examples import texts as example_texts
 from ray_xr.evaluate import evaluate_stage, model_source, score
-from ray_xr.models import load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model, train_tokenizer, unwrap
+from ray_xr.models import (autocast, load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model,
+                           train_tokenizer, unwrap)
 from ray_xr.multitask import MultiTaskModel, TaskFeature
 from ray_xr.plan import Stage
 from ray_xr.stages import RunDir
@@ -42,6 +43,7 @@ class Worker:
     rank: int
     world: int
     device: torch.device
+    precision: str = "fp32"  # resources.precision: see models.autocast
     cache: dict = field(default_factory=dict)  # the last trained/loaded target model, for its evaluations
 
     def log(self, msg: str) -> None:
@@ -60,7 +62,8 @@ def run_group(config: dict) -> None:
     quiet_ray_train_reports()
     ctx = ray.train.get_context()  # [ray]
     w = Worker(RunDir(config["run_dir"]), config["sweep"], config["aggregator"],
-               ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
+               ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device(),  # [ray]
+               config["sweep"]["resources"]["precision"])
     for raw in config["stages"]:
         stage = Stage(**raw)
         if w.run.is_done(stage.key):
@@ -222,7 +225,8 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
             batch = collate([feats[i] for i in idx], pad_id)
             batch = prepare(batch) if prepare else batch
             batch = {k: v.to(w.device) for k, v in batch.items()}
-            loss = model(**batch).loss
+            with autocast(w.device, w.precision):
+                loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()

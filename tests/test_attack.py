@@ -90,7 +90,7 @@ def tiny(cls, tokenizer, labels):
     return cls.from_config(config).eval()
 
 
-WORKER = SimpleNamespace(rank=0, world=1, device=torch.device("cpu"))
+WORKER = SimpleNamespace(rank=0, world=1, device=torch.device("cpu"), precision="fp32")
 
 
 @pytest.mark.parametrize("task_name, cls, make", [

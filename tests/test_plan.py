@@ -92,6 +92,14 @@ def test_keys_without_the_new_noise_options_did_not_change():
     assert key_digest(build()) == "cdc0a695f6967fc2"
     assert key_digest(plan.build(config.load(REPO / "sweeps" / "local.yaml"))) == "7cbdcb8135d39d37"
     assert key_digest(build(train_noise={}, noise={**TINY["noise"], "protect_entities": False})) == "cdc0a695f6967fc2"
+    assert key_digest(build(resources={**TINY["resources"], "precision": "fp32"})) == "cdc0a695f6967fc2"
+
+
+def test_bf16_precision_re_keys_every_stage():
+    base, bf16 = build(), build(resources={**TINY["resources"], "precision": "bf16"})
+    for phase in ("pretrain", "intermediate", "target", "eval"):
+        assert keys(base, phase).isdisjoint(keys(bf16, phase)), phase
+    assert all(s.spec.get("precision") == "bf16" for s in bf16.stages.values())
 
 
 def test_train_noise_changes_its_phase_and_downstream_only():

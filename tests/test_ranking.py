@@ -248,7 +248,7 @@ def test_pool_is_encoded_once_per_loaded_model(tokenizer):
     encoded = []
     model.encoder.register_forward_pre_hook(lambda module, args, kwargs: encoded.append(len(kwargs["input_ids"])),
                                             with_kwargs=True)
-    w = SimpleNamespace(rank=0, world=1, device="cpu", cache={"model": model})
+    w = SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", cache={"model": model})
     clean = synthetic.ranking("lareqa", "test", "cog", 6, 0, synthetic.LANGUAGES)
     runs = []
     for examples in (clean, noisy(clean, "lareqa", "char", 0.5, "cog", 0)):
@@ -256,7 +256,7 @@ def test_pool_is_encoded_once_per_loaded_model(tokenizer):
         runs.append((features, predict(w, model, RANKING, features, tokenizer.pad_token_id, 100, {})))
     pool = len(clean) - 6
     assert encoded == [6 + pool, 6]  # one batch of queries and pool, then the noisy queries alone
-    fresh = predict(SimpleNamespace(rank=0, world=1, device="cpu", cache={}), model, RANKING, runs[1][0],
+    fresh = predict(SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", cache={}), model, RANKING, runs[1][0],
                     tokenizer.pad_token_id, 100, {})
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(runs[1][1], fresh))
 
