@@ -210,8 +210,10 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
     total = steps_per_epoch * phase["epochs"]
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     rest = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    # fused: one kernel for all parameters on GPUs (15% faster steps for XLM-R large, bench_gpu.py)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": phase["weight_decay"]},
-                             {"params": rest, "weight_decay": 0.0}], lr=phase["lr"])
+                             {"params": rest, "weight_decay": 0.0}], lr=phase["lr"],
+                            fused=True if w.device.type == "cuda" else None)
     warmup = max(1, int(phase["warmup"] * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
