@@ -328,22 +328,27 @@ def _squad_question(path: PathLike, text: str, where: str, context: str, qa: Any
     return SpanQA(qid, question, context, tuple(_squad_answer(path, line, named, context, a) for a in answers))
 
 
-def read_squad_json(path: PathLike, *, labels: Labels = None) -> list[Example]:
-    """SQuAD v1.1 JSON, as used by XQuAD, MLQA, TyDiQA-GoldP and XQuAD-R; every answer span
-    is checked against its context."""
-    _no_labels("squad_json", labels)
+def squad_paragraphs(path: PathLike) -> Iterator[tuple[str, dict, list[SpanQA]]]:
+    """Each paragraph of a SQuAD-layout JSON file: where it is, its JSON object and its
+    questions, every answer span checked against the context."""
     text = "\n".join(line for _, line in _lines(path))
     try:
         document = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(path, err.lineno, f"invalid JSON ({err.msg}), expected a SQuAD v1.1 document") from None
-    examples: list[Example] = []
     for a, article in enumerate(_json_member(path, 1, "top level", document, "data", list)):
         for p, paragraph in enumerate(_json_member(path, 1, f"data[{a}]", article, "paragraphs", list)):
             where = f"data[{a}].paragraphs[{p}]"
             context = _json_member(path, 1, where, paragraph, "context", str)
-            for q, qa in enumerate(_json_member(path, 1, where, paragraph, "qas", list)):
-                examples.append(_squad_question(path, text, f"{where}.qas[{q}]", context, qa))
+            yield where, paragraph, [_squad_question(path, text, f"{where}.qas[{q}]", context, qa)
+                                     for q, qa in enumerate(_json_member(path, 1, where, paragraph, "qas", list))]
+
+
+def read_squad_json(path: PathLike, *, labels: Labels = None) -> list[Example]:
+    """SQuAD v1.1 JSON, as used by XQuAD, MLQA, TyDiQA-GoldP and XQuAD-R; every answer span
+    is checked against its context."""
+    _no_labels("squad_json", labels)
+    examples: list[Example] = [q for _, _, questions in squad_paragraphs(path) for q in questions]
     return _nonempty(path, examples, "questions")
 
 

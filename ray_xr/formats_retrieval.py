@@ -8,14 +8,13 @@ Errors follow formats.py: one `PATH:LINE: problem, expectation` line.
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
 
 from ray_xr.examples import Candidate, Example, RankQuery, RetrievalPair
 from ray_xr.formats import (DataError, Labels, PathLike, _json_member, _jsonl_rows, _line_id, _lines, _no_labels,
-                            _nonempty, _squad_question)
+                            _nonempty, squad_paragraphs)
 
 
 def read_tatoeba(query_path: PathLike, target_path: PathLike, *, labels: Labels = None) -> list[Example]:
@@ -96,24 +95,14 @@ def read_squad_sentences(path: PathLike, *, labels: Labels = None, language: str
     inferred. The file's stem ends in its language code; with `language`, only the questions of the
     file of that language are kept (the pool always is)."""
     _no_labels("squad_sentences", labels)
-    text = "\n".join(line for _, line in _lines(path))
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataError(path, err.lineno, f"invalid JSON ({err.msg}), expected a SQuAD v1.1 document") from None
     namespace = Path(path).stem
     examples: list[Example] = []
-    paragraph_no = 0
-    for a, article in enumerate(_json_member(path, 1, "top level", document, "data", list)):
-        for p, paragraph in enumerate(_json_member(path, 1, f"data[{a}]", article, "paragraphs", list)):
-            paragraph_no += 1  # numbered through the file, as LAReQA's context ids
-            where = f"data[{a}].paragraphs[{p}]"
-            context = _json_member(path, 1, where, paragraph, "context", str)
-            qas = [_squad_question(path, text, f"{where}.qas[{q}]", context, qa)
-                   for q, qa in enumerate(_json_member(path, 1, where, paragraph, "qas", list))]
-            questions = [(e.id, e.question, e.answers[0].start) for e in qas]  # the first answer, as XTREME-R
-            examples += paragraph_examples(namespace, paragraph_no, context, _breaks(path, 1, where, paragraph, context),
-                                           questions)
+    # paragraphs are numbered through the file, as LAReQA's context ids
+    for paragraph_no, (where, paragraph, qas) in enumerate(squad_paragraphs(path), start=1):
+        context = paragraph["context"]
+        questions = [(e.id, e.question, e.answers[0].start) for e in qas]  # the first answer, as XTREME-R
+        examples += paragraph_examples(namespace, paragraph_no, context, _breaks(path, 1, where, paragraph, context),
+                                       questions)
     if language is not None and namespace.rsplit(".", 1)[-1] != language:  # de.json, xquad.de.json
         examples = [e for e in examples if isinstance(e, Candidate)]
     return _nonempty(path, examples, "questions or sentences")
