@@ -230,6 +230,11 @@ class Sweep(_Frozen):
         for kind in self.noise.kinds:
             if kind not in NOISE_KINDS:
                 raise ValueError(f"noise.kinds: unknown kind {kind!r}; known: {', '.join(sorted(NOISE_KINDS))}")
+            families = NOISE_KINDS[kind].families
+            wrong = [t for t in self.targets if families is not None and TASKS[t].family not in families]
+            if wrong and any(level for level in self.noise.levels):
+                raise ValueError(f"noise.kinds: {kind!r} applies to {' and '.join(families)} tasks, not to "
+                                 f"{', '.join(f'{t} ({TASKS[t].family})' for t in wrong)}")
         for phase, tn in self.train_noise.items():
             if tn.kind not in NOISE_KINDS:
                 raise ValueError(f"train_noise.{phase}.kind: unknown kind {tn.kind!r};"

@@ -72,6 +72,7 @@ class NoiseKind:
     moves_words: bool = False  # edits may drop or reorder words (not only rewrite them)
     # "module:function" that evaluates a model under this kind; its edits are candidates only
     model_aware: str | None = None
+    families: tuple[str, ...] | None = None  # the task families it applies to; None: all
 
     @property
     def needs_model(self) -> bool:
@@ -104,7 +105,7 @@ NOISE_KINDS: dict[str, NoiseKind] = {kind.name: kind for kind in (
               setup=table_setup("lexicon_files", "bilingual lexicon (MUSE 'src tgt' lines)", None)),
     NoiseKind("attack", "greedy character edits that most lower the gold label's probability (needs the model)",
               eligible=has_letter, edit=attack_candidate, setup=lambda lang, _: base_lang(lang),
-              model_aware="ray_xr.attack:evaluate"),
+              model_aware="ray_xr.attack:evaluate", families=("classification", "tagging")),
 )}
 
 

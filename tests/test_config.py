@@ -99,6 +99,13 @@ def test_noise_file_mistakes_name_the_field(tmp_path, typo_file, noise, fragment
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
+def test_attack_on_a_family_it_cannot_attack_fails_before_anything_runs():
+    with pytest.raises(config.SweepError, match=r"noise.kinds: 'attack' applies to classification and tagging tasks, "
+                                                r"not to xquad \(qa\), lareqa \(ranking\)"):
+        parse(targets=["xnli", "xquad", "lareqa"], languages={}, noise={"kinds": ["attack"], "levels": [0, 0.2]})
+    parse(targets=["xnli", "panx"], languages={}, noise={"kinds": ["attack"], "levels": [0, 0.2]})
+
+
 def test_resource_kinds_at_level_zero_only_need_no_files():
     parse(noise={"kinds": ["realworld", "codeswitch"], "levels": [0]})
 
