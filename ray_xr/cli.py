@@ -168,7 +168,12 @@ def _user_errors(command: str) -> tuple[type[Exception], ...]:
     from ray_xr.report import ReportError
     from ray_xr.tasks import UnknownTask
 
-    return SweepError, DataError, ExportError, FileError, NoiseError, ReportError, UnknownTask
+    errors = (SweepError, DataError, ExportError, FileError, NoiseError, ReportError, UnknownTask)
+    if command == "run":  # its module is loaded by then; importing it here for others would load Ray
+        from ray_xr.sweep import ClusterError
+
+        errors += (ClusterError,)
+    return errors
 
 
 def main(argv: list[str] | None = None) -> int:

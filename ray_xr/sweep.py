@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -159,11 +160,34 @@ def _resend_finished(plan: Plan, run: RunDir, record) -> None:
         record(records)
 
 
+class ClusterError(ConnectionError):
+    """--address names no reachable Ray cluster (a user mistake: one line, exit 2)."""
+
+
+def _answers(address: str) -> bool:
+    """Whether anything listens at an explicit host:port: Ray retries such an address for many
+    minutes. Other forms ("auto") are Ray's own lookup, which fails within seconds."""
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return True
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
 def _init_ray(address: str | None, log) -> None:
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: our progress lines, not Tune's boxes
     if address:
-        ray.init(address=address, log_to_driver=True)
+        if not _answers(address):
+            raise ClusterError(f"--address {address}: nothing answers there; start the cluster (`ray up`, or"
+                               " `ray start --head` on its head node) or check the address")
+        try:
+            ray.init(address=address, log_to_driver=True)
+        except ConnectionError as err:
+            raise ClusterError(f"--address {address}: {str(err).splitlines()[0]}") from None
     else:
         ray.init(num_cpus=os.cpu_count(), include_dashboard=True, log_to_driver=True,
                  runtime_env={"env_vars": {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5"}})

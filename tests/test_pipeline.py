@@ -120,3 +120,13 @@ def test_resume_after_interruption(tmp_path):
             assert after[key] == finished, f"stage {key} was trained again"
     records = (run_dir / "results.jsonl").read_text().splitlines()
     assert len(records) == 2 * 2  # languages x levels, each once
+
+
+def test_an_address_where_nothing_answers_is_one_line(sweep_file, tmp_path):
+    """Ray itself retries an unreachable host:port for many minutes (the subprocess timeout
+    fails the test if the run waits on it)."""
+    result = ray_xr("run", str(sweep_file), "--address", "127.0.0.1:1", "--storage", str(tmp_path / "runs"),
+                    timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip() == ("ray-xr: error: --address 127.0.0.1:1: nothing answers there; start the cluster"
+                                     " (`ray up`, or `ray start --head` on its head node) or check the address")
