@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
-import tempfile
 from pathlib import Path
+
+from ray_xr.stages import write_bytes
 
 
 def tokenizer_digest(tokenizer) -> str:
@@ -51,9 +51,5 @@ def features(cache_dir: Path, task, family, examples, tokenizer, max_length: int
         with path.open("rb") as f:
             return pickle.load(f)
     feats = (make or family.features)(examples, tokenizer, task.labels, max_length, **options)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        pickle.dump(feats, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)  # concurrent writers of one key write the same bytes
+    write_bytes(path, pickle.dumps(feats, protocol=pickle.HIGHEST_PROTOCOL))  # concurrent writers of a key agree
     return feats

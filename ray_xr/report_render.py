@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ray_xr.report import (
-    BASELINE, RECORD_KEYS, ROBUSTNESS_COLUMNS, atomic_write, cell_order, first_seen, load_results,
+    BASELINE, RECORD_KEYS, ROBUSTNESS_COLUMNS, cell_order, first_seen, load_results,
     robustness_rows, sweep_source_language, target_metrics,
 )
+from ray_xr.stages import write_text
 
 _TABLE_WIDTH = 12  # more columns than this: one table per target
 _STD_OF = {"mean": "std", "drop": "drop_std", "source_mean": "source_std"}
@@ -236,10 +237,10 @@ def write_report(
     rows = robustness_rows(records, source_language)
     out = run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "robustness.csv", _csv_text(ROBUSTNESS_COLUMNS, rows, rounded=True))
-    atomic_write(out / "per_language.csv", _per_language_text(records))
+    write_text(out / "robustness.csv", _csv_text(ROBUSTNESS_COLUMNS, rows, rounded=True))
+    write_text(out / "per_language.csv", _per_language_text(records))
     # The markdown goes last: once it is there, the CSVs beside it match it.
     markdown = out / "robustness.md"
     name = run_name or run_dir.resolve().name
-    atomic_write(markdown, _render(records, rows, name, source_language))
+    write_text(markdown, _render(records, rows, name, source_language))
     return markdown

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ray_xr import report
+from ray_xr import report, stages
 from ray_xr.report import ReportError, load_results, robustness_rows
 from ray_xr.report_render import render_markdown, write_report
 
@@ -243,7 +243,7 @@ def test_writes_leave_no_temp_files_and_keep_old_file_on_failure(tmp_path, monke
     def fail(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(report.os, "replace", fail)
+    monkeypatch.setattr(stages.os, "replace", fail)  # the atomic writer every report file goes through
     with pytest.raises(OSError, match="disk full"):
         write_report(run_dir, records=make_records(seeds=(1,)))
     assert sorted(p.name for p in out.iterdir()) == ["per_language.csv", "robustness.csv", "robustness.md"]
