@@ -84,6 +84,15 @@ def realised_rate(clean: list[Example], perturbed: list[Example]) -> float:
 
 
 def _words(e: Example) -> list[list[str]]:
-    names = getattr(e, "NOISED", ("text_a", "text_b", "text", "question", "context", "query"))
-    fields = [getattr(e, name) for name in names if isinstance(getattr(e, name, None), str)]
-    return [f.split() for f in fields] + ([list(e.words)] if hasattr(e, "words") else [])
+    """The words of each text noise may rewrite (the example type's NOISED fields): a string is
+    one text, a tuple of strings several (choices), a tagged sentence's words one text."""
+    out: list[list[str]] = []
+    for name in e.NOISED:
+        value = getattr(e, name)
+        if isinstance(value, str):
+            out.append(value.split())
+        elif name == "words":
+            out.append(list(value))
+        elif value is not None:
+            out += [text.split() for text in value]
+    return out

@@ -16,6 +16,8 @@ class Text:
     id: str
     text: str
 
+    NOISED: ClassVar[tuple[str, ...]] = ("text",)  # the fields noise rewrites: data.realised_rate
+
 
 @dataclass(frozen=True)
 class Classification:
@@ -26,6 +28,8 @@ class Classification:
     text_b: str | None
     label: str
 
+    NOISED: ClassVar[tuple[str, ...]] = ("text_a", "text_b")
+
 
 @dataclass(frozen=True)
 class Tagging:
@@ -34,6 +38,8 @@ class Tagging:
     id: str
     words: tuple[str, ...]
     tags: tuple[str, ...]
+
+    NOISED: ClassVar[tuple[str, ...]] = ("words",)
 
     def __post_init__(self) -> None:
         if len(self.words) != len(self.tags):
@@ -55,6 +61,8 @@ class SpanQA:
     context: str
     answers: tuple[Answer, ...]
 
+    NOISED: ClassVar[tuple[str, ...]] = ("question", "context")
+
 
 @dataclass(frozen=True)
 class MultipleChoice:
@@ -66,6 +74,8 @@ class MultipleChoice:
     choices: tuple[str, ...]
     label: int
 
+    NOISED: ClassVar[tuple[str, ...]] = ("premise", "choices")
+
 
 @dataclass(frozen=True)
 class RetrievalPair:
@@ -74,6 +84,8 @@ class RetrievalPair:
     id: str
     query: str
     target: str
+
+    NOISED: ClassVar[tuple[str, ...]] = ("query",)  # the target side is what is searched
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,8 @@ class RankQuery:
     query: str
     relevant: tuple[str, ...]  # relevance keys (LAReQA: the question's cross-lingual id; Mewsli-X: the entity)
 
+    NOISED: ClassVar[tuple[str, ...]] = ("query",)
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -95,7 +109,7 @@ class Candidate:
     context: str = ""  # LAReQA: the sentence's paragraph, encoded with it as a text pair
     keys: tuple[str, ...] = ()  # the queries it answers (their `relevant` keys)
 
-    NOISED: ClassVar[tuple[str, ...]] = ()  # see data.realised_rate
+    NOISED: ClassVar[tuple[str, ...]] = ()
 
 
 Example = Text | Classification | Tagging | SpanQA | MultipleChoice | RetrievalPair | RankQuery | Candidate

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ray_xr import keyboards
+from ray_xr import keyboards, synthetic
 from ray_xr.noise import (
     NOISE_KINDS, NoiseError, NoiseKind, NoiseResources, candidates, perturb_text, perturb_words, show,
 )
@@ -515,3 +515,20 @@ def test_cli_noise_show_imports_nothing_heavy():
             f"print(' '.join(sorted({heavy} & set(sys.modules))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("task, make", [
+    ("xcopa", lambda: synthetic.choice("c", "test", "en", 200, 0)),
+    ("xnli", lambda: synthetic.nli("n", "test", "en", 200, 0)),
+    ("panx", lambda: synthetic.tagging("p", "test", "en", 200, 0, "panx")),
+    ("xquad", lambda: synthetic.qa("q", "test", "en", 100, 0)),
+    ("lareqa", lambda: synthetic.ranking("r", "test", "en", 100, 0, ("en",))),
+])
+def test_realised_rate_is_measured_on_the_fields_noise_rewrites(task, make):
+    """Every family's recorded rate is near the level: multiple choice counts its premise and
+    choices, a ranking task its queries and not the untouched pool."""
+    from ray_xr.data import noisy, realised_rate
+
+    clean = make()
+    rate = realised_rate(clean, noisy(clean, task, "char", 0.4, "en", 0))
+    assert 0.3 < rate <= 0.4, rate
