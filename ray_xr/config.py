@@ -205,7 +205,16 @@ class Sweep(_Frozen):
 
     @model_validator(mode="after")
     def _check_grid(self) -> "Sweep":
-        from ray_xr.noise import NOISE_KINDS
+        self._check_tasks()
+        self._check_noise_kinds()
+        if not self.seeds:
+            raise ValueError("seeds: the grid is empty")
+        self._check_lengths_and_languages()
+        self._check_noise_files()
+        return self
+
+    def _check_tasks(self) -> None:
+        """Every task exists and has the data source the sweep reads it from."""
         from ray_xr.tasks import TASKS
 
         for field, names in (("intermediate", self.intermediate), ("targets", self.targets)):
@@ -227,6 +236,12 @@ class Sweep(_Frozen):
                 raise ValueError(f"embedded.corpus_tasks: {name!r} is not a task with a {self.source_of(name)!r} source")
             if self.source_of(name) == "local":
                 self._check_local(name)
+
+    def _check_noise_kinds(self) -> None:
+        """Evaluation and training noise name known kinds, each where it applies."""
+        from ray_xr.noise import NOISE_KINDS
+        from ray_xr.tasks import TASKS
+
         for kind in self.noise.kinds:
             if kind not in NOISE_KINDS:
                 raise ValueError(f"noise.kinds: unknown kind {kind!r}; known: {', '.join(sorted(NOISE_KINDS))}")
@@ -241,8 +256,10 @@ class Sweep(_Frozen):
                                  f" known: {', '.join(sorted(NOISE_KINDS))}")
             if NOISE_KINDS[tn.kind].needs_model:
                 raise ValueError(f"train_noise.{phase}.kind: {tn.kind!r} needs a trained model; it is for evaluation only")
-        if not self.seeds:
-            raise ValueError("seeds: the grid is empty")
+
+    def _check_lengths_and_languages(self) -> None:
+        from ray_xr.tasks import TASKS
+
         if self.model == EMBEDDED_MODEL:
             for field in ("intermediate_training", "target_training"):
                 if getattr(self, field).max_length > self.embedded.max_positions:
@@ -255,8 +272,6 @@ class Sweep(_Frozen):
             bad = [lang for lang in langs if lang not in known]
             if bad or not langs:
                 raise ValueError(f"languages.{target}: {bad or 'empty'} not among {', '.join(known)}")
-        self._check_noise_files()
-        return self
 
     def _check_noise_files(self) -> None:
         """Every file exists and parses, and every kind that reads one has it for every

@@ -42,8 +42,8 @@ def key(family_name: str, examples, tokenizer, labels, max_length: int, options:
 def features(cache_dir: Path, task, family, examples, tokenizer, max_length: int, options: dict,
              train: bool = False) -> list:
     """family.features(...) for these examples, from the cache when an identical call ran before.
-    train=True asks for the features training consumes, for a family whose differ from those
-    it is scored on (the ranking family's query-candidate pairs)."""
+    train=True asks for the features training consumes, for a family whose training features
+    differ from those it is scored with (the ranking family's query-candidate pairs)."""
     make = getattr(family, "train_features", None) if train else None
     name = task.family + ("/train" if make else "")
     path = cache_dir / f"{task.name}-{key(name, examples, tokenizer, task.labels, max_length, options)}.pkl"
