@@ -9,7 +9,7 @@ import difflib
 import json
 from functools import lru_cache
 
-from ray_xr.examples import Example, scored
+from ray_xr.examples import Example, cap, scored
 from ray_xr.tasks import LoadContext, get_task
 
 
@@ -29,7 +29,7 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     if loader is None:
         raise DataError(f"task {task}: no {data['source']!r} data source (has: {', '.join(spec.sources)})")
     ctx = LoadContext(seed=data.get("seed", 0), sizes=data["sizes"], local=data.get("local", {}))
-    examples = tuple(loader(split, lang, ctx))
+    examples = tuple(cap(list(loader(split, lang, ctx)), 0))  # a ranking pool after its queries
     if not scored(list(examples)):
         raise DataError(f"task {task}: the {split} split for language {lang!r} is empty")
     return examples

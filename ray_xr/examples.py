@@ -121,10 +121,12 @@ def scored(examples: list[Example]) -> list[Example]:
 
 
 def cap(examples: list[Example], n: int) -> list[Example]:
-    """The first n examples (all when n is 0); a ranking pool stays whole, only queries are cut."""
-    if not n:
+    """The first n examples (all when n is 0). A ranking pool stays whole, after the queries:
+    only queries are cut, and the pool can be tokenized on its own (features.py)."""
+    pool = [e for e in examples if isinstance(e, Candidate)]
+    if not n and not pool:
         return examples
-    return scored(examples)[:n] + [e for e in examples if isinstance(e, Candidate)]
+    return scored(examples)[:n or None] + pool
 
 
 def texts(e: Example) -> list[str]:

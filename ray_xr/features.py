@@ -1,6 +1,7 @@
 """Tokenized features, cached on disk under the run folder and shared by every stage that
 needs the same ones: the training set of a target task is tokenized once for all intermediate
-tasks and seeds, a test set once for all the models evaluated on it.
+tasks and seeds, a test set once for all the models evaluated on it, a ranking pool (LAReQA,
+Mewsli-X) once for every language and noise level.
 
 The key is the content itself: a digest of the tokenizer's definition, the family, labels,
 max length and head options, and of the examples (after noise). So a cached file can never
@@ -11,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
+from ray_xr.examples import scored
 from ray_xr.stages import write_bytes
 
 
@@ -45,6 +48,13 @@ def features(cache_dir: Path, task, family, examples, tokenizer, max_length: int
     train=True asks for the features training consumes, for a family whose training features
     differ from those it is scored with (the ranking family's query-candidate pairs)."""
     make = getattr(family, "train_features", None) if train else None
+    head = scored(examples)
+    if not make and head and len(head) < len(examples) and examples[:len(head)] == head:
+        # a ranking pool after its queries: the same at every noise level and in every language,
+        # so it is tokenized once and cached on its own
+        pool = features(cache_dir, task, family, examples[len(head):], tokenizer, max_length, options)
+        return features(cache_dir, task, family, head, tokenizer, max_length, options) + [
+            replace(f, example=f.example + len(head)) for f in pool]
     name = task.family + ("/train" if make else "")
     path = cache_dir / f"{task.name}-{key(name, examples, tokenizer, task.labels, max_length, options)}.pkl"
     if path.exists():

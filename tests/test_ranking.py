@@ -164,7 +164,7 @@ def test_mewslix_reader_follows_the_baseline_preprocessing(tmp_path):
     assert [e.id for e in test if isinstance(e, Candidate)] == ["Q1", "Q2", "Q3"]
     assert RANKING.references(test) == [["Q1"]]
     train = load_split("mewslix", "train", "en", spec)
-    assert [type(e).__name__ for e in train] == ["RankQuery", "Candidate", "RankQuery"]  # the entity once
+    assert [type(e).__name__ for e in train] == ["RankQuery", "RankQuery", "Candidate"]  # the entity once, last
 
 
 def test_mewslix_mention_outside_one_sentence_is_an_error(tmp_path):
@@ -259,6 +259,20 @@ def test_pool_is_encoded_once_per_loaded_model(tokenizer):
     fresh = predict(SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", cache={}), model, RANKING, runs[1][0],
                     tokenizer.pad_token_id, 100, {})
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(runs[1][1], fresh))
+
+
+def test_pool_is_tokenized_once_for_every_noise_level(tokenizer, tmp_path):
+    from ray_xr import features
+    from ray_xr.data import noisy
+    from ray_xr.tasks import get_task
+
+    task, cache = get_task("lareqa"), tmp_path / "cache"
+    clean = synthetic.ranking("lareqa", "test", "cog", 6, 0, synthetic.LANGUAGES)
+    for level in (0, 0.2, 0.5):
+        examples = noisy(clean, "lareqa", "char", level, "cog", 0)
+        cached = features.features(cache, task, RANKING, examples, tokenizer, 48, {})
+        assert cached == RANKING.features(examples, tokenizer, (), 48)  # the same as tokenizing all at once
+    assert len(list(cache.glob("lareqa-*.pkl"))) == 1 + 3  # one pool, the queries at each level
 
 
 def test_synthetic_lareqa_answers_in_every_language():
