@@ -16,7 +16,9 @@ class Text:
     id: str
     text: str
 
-    NOISED: ClassVar[tuple[str, ...]] = ("text",)  # the fields noise rewrites: data.realised_rate
+    # the fields of running text (examples.texts) and those noise rewrites (data.realised_rate)
+    TEXTS: ClassVar[tuple[str, ...]] = ("text",)
+    NOISED: ClassVar[tuple[str, ...]] = ("text",)
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Classification:
     text_b: str | None
     label: str
 
+    TEXTS: ClassVar[tuple[str, ...]] = ("text_a", "text_b")
     NOISED: ClassVar[tuple[str, ...]] = ("text_a", "text_b")
 
 
@@ -39,6 +42,7 @@ class Tagging:
     words: tuple[str, ...]
     tags: tuple[str, ...]
 
+    TEXTS: ClassVar[tuple[str, ...]] = ("words",)
     NOISED: ClassVar[tuple[str, ...]] = ("words",)
 
     def __post_init__(self) -> None:
@@ -61,6 +65,7 @@ class SpanQA:
     context: str
     answers: tuple[Answer, ...]
 
+    TEXTS: ClassVar[tuple[str, ...]] = ("question", "context")
     NOISED: ClassVar[tuple[str, ...]] = ("question", "context")
 
 
@@ -74,6 +79,7 @@ class MultipleChoice:
     choices: tuple[str, ...]
     label: int
 
+    TEXTS: ClassVar[tuple[str, ...]] = ("premise", "question", "choices")
     NOISED: ClassVar[tuple[str, ...]] = ("premise", "choices")
 
 
@@ -85,6 +91,7 @@ class RetrievalPair:
     query: str
     target: str
 
+    TEXTS: ClassVar[tuple[str, ...]] = ("query", "target")
     NOISED: ClassVar[tuple[str, ...]] = ("query",)  # the target side is what is searched
 
 
@@ -97,6 +104,7 @@ class RankQuery:
     query: str
     relevant: tuple[str, ...]  # relevance keys (LAReQA: the question's cross-lingual id; Mewsli-X: the entity)
 
+    TEXTS: ClassVar[tuple[str, ...]] = ("query",)
     NOISED: ClassVar[tuple[str, ...]] = ("query",)
 
 
@@ -109,6 +117,7 @@ class Candidate:
     context: str = ""  # LAReQA: the sentence's paragraph, encoded with it as a text pair
     keys: tuple[str, ...] = ()  # the queries it answers (their `relevant` keys)
 
+    TEXTS: ClassVar[tuple[str, ...]] = ("text", "context")
     NOISED: ClassVar[tuple[str, ...]] = ()
 
 
@@ -130,11 +139,15 @@ def cap(examples: list[Example], n: int) -> list[Example]:
 
 
 def texts(e: Example) -> list[str]:
-    """The running text of an example, without its labels (for masked-LM pretraining)."""
-    if isinstance(e, Tagging):
-        return [" ".join(e.words)]
-    fields = {Text: ("text",), Classification: ("text_a", "text_b"), SpanQA: ("question", "context"),
-              MultipleChoice: ("premise", "question"), RetrievalPair: ("query", "target"),
-              RankQuery: ("query",), Candidate: ("text", "context")}[type(e)]
-    out = [getattr(e, name) for name in fields] + list(getattr(e, "choices", ()))
+    """The running text of an example (its TEXTS fields), without its labels (for masked-LM
+    pretraining): a tagged sentence's words are one text, a tuple of choices several."""
+    out: list[str] = []
+    for name in e.TEXTS:
+        value = getattr(e, name)
+        if isinstance(value, str):
+            out.append(value)
+        elif name == "words":
+            out.append(" ".join(value))
+        elif value is not None:
+            out += value
     return [t for t in out if t]
