@@ -103,6 +103,7 @@ def _squad_as_sentences(split: str, ctx: LoadContext) -> list[Example]:
     the sentences of every paragraph (sentence breaks inferred, as XTREME-R does)."""
     from ray_xr.formats_retrieval import paragraph_examples, sentence_breaks
 
+    # read whole (an empty context has no cap): the cap counts questions, and the pool keeps every paragraph
     rows = _hub_rows("rajpurkar/squad", None, split, LoadContext(), "train" if split == "train" else "validation")
     paragraphs: dict[str, list] = {}
     for r in rows:  # the hub has a row per question; its paragraphs are the distinct contexts
