@@ -20,7 +20,7 @@ import time
 import torch
 import transformers
 
-from ray_xr.models import autocast
+from ray_xr.run.models import autocast
 from ray_xr.tasks.families import FAMILIES, Feature, collate
 from ray_xr.tasks.heads import SpanFeature
 from ray_xr.tasks.ranking import DualEncoder, PairFeature

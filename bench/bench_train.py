@@ -20,8 +20,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ray_xr import config, synthetic  # noqa: E402
-from ray_xr.models import new_masked_lm, train_tokenizer  # noqa: E402
+from ray_xr import config  # noqa: E402
+from ray_xr.data import synthetic  # noqa: E402
+from ray_xr.run.models import new_masked_lm, train_tokenizer  # noqa: E402
 from ray_xr.tasks.families import FAMILIES, collate  # noqa: E402
 from ray_xr.tasks.specs import NLI_LABELS  # noqa: E402
 
@@ -42,7 +43,7 @@ def bare_loop(sweep: config.Sweep) -> float:
     with tempfile.TemporaryDirectory() as d:
         new_masked_lm(sweep.embedded.model_dump(), tok).base_model.save_pretrained(d)
         tok.save_pretrained(d)
-        from ray_xr.models import load_task_model
+        from ray_xr.run.models import load_task_model
         model = load_task_model(d, "AutoModelForSequenceClassification", len(NLI_LABELS))
     phase = sweep.target_training
     examples = synthetic.nli("xnli", "train", "en", sweep.data.train_size, sweep.data.seed)
@@ -63,7 +64,7 @@ def bare_loop(sweep: config.Sweep) -> float:
 
 
 def ray_xr_stage(sweep: config.Sweep) -> dict:
-    from ray_xr.sweep import run
+    from ray_xr.run.driver import run
 
     with tempfile.TemporaryDirectory() as storage:
         t0 = time.perf_counter()

@@ -1,4 +1,15 @@
 """ray-xr: sweeps of intermediate-task training x zero-shot cross-lingual transfer x noise on Ray.
 
-Kept import-free so that light commands (plan, report, noise show) never load torch or ray.
+Layers, each importing only those below it (tests/test_layout.py checks this and that no
+module imports itself in a circle):
+
+    cli, datatools            the `ray-xr` command; catches errors.RayXRError once
+    run/                      driver (Tune), worker loop (Train), evaluation, aggregator actor
+    report/                   results, tables, rendering, XTREME-R score, exports (no torch, no ray)
+    plan                      the stage graph and its keys
+    config                    the typed sweep, checked against the registries below
+    tasks/                    the task registry, data sources, families (torch only in families)
+    noise/                    noise kinds and their engine (standard library only)
+    data/                     example types, file formats, the synthetic benchmark, feature cache
+    errors, stages, metrics   user-facing errors, stage folders and atomic writes, official metrics
 """

@@ -1,7 +1,8 @@
 """Command line: `ray-xr plan|run|report|export|noise show|data show|data check ...`.
 
-Heavy imports (ray, torch) happen inside the commands that need them, so `plan`, `report` and
-`noise show` start fast. User mistakes end in one line on stderr and exit code 2.
+Each command imports what it needs when it runs (a lazy import on purpose): `noise show` must not
+load pydantic, yaml or the task registry, and `plan`, `report` and `data` must not load torch or
+Ray. User mistakes (errors.RayXRError) end in one line on stderr and exit code 2.
 """
 from __future__ import annotations
 
@@ -10,43 +11,48 @@ import json
 import sys
 from pathlib import Path
 
+from ray_xr import noise
+from ray_xr.errors import DataError, NoiseError, RayXRError, ReportError
+from ray_xr.noise.perturb import protect_names_and_numbers
+from ray_xr.report import export, render, results, xtreme
+
+
+def load_sweep(path: str):
+    from ray_xr import config  # lazy: pydantic, yaml and the task registry, which `noise show` does without
+
+    return config.load(path)
+
 
 def cmd_plan(args) -> int:
-    from ray_xr import config, plan
+    from ray_xr import plan  # lazy, as load_sweep
 
-    p = plan.build(config.load(args.sweep))
+    p = plan.build(load_sweep(args.sweep))
     print(json.dumps(p.summary()) if args.json else plan.describe(p))
     return 0
 
 
 def cmd_run(args) -> int:
-    from ray_xr import config
-
-    sweep = config.load(args.sweep)  # validate before anything heavy starts
+    sweep = load_sweep(args.sweep)  # validate before anything heavy starts
     _check_dirs(sweep, args.sweep)
     if sweep.data.source == "local":  # reading local files is cheap: fail before any training
         _check_data(sweep, args.sweep)
-    from ray_xr.sweep import run
+    from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
 
     return run(sweep, Path(args.storage), args.address)
 
 
 def cmd_report(args) -> int:
-    from ray_xr import report, report_render, xtreme_score
-
     run_dir = Path(args.run_dir)
     if not (run_dir / "results.jsonl").exists():
-        raise report.ReportError(f"{run_dir}: no results.jsonl (is this a run folder?)")
-    path = report_render.write_report(run_dir)
+        raise ReportError(f"{run_dir}: no results.jsonl (is this a run folder?)")
+    path = render.write_report(run_dir)
     print(path.read_text())
-    print(xtreme_score.write(run_dir, report.load_results(run_dir)).read_text())
+    print(xtreme.write(run_dir, results.load_results(run_dir)).read_text())
     print(f"ray-xr: report written to {path}")
     return 0
 
 
 def cmd_export(args) -> int:
-    from ray_xr import export
-
     files = export.collect(Path(args.run_dir), Path(args.out), args.intermediate, args.seed)
     print(f"ray-xr: {len(files)} prediction files in {args.out} (XTREME submission layout <task>/test-<lang>.<ext>)")
     return 0
@@ -54,17 +60,13 @@ def cmd_export(args) -> int:
 
 def cmd_noise_show(args) -> int:
     """Only the perturbed text on stdout (for scripts); --verbose adds a summary on stderr."""
-    from ray_xr import noise
-
     resources = noise.NoiseResources(typo_files={args.lang: args.typo_file} if args.typo_file else {},
                                      lexicon_files={args.lang: args.lexicon_file} if args.lexicon_file else {})
     field = noise.NOISE_KINDS[args.kind].resource if args.kind in noise.NOISE_KINDS else None
     if field and noise.resource_file(args.kind, args.lang, resources) is None:
         option = "--" + field.removesuffix("_files") + "-file"
-        raise noise.NoiseError(f"noise kind {args.kind!r} reads a file: pass {option} PATH")
-    protect = None
-    if args.protect:
-        from ray_xr.perturb import protect_names_and_numbers as protect
+        raise NoiseError(f"noise kind {args.kind!r} reads a file: pass {option} PATH")
+    protect = protect_names_and_numbers if args.protect else None
     out = noise.perturb_text(args.text, args.kind, args.level, lang=args.lang, seed=args.seed,
                              example_id="show", resources=resources, protect=protect)
     if args.verbose:
@@ -74,33 +76,27 @@ def cmd_noise_show(args) -> int:
 
 
 def cmd_data_show(args) -> int:
-    from ray_xr import datatools
+    from ray_xr import datatools  # lazy, as load_sweep
 
     print(datatools.show(args.task, args.files, args.lang, args.json))
     return 0
 
 
 def cmd_data_check(args) -> int:
-    from ray_xr import config
-
-    sweep = config.load(args.sweep)
+    sweep = load_sweep(args.sweep)
     _check_dirs(sweep, args.sweep)
     print(_check_data(sweep, args.sweep))
     return 0
 
 
 def _check_dirs(sweep, source: str) -> None:
-    from ray_xr.data import DataError
-
     for task, entry in sweep.data.local.items():
         if not Path(entry.dir).is_dir():
             raise DataError(f"{source}: data.local.{task}.dir: no such directory {entry.dir}")
 
 
 def _check_data(sweep, source: str) -> str:
-    from ray_xr import datatools, plan
-    from ray_xr.data import DataError
-
+    from ray_xr import datatools, plan  # lazy, as load_sweep
     table, problems = datatools.check(plan.build(sweep))
     if problems:
         print("\n".join([table] + [f"  {p}" for p in problems]))
@@ -156,31 +152,11 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _user_errors(command: str) -> tuple[type[Exception], ...]:
-    from ray_xr.noise import NoiseError
-
-    if command == "noise":  # starts in well under a second: no pydantic, yaml or task registry
-        return (NoiseError,)
-    from ray_xr.config import SweepError
-    from ray_xr.data import DataError
-    from ray_xr.export import ExportError
-    from ray_xr.formats import DataError as FileError
-    from ray_xr.report import ReportError
-    from ray_xr.tasks import UnknownTask
-
-    errors = (SweepError, DataError, ExportError, FileError, NoiseError, ReportError, UnknownTask)
-    if command == "run":  # its module is loaded by then; importing it here for others would load Ray
-        from ray_xr.sweep import ClusterError
-
-        errors += (ClusterError,)
-    return errors
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except _user_errors(args.command) as err:
+    except RayXRError as err:
         print(f"ray-xr: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

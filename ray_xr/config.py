@@ -1,7 +1,9 @@
 """The sweep configuration: one typed, frozen object with every default in this file.
 
 Unknown keys, wrong types, unknown task names and empty grids fail at once with one line that
-names the field (`SweepError`). Cheap to import: no torch, no ray.
+names the field (`SweepError`). Names are checked against the registries they name, so this
+module sits above them: it may import ray_xr.tasks, ray_xr.noise, ray_xr.data and ray_xr.errors,
+never plan, run, report, torch or ray.
 """
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ray_xr.data.readers import READERS
+from ray_xr.errors import NoiseError, SweepError
+from ray_xr.noise import NOISE_KINDS, NoiseResources, resource_file
+from ray_xr.tasks import SPLITS, TASKS, local
+
 EMBEDDED_MODEL = "embedded-tiny"
-
-
-class SweepError(ValueError):
-    """A user mistake in a sweep file; the message is one line naming the field."""
 
 
 class _Frozen(BaseModel):
@@ -61,13 +64,11 @@ class LocalFile(_Frozen):
     """The file(s) one split is read from instead of the task layout's own."""
 
     path: str  # a path or glob, relative to the task's directory
-    format: str | None = None  # a key of formats.READERS; default: the task's own format
+    format: str | None = None  # a key of readers.READERS; default: the task's own format
 
     @field_validator("format")
     @classmethod
     def _known_format(cls, fmt: str | None) -> str | None:
-        from ray_xr.formats import READERS
-
         if fmt is not None and fmt not in READERS:
             raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
         return fmt
@@ -96,8 +97,6 @@ class LocalTask(_Frozen):
     @field_validator("files")
     @classmethod
     def _known_splits(cls, files: dict) -> dict:
-        from ray_xr.tasks import SPLITS
-
         for split in files:
             if split not in SPLITS:
                 raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
@@ -130,12 +129,12 @@ class Data(_Frozen):
 
 
 class Noise(_Frozen):
-    """Evaluation noise (see ray_xr.noise and ray_xr.perturb)."""
+    """Evaluation noise (see ray_xr.noise and ray_xr.noise.perturb)."""
 
     kinds: tuple[str, ...] = ("char",)
     levels: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4)
     seed: int = 0  # the same noisy text for every model, so comparisons are paired
-    protect_entities: bool = False  # keep named entities and numbers intact (ray_xr.perturb)
+    protect_entities: bool = False  # keep named entities and numbers intact (ray_xr.noise.perturb)
     # language -> file, relative to the sweep file or absolute; their contents enter the stage keys
     typo_files: dict[str, str] = {}  # realworld: `correct<TAB>misspelling` per line
     lexicon_files: dict[str, str] = {}  # codeswitch: MUSE `src tgt` per line
@@ -215,8 +214,6 @@ class Sweep(_Frozen):
 
     def _check_tasks(self) -> None:
         """Every task exists and has the data source the sweep reads it from."""
-        from ray_xr.tasks import TASKS
-
         for field, names in (("intermediate", self.intermediate), ("targets", self.targets)):
             if not names:
                 raise ValueError(f"{field}: the grid is empty")
@@ -226,22 +223,19 @@ class Sweep(_Frozen):
                 if name != "none" and name not in TASKS or (name == "none" and field == "targets"):
                     raise ValueError(f"{field}: unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
                 for task in (name, TASKS[name].encoder_task) if name != "none" else ():
-                    if task and self.source_of(task) not in TASKS[task].sources:
+                    if task and self.source_of(task) not in TASKS[task].source_names:
                         raise ValueError(f"{field}: task {task!r} has no {self.source_of(task)!r} data source;"
-                                         f" it has: {', '.join(TASKS[task].sources)}")
+                                         f" it has: {', '.join(TASKS[task].source_names)}")
                 if name != "none" and self.source_of(name) == "local":
                     self._check_local(name)
         for name in self.embedded.corpus_tasks:
-            if name not in TASKS or self.source_of(name) not in TASKS[name].sources:
+            if name not in TASKS or self.source_of(name) not in TASKS[name].source_names:
                 raise ValueError(f"embedded.corpus_tasks: {name!r} is not a task with a {self.source_of(name)!r} source")
             if self.source_of(name) == "local":
                 self._check_local(name)
 
     def _check_noise_kinds(self) -> None:
         """Evaluation and training noise name known kinds, each where it applies."""
-        from ray_xr.noise import NOISE_KINDS
-        from ray_xr.tasks import TASKS
-
         for kind in self.noise.kinds:
             if kind not in NOISE_KINDS:
                 raise ValueError(f"noise.kinds: unknown kind {kind!r}; known: {', '.join(sorted(NOISE_KINDS))}")
@@ -258,8 +252,6 @@ class Sweep(_Frozen):
                 raise ValueError(f"train_noise.{phase}.kind: {tn.kind!r} needs a trained model; it is for evaluation only")
 
     def _check_lengths_and_languages(self) -> None:
-        from ray_xr.tasks import TASKS
-
         if self.model == EMBEDDED_MODEL:
             for field in ("intermediate_training", "target_training"):
                 if getattr(self, field).max_length > self.embedded.max_positions:
@@ -276,8 +268,6 @@ class Sweep(_Frozen):
     def _check_noise_files(self) -> None:
         """Every file exists and parses, and every kind that reads one has it for every
         language it runs in: evaluation languages, and the source language for train_noise."""
-        from ray_xr.noise import NOISE_KINDS, NoiseError, resource_file
-
         for field in ("typo_files", "lexicon_files"):
             for lang, path in getattr(self.noise, field).items():
                 if not Path(path).is_file():
@@ -303,9 +293,7 @@ class Sweep(_Frozen):
                 except NoiseError as err:
                     raise ValueError(f"noise.{field}.{lang}: {err}") from None
 
-    def noise_resources(self):
-        from ray_xr.noise import NoiseResources
-
+    def noise_resources(self) -> NoiseResources:
         return NoiseResources(typo_files=self.noise.typo_files, lexicon_files=self.noise.lexicon_files)
 
     @staticmethod
@@ -320,8 +308,6 @@ class Sweep(_Frozen):
         return out
 
     def _check_local(self, task: str) -> None:
-        from ray_xr.tasks import local
-
         files = self.data.local[task].files if task in self.data.local else {}
         for name in local.needed(task, files):
             if name not in self.data.local:
@@ -334,16 +320,12 @@ class Sweep(_Frozen):
 
     def local_entries(self, task: str) -> dict:
         """The data.local entries a task reads, as plain data (part of its stages' keys)."""
-        from ray_xr.tasks import local
-
         if self.source_of(task) != "local":
             return {}
         names = local.needed(task, self.data.local[task].files)
         return {name: self.data.local[name].model_dump(mode="json") for name in names}
 
     def target_languages(self, target: str) -> tuple[str, ...]:
-        from ray_xr.tasks import TASKS
-
         return self.languages.get(target) or TASKS[target].languages_for(self.source_of(target))
 
 

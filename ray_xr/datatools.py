@@ -6,9 +6,9 @@ import json
 from collections import Counter
 from typing import Sequence
 
-from ray_xr import data
-from ray_xr.examples import Classification, Example, MultipleChoice, Tagging, scored
-from ray_xr.tasks import get_task, local
+from ray_xr.data.examples import Classification, Example, MultipleChoice, Tagging, scored
+from ray_xr.errors import DataError
+from ray_xr.tasks import get_task, load, local
 
 
 def label_counts(examples: Sequence[Example]) -> Counter:
@@ -28,12 +28,12 @@ def read_files(task: str, paths: Sequence[str], lang: str | None) -> list[Exampl
     spec = get_task(task)
     layout = spec.local
     if layout is None:
-        raise data.DataError(f"task {task}: no local file format (it reads: {', '.join(spec.sources)})")
+        raise DataError(f"task {task}: no local file format (it reads: {', '.join(spec.source_names)})")
     if len(paths) % layout.arity:
-        raise data.DataError(f"task {task}: {layout.format} files come in groups of {layout.arity}"
+        raise DataError(f"task {task}: {layout.format} files come in groups of {layout.arity}"
                              f" (aligned query and target files); got {len(paths)} file(s)")
     if lang is not None and not layout.by_language:
-        raise data.DataError(f"task {task}: its files hold one language each; --lang selects rows of"
+        raise DataError(f"task {task}: its files hold one language each; --lang selects rows of"
                              " multi-language files only")
     groups = [tuple(paths[i:i + layout.arity]) for i in range(0, len(paths), layout.arity)]
     return local.read(layout.format, groups, spec.labels, lang)
@@ -78,7 +78,7 @@ def check(plan) -> tuple[str, list[str]]:
     rows, problems = [("task", "split", "language", "examples")], []
     for task, split, lang, spec in needed_splits(plan):
         try:
-            examples = data.load_split(task, split, lang, spec)
+            examples = load.load_split(task, split, lang, spec)
             queries = len(scored(examples))
             n = f"{queries}" + (f" (+{len(examples) - queries} candidates)" if len(examples) > queries else "")
         except Exception as err:  # the checker reports every failure, whatever raised it

@@ -3,7 +3,7 @@
 pretrain -> intermediate (task, seed) -> target (intermediate, task, seed) -> eval (target model,
 noise kind, level, language). A stage's key hashes its spec and its parent's key, so stages
 that several grid cells share collapse into one, and noise levels never cause retraining.
-Cheap to import: no torch, no ray.
+May import: config, tasks, noise (never run, report, torch or ray): `ray-xr plan` runs on a laptop.
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 
 from ray_xr.config import EMBEDDED_MODEL, Sweep
+from ray_xr.noise import resource_file
+from ray_xr.noise.tables import file_digest
 from ray_xr.tasks import FAMILY_OPTIONS, get_task
 
 PHASES = ("pretrain", "intermediate", "target", "eval")
@@ -90,9 +92,6 @@ def noise_options(sweep: Sweep, kind: str, lang: str) -> dict:
     """What a noise condition depends on beyond (kind, level, seed, language): the protection
     option and the content of the file the kind reads. Empty in the default setting, so that
     the keys of sweeps without these options stay what they were."""
-    from ray_xr.noise import resource_file
-    from ray_xr.noise_tables import file_digest
-
     options: dict = {}
     if sweep.noise.protect_entities:
         options["protect"] = True

@@ -7,9 +7,10 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, XLMRobertaConfig
 
-from ray_xr import attack, synthetic
-from ray_xr.examples import Classification, Tagging
-from ray_xr.models import train_tokenizer
+from ray_xr.run import attack
+from ray_xr.data import synthetic
+from ray_xr.data.examples import Classification, Tagging
+from ray_xr.run.models import train_tokenizer
 from ray_xr.tasks import get_task
 
 ORIGINAL = "the quick brown fox jumps over the lazy dog".split()
@@ -114,7 +115,7 @@ def test_evaluate_with_a_real_model(tokenizer, task_name, cls, make):
 
 
 def test_unsupported_example_types_fail_clearly():
-    from ray_xr.examples import RetrievalPair
+    from ray_xr.data.examples import RetrievalPair
 
     with pytest.raises(ValueError, match="classification and tagging"):
         attack._fields(RetrievalPair("r", "q", "t"), "en", False)
@@ -124,4 +125,4 @@ def test_tagging_fields_keep_words():
     e = Tagging("t", ("Anna", "sees", "3", "dogs"), ("PROPN", "VERB", "NUM", "NOUN"))
     [(name, words, spaced, guard)] = attack._fields(e, "en", True)
     assert words == list(e.words) and guard == [True, False, True, False]
-    assert attack._rebuild(e, [(name, words, spaced, guard)], [["Anna", "sees", "3", "dgos"]]).words[-1] == "dgos"
+    assert attack._with_words(e, [(name, words, spaced, guard)], [["Anna", "sees", "3", "dgos"]]).words[-1] == "dgos"

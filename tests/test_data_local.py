@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from ray_xr import config, datatools, plan
-from ray_xr.data import DataError, load_split
+from ray_xr.tasks.load import load_split
+from ray_xr.errors import DataError
 from tests.conftest import REAL_DATA, REPO, TINY, ray_xr
 
 pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")

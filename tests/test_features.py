@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import shutil
 
-from ray_xr import features, synthetic
-from ray_xr.data import noisy
-from ray_xr.models import load_tokenizer, train_tokenizer
+from ray_xr.data import cache as features
+from ray_xr.data import synthetic
+from ray_xr.tasks.load import noisy
+from ray_xr.run.models import load_tokenizer, train_tokenizer
 from ray_xr.tasks import TASKS
 from ray_xr.tasks.families import FAMILIES
 

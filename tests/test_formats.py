@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ray_xr.examples import Classification, MultipleChoice, RetrievalPair, SpanQA, Tagging
-from ray_xr.formats import READERS, DataError, read
-
+from ray_xr.data.examples import Classification, MultipleChoice, RetrievalPair, SpanQA, Tagging
+from ray_xr.data.readers import READERS, read
+from ray_xr.errors import DataError
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
 
@@ -237,7 +237,7 @@ def test_nli_jsonl_skips_no_consensus_rows_and_says_so(tmp_path, caplog):
     rows = [("neutral", "a"), ("-", "b"), ("entailment", "c"), ("-", "d")]
     path = write(tmp_path, "m.jsonl", "".join(
         json.dumps({"gold_label": g, "sentence1": s, "sentence2": "x"}) + "\n" for g, s in rows))
-    with caplog.at_level(logging.WARNING, logger="ray_xr.formats"):
+    with caplog.at_level(logging.WARNING, logger="ray_xr.data.formats"):
         examples = read("nli_jsonl", path)
     assert [(e.id, e.text_a) for e in examples] == [("m.jsonl:1", "a"), ("m.jsonl:3", "c")]
     assert "skipped 2 rows with gold_label '-'" in caplog.text

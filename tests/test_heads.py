@@ -6,9 +6,11 @@ from collections import Counter
 
 import pytest
 
-from ray_xr import config, formats, plan, synthetic
+from ray_xr import config, plan
+from ray_xr.data import readers
+from ray_xr.data import synthetic
 from ray_xr.metrics import METRICS
-from ray_xr.models import train_tokenizer
+from ray_xr.run.models import train_tokenizer
 from ray_xr.tasks import TASKS, TaskSpec
 from ray_xr.tasks.families import FAMILIES, collate
 from tests.conftest import REAL_DATA, TINY
@@ -48,7 +50,7 @@ def test_qa_windows_and_oracle_decoding(tokenizer):
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
 def test_qa_oracle_on_real_xquad_scores_100(tokenizer):
     family = FAMILIES["qa"]
-    examples = formats.read("squad_json", REAL_DATA / "xquad/xquad.de.json")[:30]
+    examples = readers.read("squad_json", REAL_DATA / "xquad/xquad.de.json")[:30]
     features = family.features(examples, tokenizer, (), 128)
     predicted = family.decode(examples, features, oracle(features), ())
     assert METRICS["squad"].compute(predicted, family.references(examples))["exact_match"] == 100
@@ -104,7 +106,7 @@ def test_plan_untrained_family_evaluates_an_encoder(monkeypatch):
 
 
 def test_example_texts_leave_labels_out():
-    from ray_xr.examples import texts
+    from ray_xr.data.examples import texts
 
     [qa] = synthetic.qa("q", "train", "en", 1, 0)
     [choice] = synthetic.choice("c", "train", "en", 1, 0)

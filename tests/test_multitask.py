@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from ray_xr.multitask import probabilities, schedule
+from ray_xr.run.multitask import probabilities, schedule
 
 
 def test_proportional_and_temperature_probabilities():

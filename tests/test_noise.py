@@ -14,9 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ray_xr import keyboards, synthetic
+from ray_xr.data import synthetic
+from ray_xr.errors import NoiseError
+from ray_xr.noise import keyboards
 from ray_xr.noise import (
-    NOISE_KINDS, NoiseError, NoiseKind, NoiseResources, candidates, perturb_text, perturb_words, show,
+    NOISE_KINDS, NoiseKind, NoiseResources, candidates, perturb_text, perturb_words, show,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -527,7 +529,7 @@ def test_cli_noise_show_imports_nothing_heavy():
 def test_realised_rate_is_measured_on_the_fields_noise_rewrites(task, make):
     """Every family's recorded rate is near the level: multiple choice counts its premise and
     choices, a ranking task its queries and not the untouched pool."""
-    from ray_xr.data import noisy, realised_rate
+    from ray_xr.tasks.load import noisy, realised_rate
 
     clean = make()
     rate = realised_rate(clean, noisy(clean, task, "char", 0.4, "en", 0))

@@ -1,4 +1,4 @@
-"""Noise on typed examples (ray_xr.perturb): labels stay right for every task family."""
+"""Noise on typed examples (ray_xr.noise.perturb): labels stay right for every task family."""
 from __future__ import annotations
 
 import string
@@ -7,9 +7,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ray_xr.examples import Answer, Classification, RetrievalPair, SpanQA, Tagging
+from ray_xr.data.examples import Answer, Classification, RetrievalPair, SpanQA, Tagging
 from ray_xr.noise import NOISE_KINDS, NoiseResources
-from ray_xr.perturb import (
+from ray_xr.noise.perturb import (
     perturb_classification, perturb_retrieval, perturb_span_qa, perturb_tagging, protect_names_and_numbers,
     protect_tagged,
 )

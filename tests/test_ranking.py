@@ -9,12 +9,14 @@ import pytest
 import torch
 import yaml
 
-from ray_xr import formats, synthetic
-from ray_xr.data import DataError, load_split
-from ray_xr.examples import Candidate, RankQuery, scored
-from ray_xr.formats_retrieval import sentence_breaks
+from ray_xr.data import readers
+from ray_xr.data import synthetic
+from ray_xr.tasks.load import load_split
+from ray_xr.errors import DataError
+from ray_xr.data.examples import Candidate, RankQuery, scored
+from ray_xr.data.retrieval import sentence_breaks
 from ray_xr.metrics import METRICS
-from ray_xr.models import train_tokenizer
+from ray_xr.run.models import train_tokenizer
 from ray_xr.tasks.families import FAMILIES, collate
 from ray_xr.tasks.ranking import SCALE, DualEncoder
 from tests.conftest import REAL_DATA, TINY, ray_xr
@@ -70,8 +72,8 @@ def test_xquad_r_pool_spans_every_language_file(tmp_path):
 
 def test_ranking_decodes_the_nearest_candidates_and_scores_map(tokenizer, tmp_path):
     write_xquad_r(tmp_path / "xquad-r")
-    examples = formats.read("squad_sentences", tmp_path / "xquad-r/en.json", language="en") + \
-        formats.read("squad_sentences", tmp_path / "xquad-r/de.json", language="en")
+    examples = readers.read("squad_sentences", tmp_path / "xquad-r/en.json", language="en") + \
+        readers.read("squad_sentences", tmp_path / "xquad-r/de.json", language="en")
     features = RANKING.features(examples, tokenizer, (), 32)
     assert [f.labels for f in features] == [0, 0, 1, 1, 1, 1]  # two queries, then the pool
     # oracle embeddings: a query and its answers share one direction, the other sentences another
@@ -93,8 +95,8 @@ def test_malformed_sentence_breaks_name_the_file(tmp_path):
     document["data"][0]["paragraphs"][0]["sentence_breaks"] = [[0, 4], [5, 99]]
     path = tmp_path / "en.json"
     path.write_text(json.dumps(document))
-    with pytest.raises(formats.DataError, match=r"en\.json:1: data\[0\]\.paragraphs\[0\]: sentence_breaks must be"):
-        formats.read("squad_sentences", path)
+    with pytest.raises(DataError, match=r"en\.json:1: data\[0\]\.paragraphs\[0\]: sentence_breaks must be"):
+        readers.read("squad_sentences", path)
 
 
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
@@ -102,7 +104,7 @@ def test_real_xquad_read_as_sentences():
     path = REAL_DATA / "xquad/xquad.de.json"
     document = json.loads(path.read_text())
     paragraphs = [p for article in document["data"] for p in article["paragraphs"]]
-    examples = formats.read("squad_sentences", path)
+    examples = readers.read("squad_sentences", path)
     queries = scored(examples)
     assert len(queries) == sum(len(p["qas"]) for p in paragraphs) == 135
     candidates = [e for e in examples if isinstance(e, Candidate)]
@@ -172,9 +174,9 @@ def test_mewslix_mention_outside_one_sentence_is_an_error(tmp_path):
     row = {"context": context(text, "en", [(0, 4), (5, len(text))]), "mentions": [mention("x", text, "One. Two", "Q1")]}
     path = tmp_path / "wikinews_mentions-test.jsonl"
     path.write_text("\n" + json.dumps(row) + "\n")
-    with pytest.raises(formats.DataError, match=r"wikinews_mentions-test\.jsonl:2: mention 'One. Two' at 0-8 is in "
+    with pytest.raises(DataError, match=r"wikinews_mentions-test\.jsonl:2: mention 'One. Two' at 0-8 is in "
                                                 r"no single sentence"):
-        formats.read("mewslix", path)
+        readers.read("mewslix", path)
 
 
 def test_hub_sweep_reads_mewslix_from_its_local_folder(tmp_path):
@@ -239,8 +241,8 @@ def test_pool_is_encoded_once_per_loaded_model(tokenizer):
 
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
-    from ray_xr.data import noisy
-    from ray_xr.evaluate import predict
+    from ray_xr.tasks.load import noisy
+    from ray_xr.run.evaluate import predict
 
     config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                               intermediate_size=32, max_position_embeddings=80, pad_token_id=tokenizer.pad_token_id)
@@ -248,7 +250,7 @@ def test_pool_is_encoded_once_per_loaded_model(tokenizer):
     encoded = []
     model.encoder.register_forward_pre_hook(lambda module, args, kwargs: encoded.append(len(kwargs["input_ids"])),
                                             with_kwargs=True)
-    w = SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", cache={"model": model})
+    w = SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", held={"model": model})
     clean = synthetic.ranking("lareqa", "test", "cog", 6, 0, synthetic.LANGUAGES)
     runs = []
     for examples in (clean, noisy(clean, "lareqa", "char", 0.5, "cog", 0)):
@@ -256,14 +258,14 @@ def test_pool_is_encoded_once_per_loaded_model(tokenizer):
         runs.append((features, predict(w, model, RANKING, features, tokenizer.pad_token_id, 100, {})))
     pool = len(clean) - 6
     assert encoded == [6 + pool, 6]  # one batch of queries and pool, then the noisy queries alone
-    fresh = predict(SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", cache={}), model, RANKING, runs[1][0],
+    fresh = predict(SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", held={}), model, RANKING, runs[1][0],
                     tokenizer.pad_token_id, 100, {})
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(runs[1][1], fresh))
 
 
 def test_pool_is_tokenized_once_for_every_noise_level(tokenizer, tmp_path):
-    from ray_xr import features
-    from ray_xr.data import noisy
+    from ray_xr.data import cache as features
+    from ray_xr.tasks.load import noisy
     from ray_xr.tasks import get_task
 
     task, cache = get_task("lareqa"), tmp_path / "cache"

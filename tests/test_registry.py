@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from ray_xr.formats import READERS
+from ray_xr.data.readers import READERS
 from ray_xr.metrics import METRICS, TASK_FAMILIES
 from ray_xr.tasks import TASKS
 from ray_xr.tasks.families import FAMILIES
-from ray_xr.tasks.local import From
+from ray_xr.tasks.registry import From
 from tests.conftest import ray_xr
 
 XTREME_R = ("xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "lareqa", "mewslix")

@@ -1,7 +1,7 @@
 """The XTREME-R score table: languages (English included), then seeds, then task families."""
 from __future__ import annotations
 
-from ray_xr import xtreme_score
+from ray_xr.report import xtreme as xtreme_score
 
 
 def record(inter, target, lang, value, seed=1, level=0.0):

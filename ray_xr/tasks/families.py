@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ray_xr.examples import Classification, Tagging, Text
-from ray_xr.perturb import perturb_classification, perturb_tagging
+from ray_xr.data.examples import Classification, Tagging, Text
+from ray_xr.noise.perturb import perturb_classification, perturb_tagging
+from ray_xr.tasks.heads import HEADS  # multiple choice, QA, retrieval
+from ray_xr.tasks.ranking import RANKING  # LAReQA, Mewsli-X
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,6 @@ def mask_tokens(batch: dict, tokenizer, prob: float, generator: torch.Generator)
     ids[swap] = random_ids[swap]
     return {"input_ids": ids, "attention_mask": batch["attention_mask"], "labels": labels}
 
-
-from ray_xr.tasks.heads import HEADS  # noqa: E402  (multiple choice, QA, retrieval)
-from ray_xr.tasks.ranking import RANKING  # noqa: E402  (LAReQA, Mewsli-X)
 
 FAMILIES = {"classification": ClassificationFamily(), "tagging": TaggingFamily(), "mlm": MaskedLMFamily(), **HEADS,
             **RANKING}

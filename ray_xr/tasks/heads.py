@@ -10,12 +10,20 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ray_xr.examples import MultipleChoice, RetrievalPair, SpanQA
+from ray_xr.data.examples import MultipleChoice, RetrievalPair, SpanQA
 from ray_xr.noise import perturb_text
-from ray_xr.perturb import perturb_retrieval, perturb_span_qa, text_protector
+from ray_xr.noise.perturb import perturb_retrieval, perturb_span_qa, text_protector
 
 
-def _pad(rows: list[list[int]], pad_id: int) -> torch.Tensor:
+def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """A text's embedding: the mean of its token states (padding left out), unit length, so that
+    a dot product is the cosine similarity (XTREME's retrieval and XTREME-R's dual encoder)."""
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def pad(rows: list[list[int]], pad_id: int) -> torch.Tensor:
     ids = torch.full((len(rows), max(len(r) for r in rows)), pad_id, dtype=torch.long)
     for i, row in enumerate(rows):
         ids[i, :len(row)] = torch.tensor(row)
@@ -39,7 +47,7 @@ class ChoiceFeature:
     @staticmethod
     def batch(features: list["ChoiceFeature"], pad_id: int) -> dict[str, torch.Tensor]:
         n_choices = len(features[0].input_ids)
-        ids = _pad([seq for f in features for seq in f.input_ids], pad_id).view(len(features), n_choices, -1)
+        ids = pad([seq for f in features for seq in f.input_ids], pad_id).view(len(features), n_choices, -1)
         return {"input_ids": ids, "attention_mask": (ids != pad_id).long(),
                 "labels": torch.tensor([f.labels for f in features])}
 
@@ -93,7 +101,7 @@ class SpanFeature:
 
     @staticmethod
     def batch(features: list["SpanFeature"], pad_id: int) -> dict[str, torch.Tensor]:
-        ids = _pad([f.input_ids for f in features], pad_id)
+        ids = pad([f.input_ids for f in features], pad_id)
         return {"input_ids": ids, "attention_mask": (ids != pad_id).long(),
                 "start_positions": torch.tensor([f.labels[0] for f in features]),
                 "end_positions": torch.tensor([f.labels[1] for f in features])}
@@ -118,7 +126,7 @@ class SpanQAFamily:
             for w, ids in enumerate(enc["input_ids"]):
                 seq = enc.sequence_ids(w)
                 offsets = tuple(tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][w], seq))
-                out.append(SpanFeature(ids, _span(offsets, e.answers[0]) if e.answers else (0, 0), n, offsets))
+                out.append(SpanFeature(ids, _answer_tokens(offsets, e.answers[0]) if e.answers else (0, 0), n, offsets))
         return out
 
     def outputs(self, model, batch, **options) -> list:
@@ -161,7 +169,7 @@ def _truncate(tokenizer, text: str, max_tokens: int) -> tuple[str, int]:
     return text[:offsets[max_tokens - 1][1]], max_tokens
 
 
-def _span(offsets: tuple, answer) -> tuple[int, int]:
+def _answer_tokens(offsets: tuple, answer) -> tuple[int, int]:
     """Token positions of the answer's first and last characters, (0, 0) if outside the window."""
     first, last = answer.start, answer.start + len(answer.text)
     tokens = [i for i, o in enumerate(offsets) if o is not None]
@@ -183,7 +191,7 @@ class SentenceFeature:
 
     @staticmethod
     def batch(features: list["SentenceFeature"], pad_id: int) -> dict[str, torch.Tensor]:
-        ids = _pad([f.input_ids for f in features], pad_id)
+        ids = pad([f.input_ids for f in features], pad_id)
         return {"input_ids": ids, "attention_mask": (ids != pad_id).long()}
 
 
@@ -204,9 +212,7 @@ class RetrievalFamily:
 
     def outputs(self, model, batch, *, retrieval_layer: int = -1, **options) -> list:
         states = model(**batch, output_hidden_states=True).hidden_states[retrieval_layer]
-        mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return torch.nn.functional.normalize(pooled, dim=-1).tolist()
+        return mean_pool(states, batch["attention_mask"]).tolist()
 
     def decode(self, examples: list[RetrievalPair], features: list[SentenceFeature], predicted: list, labels,
                **options) -> list[str]:

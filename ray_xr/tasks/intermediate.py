@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from ray_xr import synthetic
-from ray_xr.examples import Classification, MultipleChoice
-from ray_xr.tasks import LoadContext, TaskSpec, register
+from ray_xr.data import synthetic
+from ray_xr.data.examples import Classification, MultipleChoice
+from ray_xr.tasks.registry import LoadContext, TaskSpec, register
 from ray_xr.tasks.specs import NLI_LABELS, _hub_pairs, _hub_rows, _label_names
 
 

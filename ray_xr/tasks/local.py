@@ -1,6 +1,6 @@
 """The `local` data source: a task's files in its published format under a directory.
 
-A spec declares its layout: the format (a key of formats.READERS) and, per split, candidate
+A spec declares its layout: the format (a key of readers.READERS) and, per split, candidate
 path patterns relative to the task's directory; the first candidate that matches any file is
 used, and a glob matching several files concatenates them (UD ships one file per treebank).
 Patterns may use {lang}, {split} and {name} (the name the files give the language). A split
@@ -13,44 +13,17 @@ Cheap to import: no torch.
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ray_xr.examples import Example
-
-Pattern = str | tuple[str, ...]  # one path, or the aligned paths of one example set (Tatoeba)
-
-
-@dataclass(frozen=True)
-class From:
-    """This split is another task's split (the English training source of a target task)."""
-
-    task: str
-    split: str
-    format: str | None = None  # read the borrowed file with this format (LAReQA: SQuAD as sentences)
-
-
-@dataclass(frozen=True)
-class Local:
-    format: str  # the task's own published format, a key of formats.READERS
-    files: Mapping[str, tuple[Pattern, ...] | From]  # split -> candidate patterns, or a borrowed split
-    names: Mapping[str, str] = field(default_factory=dict)  # language code -> {name} in patterns
-    by_language: bool = False  # one file holds every language: pass language= to the reader
-
-    @property
-    def arity(self) -> int:
-        """Files per reader call: 2 for aligned bitext (Tatoeba), else 1."""
-        for spec in self.files.values():
-            if not isinstance(spec, From):
-                return 1 if isinstance(spec[0], str) else len(spec[0])
-        return 1
-
+from ray_xr.data import readers
+from ray_xr.data.examples import Example, cap
+from ray_xr.errors import DataError
+from ray_xr.tasks.registry import From, get_task
 
 def task_entry(local: Mapping, task: str) -> Mapping:
     """The sweep's `data.local` entry of a task: {"dir": ..., "files": {...}}."""
-    from ray_xr.data import DataError
-
     if task not in local:
         raise DataError(f"task {task}: no local directory (set data.local.{task} in the sweep)")
     return local[task]
@@ -67,8 +40,6 @@ class Files:
 
 
 def resolve(task: str, split: str, lang: str, local: Mapping) -> Files:
-    from ray_xr.data import DataError
-    from ray_xr.tasks import get_task
 
     layout, entry = get_task(task).local, task_entry(local, task)
     override = entry.get("files", {}).get(split)
@@ -99,31 +70,27 @@ def resolve(task: str, split: str, lang: str, local: Mapping) -> Files:
 
 def read(fmt: str, paths: Sequence[tuple[str, ...]], labels: Sequence, lang: str | None = None) -> list[Example]:
     """Every example of the files; labels are checked against `labels` (none: no check)."""
-    from ray_xr import formats
 
     options = {"labels": set(labels) if labels else None}
     if lang is not None:
         options["language"] = lang
     out: list[Example] = []
     for group in paths:
-        out += formats.read(fmt, *group, **options)
+        out += readers.read(fmt, *group, **options)
     return out
 
 
-def load(task: str, split: str, lang: str, local: Mapping, cap: int = 0) -> list[Example]:
-    """The examples of one split in one language, the first `cap` of them if cap > 0."""
-    from ray_xr.examples import cap as first
-    from ray_xr.tasks import get_task
+def load(task: str, split: str, lang: str, local: Mapping, limit: int = 0) -> list[Example]:
+    """The examples of one split in one language, the first `limit` of them if limit > 0."""
 
     files = resolve(task, split, lang, local)
     examples = read(files.format, files.paths, get_task(files.task).labels, lang if files.by_language else None)
-    return first(examples, cap)
+    return cap(examples, limit)
 
 
 def needed(task: str, files: Mapping[str, object]) -> list[str]:
     """The tasks whose directories a task's local layout reads, itself first; `files` are the
     sweep's overrides for it (an overridden split borrows nothing)."""
-    from ray_xr.tasks import get_task
 
     spec = get_task(task)
     out = [task]

@@ -15,9 +15,9 @@ from types import SimpleNamespace
 
 import torch
 
-from ray_xr.examples import Candidate, RankQuery
-from ray_xr.perturb import perturb_retrieval
-from ray_xr.tasks.heads import SentenceFeature, _pad
+from ray_xr.data.examples import Candidate, RankQuery
+from ray_xr.noise.perturb import perturb_retrieval
+from ray_xr.tasks.heads import SentenceFeature, mean_pool, pad
 
 SCALE = 20.0  # cosine similarities times this are the logits of the in-batch softmax
 
@@ -45,9 +45,7 @@ class DualEncoder(torch.nn.Module):
 
     def embed(self, input_ids, attention_mask) -> torch.Tensor:
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+        return mean_pool(states, attention_mask)
 
     def forward(self, input_ids, attention_mask, target_input_ids, target_attention_mask, target_index):
         logits = SCALE * self.embed(input_ids, attention_mask) @ self.embed(target_input_ids, target_attention_mask).T
@@ -69,7 +67,7 @@ class PairFeature:
 
     @staticmethod
     def batch(features: list["PairFeature"], pad_id: int) -> dict[str, torch.Tensor]:
-        ids, target = _pad([f.input_ids for f in features], pad_id), _pad([f.target_ids for f in features], pad_id)
+        ids, target = pad([f.input_ids for f in features], pad_id), pad([f.target_ids for f in features], pad_id)
         return {"input_ids": ids, "attention_mask": (ids != pad_id).long(), "target_input_ids": target,
                 "target_attention_mask": (target != pad_id).long(),
                 "target_index": torch.tensor([f.target for f in features])}

@@ -1,6 +1,6 @@
 """The task specs. One `register(TaskSpec(...))` per task; loaders are small functions.
 
-Sources: ``synthetic`` (the offline benchmark of ray_xr.synthetic), ``hub`` (the real
+Sources: ``synthetic`` (the offline benchmark of ray_xr.data.synthetic), ``hub`` (the real
 Hugging Face datasets, for clusters with internet access) and ``local`` (the published files
 under a directory; the `local=` layout says which file holds which split and language).
 """
@@ -9,10 +9,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Sequence
 
-from ray_xr import synthetic
-from ray_xr.examples import Classification, Example, Tagging
-from ray_xr.tasks import LoadContext, TaskSpec, register
-from ray_xr.tasks.local import From, Local
+from ray_xr.data import synthetic
+from ray_xr.errors import DataError
+from ray_xr.data.examples import Classification, Example, Tagging
+from ray_xr.tasks.registry import LoadContext, TaskSpec, register
+from ray_xr.tasks.registry import From, Local
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 PANX_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
@@ -120,8 +121,6 @@ def _hub_panx(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
 
 def _hub_udpos(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
     if lang in UDPOS_NOT_IN_XTREME:
-        from ray_xr.data import DataError
-
         raise DataError(f"task udpos: google/xtreme has no {UDPOS_NAMES[lang]} config (an XTREME-R addition);"
                         " read it from UD files with data.source local")
     return _hub_tags("google/xtreme", f"udpos.{UDPOS_NAMES[lang]}", "pos_tags", HUB_SPLIT[split], split, ctx)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from ray_xr import synthetic
-from ray_xr.examples import Answer, Classification, Example, MultipleChoice, RetrievalPair, SpanQA, cap
-from ray_xr.tasks import LoadContext, TaskSpec, register
-from ray_xr.tasks.local import From, Local
+from ray_xr.data import synthetic
+from ray_xr.data.retrieval import paragraph_examples, read_squad_sentences, sentence_breaks
+from ray_xr.errors import DataError
+from ray_xr.data.examples import Answer, Classification, Example, MultipleChoice, RetrievalPair, SpanQA, cap
+from ray_xr.tasks.registry import LoadContext, TaskSpec, register
+from ray_xr.tasks.registry import From, Local
 from ray_xr.tasks.specs import HUB_SPLIT, _hub_rows
 
 PAWSX_LANGS = ("en", "de", "es", "fr", "ja", "ko", "zh")
@@ -78,7 +80,7 @@ def _hub_mlqa(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
 
 def _hub_tydiqa(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
     """One config holds every language; ids start with the language name ("arabic-...")."""
-    from datasets import load_dataset
+    from datasets import load_dataset  # heavy import, only where the hub is used
 
     ds = load_dataset("google/xtreme", "tydiqa", split="train" if split == "train" else "validation")
     prefix = f"{TYDIQA_NAMES['en' if split == 'train' else lang]}-"
@@ -101,7 +103,6 @@ def _hub_pawsx(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
 def _squad_as_sentences(split: str, ctx: LoadContext) -> list[Example]:
     """SQuAD v1.1 from the hub as a ranking task (LAReQA's training data): each question ranks
     the sentences of every paragraph (sentence breaks inferred, as XTREME-R does)."""
-    from ray_xr.formats_retrieval import paragraph_examples, sentence_breaks
 
     # read whole (an empty context has no cap): the cap counts questions, and the pool keeps every paragraph
     rows = _hub_rows("rajpurkar/squad", None, split, LoadContext(), "train" if split == "train" else "validation")
@@ -117,9 +118,8 @@ def _hub_lareqa(split: str, lang: str, ctx: LoadContext) -> list[Example]:
     """Questions in `lang` ranking the answer sentences of all eleven XQuAD-R languages."""
     if split != "test":
         return _squad_as_sentences(split, ctx)
-    from datasets import DownloadManager
+    from datasets import DownloadManager  # heavy import, only where the hub is used
 
-    from ray_xr.formats_retrieval import read_squad_sentences
 
     paths = DownloadManager().download({code: XQUAD_R_URL.format(lang=code) for code in XQUAD_LANGS})
     return cap([e for code in XQUAD_LANGS for e in read_squad_sentences(paths[code], language=lang)],
@@ -127,8 +127,6 @@ def _hub_lareqa(split: str, lang: str, ctx: LoadContext) -> list[Example]:
 
 
 def _hub_mewslix(split: str, lang: str, ctx: LoadContext) -> list[Example]:
-    from ray_xr.data import DataError
-
     raise DataError("task mewslix: Mewsli-X is not on the Hugging Face hub (its WikiNews text must be restored"
                     " locally): run google-research's dense_representations_for_entity_retrieval/mel/"
                     "get-mewsli-x.sh and point data.local.mewslix at its output/dataset folder")

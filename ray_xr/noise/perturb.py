@@ -33,8 +33,8 @@ import re
 from dataclasses import replace
 from typing import Sequence
 
-from ray_xr.examples import Answer, Classification, RetrievalPair, SpanQA, Tagging
-from ray_xr.noise import NOISE_KINDS, perturb_text, perturb_words, split_words
+from ray_xr.data.examples import Answer, Classification, RetrievalPair, SpanQA, Tagging
+from ray_xr.noise.engine import NOISE_KINDS, perturb_text, perturb_words, split_words
 
 ENTITY_PREFIXES = ("B-", "I-", "E-", "S-")
 PROTECTED_TAGS = frozenset({"PROPN", "NUM"})
@@ -106,7 +106,7 @@ def perturb_span_qa(e: SpanQA, namespace: str, *, protect: bool = False, **noise
     if NOISE_KINDS[noise["kind"]].moves_words:
         guard = [g or i for g, i in zip(guard, inside)]
     result = perturb_words(words, example_id=eid, field="context", protect=guard, **noise)
-    context, where = _rebuild(e.context, spans, result.words, result.source)
+    context, where = _respace(e.context, spans, result.words, result.source)
     new = []
     for start, end in answers:
         mine = [where[i] for i, (a, b) in enumerate(spans) if start <= a and b <= end and i in where]
@@ -140,7 +140,7 @@ def _spans(text: str, lang: str, cuts: set[int]) -> list[tuple[int, int]]:
     return spans
 
 
-def _rebuild(text: str, spans: list[tuple[int, int]], words: Sequence[str],
+def _respace(text: str, spans: list[tuple[int, int]], words: Sequence[str],
              source: Sequence[int]) -> tuple[str, dict[int, tuple[int, int]]]:
     """The perturbed text, keeping the original text between words that stay neighbours, and
     each surviving input word's new (start, end)."""

@@ -10,8 +10,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Callable, Mapping
 
-from ray_xr.noise_base import Draws, NoiseError, NoiseResources, base_lang
-
+from ray_xr.errors import NoiseError
+from ray_xr.noise.base import Draws, NoiseResources, base_lang
 Table = Mapping[str, tuple[str, ...]]
 
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ray_xr.report import (
+from ray_xr.report.results import (
     BASELINE, RECORD_KEYS, ROBUSTNESS_COLUMNS, cell_order, first_seen, load_results,
     robustness_rows, sweep_source_language, target_metrics,
 )

@@ -51,7 +51,7 @@ per_language.csv
     by intermediate (baseline first), target, noise (order of first appearance), level, seed
     and language.
 
-Rendering and writing these files: ray_xr.report_render.
+Rendering and writing these files: ray_xr.report.render.
 """
 from __future__ import annotations
 
@@ -62,6 +62,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from ray_xr.errors import ReportError
+
 BASELINE = "none"
 RECORD_KEYS = ("intermediate", "target", "seed", "noise", "level", "language", "metric", "value", "n")
 ROBUSTNESS_COLUMNS = (
@@ -70,10 +72,6 @@ ROBUSTNESS_COLUMNS = (
 )
 # Optional per-record numbers averaged like the scores (non-source languages, then seeds).
 _AVERAGED_EXTRAS = ("realised_level", "attack_success_rate")
-
-
-class ReportError(ValueError):
-    """Results that cannot be turned into a report; the message is one line for the user."""
 
 
 def load_results(run_dir: Path) -> list[dict]:

@@ -3,6 +3,7 @@ hand-over between phases (keep the encoder, drop the head)."""
 from __future__ import annotations
 
 import copy
+import importlib
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterable
@@ -82,8 +83,6 @@ def load_task_model(source: str | Path, auto_class: str, num_labels: int | None)
     """A task model whose encoder comes from `source`; a head it lacks is freshly initialised.
     `auto_class` names a transformers Auto class, or `module:Class` of our own (the dual encoder)."""
     if ":" in auto_class:
-        import importlib
-
         module, name = auto_class.split(":")
         cls = getattr(importlib.import_module(module), name)
     else:

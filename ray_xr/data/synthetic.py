@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ray_xr.examples import (Answer, Candidate, Classification, MultipleChoice, RankQuery, RetrievalPair, SpanQA,
+from ray_xr.data.examples import (Answer, Candidate, Classification, MultipleChoice, RankQuery, RetrievalPair, SpanQA,
                              Tagging, Text)
 
 SOURCE = "en"

@@ -44,10 +44,11 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ray_xr import keyboards
-from ray_xr.noise_base import Draws, Move, NoiseError, NoiseResources, base_lang
-from ray_xr.noise_edits import attack_candidate, char_edit, has_letter, keyboard_edit, word_move
-from ray_xr.noise_tables import has_options, lookup_edit, resource_path, table_setup
+from ray_xr.noise import keyboards
+from ray_xr.noise.base import Draws, Move, NoiseResources, base_lang
+from ray_xr.errors import NoiseError
+from ray_xr.noise.edits import attack_candidate, char_edit, has_letter, keyboard_edit, word_move
+from ray_xr.noise.tables import has_options, lookup_edit, resource_path, table_setup
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ NOISE_KINDS: dict[str, NoiseKind] = {kind.name: kind for kind in (
               setup=table_setup("lexicon_files", "bilingual lexicon (MUSE 'src tgt' lines)", None)),
     NoiseKind("attack", "greedy character edits that most lower the gold label's probability (needs the model)",
               eligible=has_letter, edit=attack_candidate, setup=lambda lang, _: base_lang(lang),
-              model_aware="ray_xr.attack:evaluate", families=("classification", "tagging")),
+              model_aware="ray_xr.run.attack:evaluate", families=("classification", "tagging")),
 )}
 
 

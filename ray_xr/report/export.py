@@ -6,9 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-
-class ExportError(ValueError):
-    """Nothing to export, or an ambiguous request; one line."""
+from ray_xr.errors import ExportError
 
 
 def collect(run_dir: Path, out: Path, intermediate: str, seed: int | None) -> list[Path]:

@@ -22,11 +22,12 @@ from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from ray_xr import config as cfg
-from ray_xr.aggregate import Aggregator
-from ray_xr.evaluate import AGGREGATOR_NAMESPACE
+from ray_xr.errors import ClusterError
+from ray_xr.run.aggregator import Aggregator
+from ray_xr.run.evaluate import AGGREGATOR_NAMESPACE
 from ray_xr.plan import Plan, build
 from ray_xr.stages import RunDir, write_json
-from ray_xr.train import run_group
+from ray_xr.run.worker import run_group
 
 TRIAL_MEMORY = 256 * 1024**2
 
@@ -68,7 +69,7 @@ def _payload(plan: Plan, run: RunDir, aggregator: str, group) -> dict:
         "stages": [dataclasses.asdict(plan.stages[k]) for k in group.stages],
         "resources": res.model_dump(),
         "loop": {"run_dir": str(run.root.resolve()), "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator,
-                 "threads": res.cpus_per_worker, "ray_storage": str((run.root / "ray").resolve())},
+                 "ray_storage": str((run.root / "ray").resolve())},
     }
 
 
@@ -158,10 +159,6 @@ def _resend_finished(plan: Plan, run: RunDir, record) -> None:
             records += run.read_stage(key)["metrics"].get("records", [])
     if records:
         record(records)
-
-
-class ClusterError(ConnectionError):
-    """--address names no reachable Ray cluster (a user mistake: one line, exit 2)."""
 
 
 def _answers(address: str) -> bool:

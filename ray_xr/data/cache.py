@@ -15,7 +15,7 @@ import pickle
 from dataclasses import replace
 from pathlib import Path
 
-from ray_xr.examples import scored
+from ray_xr.data.examples import scored
 from ray_xr.stages import write_bytes
 
 

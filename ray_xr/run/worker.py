@@ -21,14 +21,17 @@ import torch.distributed as dist
 
 import ray.train  # [ray]
 import ray.train.torch  # [ray]
-from ray_xr import features, multitask, synthetic
-from ray_xr.data import load_split, noise_resources, noisy, realised_rate
-from ray_xr.examples import Text
-from ray_xr.examples import texts as example_texts
-from ray_xr.evaluate import evaluate_stage, model_source, score
-from ray_xr.models import (autocast, load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model,
+from ray_xr import config
+from ray_xr.config import Sweep
+from ray_xr.data import cache, synthetic
+from ray_xr.run import multitask
+from ray_xr.tasks.load import load_split, noise_resources, noisy, realised_rate
+from ray_xr.data.examples import Text
+from ray_xr.data.examples import texts as example_texts
+from ray_xr.run.evaluate import evaluate_stage, model_source, score
+from ray_xr.run.models import (autocast, load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model,
                            train_tokenizer, unwrap)
-from ray_xr.multitask import MultiTaskModel, TaskFeature
+from ray_xr.run.multitask import MultiTaskModel, TaskFeature
 from ray_xr.plan import Stage
 from ray_xr.stages import RunDir
 from ray_xr.tasks import get_task
@@ -38,13 +41,21 @@ from ray_xr.tasks.families import FAMILIES, collate, mask_tokens
 @dataclass
 class Worker:
     run: RunDir
-    sweep: dict
+    sweep: Sweep
     aggregator: str
     rank: int
     world: int
     device: torch.device
-    precision: str = "fp32"  # resources.precision: see models.autocast
-    cache: dict = field(default_factory=dict)  # the last trained/loaded target model, for its evaluations
+    held: dict = field(default_factory=dict)  # the last trained/loaded target model, for its evaluations
+
+    @property
+    def precision(self) -> str:
+        return self.sweep.resources.precision  # see models.autocast
+
+    @property
+    def resolved(self) -> dict:
+        """The resolved sweep as plain data, recorded with every stage."""
+        return config.to_dict(self.sweep)
 
     def log(self, msg: str) -> None:
         # sys.stdout, not print: Ray Train patches print into a logger that echoes it twice
@@ -57,32 +68,29 @@ class Worker:
             dist.barrier()
 
 
-def run_group(config: dict) -> None:
-    torch.set_num_threads(config["threads"])
-    quiet_ray_train_reports()
+def run_group(loop: dict) -> None:
+    """`loop` is what the driver sends (driver.payload): the run folder, the resolved sweep as
+    JSON (rebuilt and validated here into the typed Sweep), the aggregator's name and the stages."""
+    sweep = config.parse(loop["sweep"], "the sweep sent to the worker")
+    # Ray Train logs every report at INFO under a logger named by its file path, which its
+    # LoggingConfig does not reach; such a logger has no level of its own and follows the root's.
+    # Our progress lines say the same.
+    logging.getLogger().setLevel(logging.WARNING)
+    torch.set_num_threads(sweep.resources.cpus_per_worker)
     ctx = ray.train.get_context()  # [ray]
-    w = Worker(RunDir(config["run_dir"]), config["sweep"], config["aggregator"],
-               ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device(),  # [ray]
-               config["sweep"]["resources"]["precision"])
-    for raw in config["stages"]:
+    w = Worker(RunDir(loop["run_dir"]), sweep, loop["aggregator"],
+               ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
+    for raw in loop["stages"]:
         stage = Stage(**raw)
         if w.run.is_done(stage.key):
             continue
         started = time.time()
         if w.rank == 0:
-            w.run.write_stage(stage, "running", w.sweep, started=started)
+            w.run.write_stage(stage, "running", w.resolved, started=started)
         metrics = RUNNERS[stage.phase](w, stage)
         if w.rank == 0:
-            w.run.write_stage(stage, "done", w.sweep, metrics, started)
+            w.run.write_stage(stage, "done", w.resolved, metrics, started)
         w.barrier()  # the next stage may read this one's files
-
-
-def quiet_ray_train_reports() -> None:
-    """Ray 2.60 logs every report at INFO under a logger named by file path, which
-    LoggingConfig does not reach; our own progress lines already say the same."""
-    from ray.train.v2._internal.execution import context  # [ray]
-
-    logging.getLogger(context.__file__).setLevel(logging.WARNING)
 
 
 def derived_seed(*parts: object) -> int:
@@ -95,7 +103,7 @@ def pretrain(w: Worker, stage: Stage) -> dict:
     emb, out = stage.spec["embedded"], w.run.model_dir(stage.key)
     texts = [t for lang in synthetic.LANGUAGES
              for t in synthetic.corpus(lang, emb["corpus_per_language"], stage.spec["corpus_seed"])]
-    lang = w.sweep["data"]["source_language"]
+    lang = w.sweep.data.source_language
     texts += [Text(f"{task}-{e.id}-{i}", t) for task, data in stage.spec.get("corpus", {}).items()
               for e in load_split(task, "train", lang, data) for i, t in enumerate(example_texts(e))]
     tok_dir = w.run.stage_dir(stage.key) / "tokenizer"
@@ -120,9 +128,9 @@ def noisy_training_data(w: Worker, stage: Stage, task: str, train: list) -> tupl
     rate; the dev set stays clean."""
     if "train_noise" not in stage.spec:
         return train, None
-    tn, lang = stage.spec["train_noise"], w.sweep["data"]["source_language"]
+    tn, lang = stage.spec["train_noise"], w.sweep.data.source_language
     noisy_train = noisy(train, task, tn["kind"], tn["level"], lang, tn["noise_seed"],
-                        resources=noise_resources(w.sweep, tn["kind"], lang, tn), protect=tn.get("protect", False),
+                        resources=noise_resources(w.sweep.noise_resources(), tn["kind"], lang, tn), protect=tn.get("protect", False),
                         namespace=f"train/{task}")
     realised = realised_rate(train, noisy_train)
     w.log(f"{stage.label}: {tn['kind']} noise on the {task} training data, level {tn['level']}"
@@ -134,14 +142,14 @@ def finetune(w: Worker, stage: Stage) -> dict:
     """Phases (ii) and (iii): train a task head on English, select on the English dev set."""
     spec, task = stage.spec, get_task(stage.spec["task"])
     family, phase = FAMILIES[task.family], spec["training"]
-    source, lang = model_source(w.run, stage.parent), w.sweep["data"]["source_language"]
+    source, lang = model_source(w.run, stage.parent), w.sweep.data.source_language
     tokenizer = load_tokenizer(source)
     torch.manual_seed(derived_seed(spec["seed"], task.name, "init"))
     model = load_task_model(source, family.auto_class, len(task.labels))
     train, realised = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, spec["data"]))
     dev = load_split(task.name, "dev", lang, spec["data"])
     options = spec.get("options", {})
-    feats = features.features(w.run.feature_cache, task, family, train, tokenizer, phase["max_length"], options,
+    feats = cache.features(w.run.feature_cache, task, family, train, tokenizer, phase["max_length"], options,
                               train=True)
 
     def dev_score(m) -> float:
@@ -153,7 +161,7 @@ def finetune(w: Worker, stage: Stage) -> dict:
     if w.rank == 0:
         (save_encoder if stage.phase == "intermediate" else save_model)(model, tokenizer, w.run.model_dir(stage.key))
     if stage.phase == "target":
-        w.cache = {"key": stage.key, "auto_class": family.auto_class, "model": unwrap(model), "tokenizer": tokenizer}
+        w.held = {"key": stage.key, "auto_class": family.auto_class, "model": unwrap(model), "tokenizer": tokenizer}
     return metrics
 
 
@@ -162,7 +170,7 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
     selected on the mean of the tasks' dev scores."""
     spec, phase = stage.spec, stage.spec["training"]
     tasks = [get_task(name) for name in spec["tasks"]]
-    source, lang = model_source(w.run, stage.parent), w.sweep["data"]["source_language"]
+    source, lang = model_source(w.run, stage.parent), w.sweep.data.source_language
     tokenizer = load_tokenizer(source)
     torch.manual_seed(derived_seed(spec["seed"], spec["task"], "init"))
     model = MultiTaskModel([load_task_model(source, FAMILIES[t.family].auto_class, len(t.labels)) for t in tasks])
@@ -171,7 +179,7 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
         setting = spec["tasks"][task.name]
         train, _ = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, setting["data"]))
         devs.append(load_split(task.name, "dev", lang, setting["data"]))
-        feats.append([TaskFeature(i, f) for f in features.features(
+        feats.append([TaskFeature(i, f) for f in cache.features(
             w.run.feature_cache, task, FAMILIES[task.family], train, tokenizer, phase["max_length"],
             setting.get("options", {}), train=True)])
 

@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from ray_xr.examples import Candidate, Example, RankQuery, RetrievalPair
-from ray_xr.formats import (DataError, Labels, PathLike, _json_member, _jsonl_rows, _line_id, _lines, _no_labels,
+from ray_xr.data.examples import Candidate, Example, RankQuery, RetrievalPair
+from ray_xr.errors import DataError
+from ray_xr.data.formats import (Labels, PathLike, _json_member, _jsonl_rows, _line_id, _lines, _no_labels,
                             _nonempty, squad_paragraphs)
 
 
@@ -22,18 +23,18 @@ def read_tatoeba(query_path: PathLike, target_path: PathLike, *, labels: Labels 
     the English side (e.g. tatoeba.deu-eng.eng) the target."""
     _no_labels("tatoeba", labels)
     if Path(query_path).suffix == ".eng" and Path(target_path).suffix != ".eng":
-        raise DataError(query_path, 0, "query side is the English file, expected (non-English file, English file)")
+        raise DataError.at(query_path, 0, "query side is the English file, expected (non-English file, English file)")
     queries, targets = list(_lines(query_path)), list(_lines(target_path))
     if len(queries) != len(targets):
         longer, shorter = (query_path, target_path) if len(queries) > len(targets) else (target_path, query_path)
         fewer = min(len(queries), len(targets))
-        raise DataError(longer, fewer + 1, f"no counterpart line in {shorter}, which has {fewer} lines; "
+        raise DataError.at(longer, fewer + 1, f"no counterpart line in {shorter}, which has {fewer} lines; "
                                            "expected aligned files of equal length")
     examples: list[Example] = []
     for (number, query), (_, target) in zip(queries, targets):
         for side, sentence in ((query_path, query), (target_path, target)):
             if not sentence.strip():
-                raise DataError(side, number, "empty sentence, expected one sentence per line on both sides")
+                raise DataError.at(side, number, "empty sentence, expected one sentence per line on both sides")
         examples.append(RetrievalPair(_line_id(query_path, number), query, target))
     return _nonempty(query_path, examples, "sentence pairs")
 
@@ -69,7 +70,7 @@ def _breaks(path: PathLike, line: int, where: str, paragraph: dict, context: str
     if not isinstance(given, list) or not all(
             isinstance(b, list) and len(b) == 2 and all(isinstance(x, int) for x in b) and 0 <= b[0] < b[1] <= len(context)
             for b in given):
-        raise DataError(path, line, f"{where}: sentence_breaks must be [start, end] character spans of the "
+        raise DataError.at(path, line, f"{where}: sentence_breaks must be [start, end] character spans of the "
                                     "context, as XQuAD-R ships them")
     return [tuple(b) for b in given]
 
@@ -117,11 +118,11 @@ def _clean(text: str) -> str:
     return " ".join(text.splitlines()).replace("  ", " ").strip()
 
 
-def _span(path: PathLike, line: int, obj: Any, key: str) -> tuple[int, int]:
+def _json_span(path: PathLike, line: int, obj: Any, key: str) -> tuple[int, int]:
     span = _json_member(path, line, key, obj, key, dict)
     start, end = span.get("start"), span.get("end")
     if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
-        raise DataError(path, line, f"{key}: expected {{start, end}} with 0 <= start < end, got {span}")
+        raise DataError.at(path, line, f"{key}: expected {{start, end}} with 0 <= start < end, got {span}")
     return start, end
 
 
@@ -129,12 +130,12 @@ def mention_query(path: PathLike, line: int, context: dict, mention: dict) -> Ra
     """A mention in its sentence, marked and prefixed as Mewsli-X's baseline preprocessing
     (`mention: left { mention } right`), ranked against entity descriptions."""
     text = _json_member(path, line, "context", context, "text", str)
-    start, end = _span(path, line, mention, "mention_span")
+    start, end = _json_span(path, line, mention, "mention_span")
     surface = text[start:end]
     sentences = [(s["start"], s["end"]) for s in _json_member(path, line, "context", context, "sentence_spans", list)]
     focus = next(((a, b) for a, b in sentences if a <= start < b and end <= b), None)
     if focus is None:
-        raise DataError(path, line, f"mention {surface!r} at {start}-{end} is in no single sentence of its "
+        raise DataError.at(path, line, f"mention {surface!r} at {start}-{end} is in no single sentence of its "
                                     "context, expected it inside one sentence_spans entry")
     left, right = _MARKED.sub(r"(\1)", text[focus[0]:start]), _MARKED.sub(r"(\1)", text[end:focus[1]])
     entity = _json_member(path, line, "mention", mention, "entity_id", str)
@@ -163,7 +164,7 @@ def _mewslix_line(path: PathLike, line: int, row: dict, language: str | None) ->
             return []
         mentions = row["mentions"] if "mentions" in row else [row.get("mention")]
         return [mention_query(path, line, context, m) for m in mentions]
-    raise DataError(path, line, "expected a Mewsli-X record: a mention-entity pair, an entity, or a context "
+    raise DataError.at(path, line, "expected a Mewsli-X record: a mention-entity pair, an entity, or a context "
                                 "with its mentions")
 
 
@@ -179,7 +180,7 @@ def read_mewslix(*paths: PathLike, labels: Labels = None, language: str | None =
             try:
                 found = _mewslix_line(path, line, row, language)
             except (KeyError, TypeError) as err:
-                raise DataError(path, line, f"missing or malformed field {err}, expected Mewsli-X's schema") from None
+                raise DataError.at(path, line, f"missing or malformed field {err}, expected Mewsli-X's schema") from None
             for e in found:
                 if isinstance(e, Candidate):
                     if e.id in seen:
@@ -188,5 +189,3 @@ def read_mewslix(*paths: PathLike, labels: Labels = None, language: str | None =
                 examples.append(e)
     return _nonempty(paths[0], examples, "mentions or entities")
 
-
-READERS = {"tatoeba": read_tatoeba, "squad_sentences": read_squad_sentences, "mewslix": read_mewslix}

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from ray_xr import report, report_render, xtreme_score
+from ray_xr.report import render, results, xtreme
 
 KEY_FIELDS = ("intermediate", "target", "seed", "noise", "level", "language")
 RENDER_EVERY_S = 10.0  # live tables for someone watching the run folder
@@ -29,7 +29,7 @@ class Aggregator:
         self.records: dict[tuple, dict] = {}
         if self.path.exists():
             self._repair_tail()
-            self.records = {record_key(r): r for r in report.load_results(self.run_dir)}
+            self.records = {record_key(r): r for r in results.load_results(self.run_dir)}
         self.last_render = 0.0
 
     def _repair_tail(self) -> None:
@@ -51,14 +51,14 @@ class Aggregator:
         return len(self.records)
 
     def table(self) -> list[dict]:
-        return report.robustness_rows(list(self.records.values()), self.source)
+        return results.robustness_rows(list(self.records.values()), self.source)
 
     def write_report(self) -> str:
         self.last_render = time.monotonic()
         records = list(self.records.values())
-        path = report_render.write_report(self.run_dir, records, self.run_name, self.source)
-        xtreme_score.write(self.run_dir, records)
+        path = render.write_report(self.run_dir, records, self.run_name, self.source)
+        xtreme.write(self.run_dir, records)
         return str(path)
 
     def markdown(self) -> str:
-        return report_render.render_markdown(list(self.records.values()), self.run_name, self.source)
+        return render.render_markdown(list(self.records.values()), self.run_name, self.source)

@@ -25,11 +25,11 @@ from dataclasses import replace
 import torch
 import torch.distributed as dist
 
-from ray_xr.examples import Classification, Tagging
+from ray_xr.data.examples import Classification, Tagging
 from ray_xr.metrics import METRICS
-from ray_xr.models import autocast
+from ray_xr.run.models import autocast
 from ray_xr.noise import candidates, join_words, split_words
-from ray_xr.perturb import protect_names_and_numbers, protect_tagged
+from ray_xr.noise.perturb import protect_names_and_numbers, protect_tagged
 from ray_xr.tasks.families import FAMILIES, collate
 
 PER_WORD = 3  # candidate edits per word
@@ -49,7 +49,7 @@ def _fields(e, lang: str, protect: bool) -> list[tuple[str, list[str], list[bool
     raise ValueError(f"the attack noise kind supports classification and tagging tasks, not {type(e).__name__}")
 
 
-def _rebuild(e, fields: list, words: list[list[str]]):
+def _with_words(e, fields: list, words: list[list[str]]):
     if isinstance(e, Classification):
         texts = {name: join_words(w, range(len(w)), spaced) for (name, _, spaced, _), w in zip(fields, words)}
         return replace(e, text_a=texts["a"], text_b=texts.get("b"))
@@ -120,7 +120,7 @@ def attack_one(e, score: Scorer, *, level: float, lang: str, seed: int, example_
         for k, i, c in options:
             trial = [list(w) for w in words]
             trial[k][i] = c
-            trials.append(_rebuild(e, fields, trial))
+            trials.append(_with_words(e, fields, trial))
         scores, preds, rights = score(trials)
         best = min(range(len(trials)), key=scores.__getitem__)  # first of ties: deterministic
         k, i, c = options[best]

@@ -1,7 +1,7 @@
-"""Readers for the published file formats of the XTREME-R datasets.
+"""Readers for the published file formats of the XTREME-R datasets (the retrieval tasks' are in
+retrieval.py; readers.py is the registry of both).
 
-READERS maps a format name to a reader; a reader takes the path(s) of one split and returns
-its examples. Readers check what they read: malformed input raises DataError with a one-line
+A reader takes the path(s) of one split and returns its examples. Readers check what they read: malformed input raises DataError with a one-line
 `PATH:LINE: what is wrong, what was expected` message (line 0 means the file as a whole), so a
 broken download fails loudly instead of training or evaluating on part of a dataset.
 
@@ -14,11 +14,12 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-from ray_xr.examples import (
+from ray_xr.errors import DataError
+from ray_xr.data.examples import (
     Answer,
     Classification,
     Example,
@@ -37,15 +38,6 @@ PAWSX_LABELS = frozenset({"0", "1"})
 COPA_QUESTIONS = frozenset({"cause", "effect"})
 
 
-class DataError(ValueError):
-    """Malformed input file; str() is `PATH:LINE: what is wrong, what was expected`."""
-
-    def __init__(self, path: PathLike, line: int, problem: str) -> None:
-        super().__init__(f"{path}:{line}: {problem}")
-        self.path = str(path)
-        self.line = line
-
-
 # ---------------------------------------------------------------- shared helpers
 
 
@@ -58,13 +50,13 @@ def _lines(path: PathLike) -> Iterator[tuple[int, str]]:
     try:
         handle = open(path, "rb")
     except OSError as err:
-        raise DataError(path, 0, f"cannot open file ({err.strerror}), expected a readable file") from None
+        raise DataError.at(path, 0, f"cannot open file ({err.strerror}), expected a readable file") from None
     with handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
-                raise DataError(path, number, "bytes that are not UTF-8, expected UTF-8 text") from None
+                raise DataError.at(path, number, "bytes that are not UTF-8, expected UTF-8 text") from None
             if number == 1:
                 line = line.removeprefix("\ufeff")
             yield number, line.rstrip("\r\n")
@@ -85,12 +77,12 @@ def _blocks(path: PathLike) -> Iterator[list[tuple[int, str]]]:
 
 def _check_label(path: PathLike, line: int, value: Any, labels: Labels, what: str = "label") -> None:
     if labels is not None and value not in labels:
-        raise DataError(path, line, f"unknown {what} {value!r}, expected one of {sorted(labels)}")
+        raise DataError.at(path, line, f"unknown {what} {value!r}, expected one of {sorted(labels)}")
 
 
 def _nonempty(path: PathLike, examples: list[Example], what: str = "examples") -> list[Example]:
     if not examples:
-        raise DataError(path, 0, f"no {what} found, expected at least one")
+        raise DataError.at(path, 0, f"no {what} found, expected at least one")
     return examples
 
 
@@ -102,13 +94,13 @@ def _no_labels(fmt: str, labels: Labels) -> None:
 def _field(path: PathLike, line: int, row: dict, key: str, kind: type = str) -> Any:
     """row[key], checked to be of `kind` (a non-blank string when kind is str)."""
     if key not in row:
-        raise DataError(path, line, f"missing field {key!r}, expected it in every row")
+        raise DataError.at(path, line, f"missing field {key!r}, expected it in every row")
     value = row[key]
     # bool is an int subclass, but true/false is never a valid label or index here
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise DataError(path, line, f"field {key!r} is {type(value).__name__}, expected {kind.__name__}")
+        raise DataError.at(path, line, f"field {key!r} is {type(value).__name__}, expected {kind.__name__}")
     if kind is str and not value.strip():
-        raise DataError(path, line, f"field {key!r} is empty, expected text")
+        raise DataError.at(path, line, f"field {key!r} is empty, expected text")
     return value
 
 
@@ -121,18 +113,18 @@ def _tsv_rows(path: PathLike, required: tuple[str, ...]) -> Iterator[tuple[int, 
     lines = _lines(path)
     first = next(lines, None)
     if first is None:
-        raise DataError(path, 0, f"empty file, expected a header row with columns {list(required)}")
+        raise DataError.at(path, 0, f"empty file, expected a header row with columns {list(required)}")
     number, header = first
     names = header.split("\t")
     missing = [name for name in required if name not in names]
     if missing:
-        raise DataError(path, number, f"header lacks column(s) {missing}, expected at least {list(required)}")
+        raise DataError.at(path, number, f"header lacks column(s) {missing}, expected at least {list(required)}")
     for number, line in lines:
         if not line.strip():
             continue
         fields = line.split("\t")
         if len(fields) != len(names):
-            raise DataError(path, number, f"{len(fields)} tab-separated fields, expected {len(names)} as in the header")
+            raise DataError.at(path, number, f"{len(fields)} tab-separated fields, expected {len(names)} as in the header")
         yield number, dict(zip(names, fields))
 
 
@@ -143,9 +135,9 @@ def _jsonl_rows(path: PathLike) -> Iterator[tuple[int, dict]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
-            raise DataError(path, number, f"invalid JSON ({err.msg}), expected one JSON object per line") from None
+            raise DataError.at(path, number, f"invalid JSON ({err.msg}), expected one JSON object per line") from None
         if not isinstance(row, dict):
-            raise DataError(path, number, f"a JSON {type(row).__name__}, expected a JSON object")
+            raise DataError.at(path, number, f"a JSON {type(row).__name__}, expected a JSON object")
         yield number, row
 
 
@@ -165,14 +157,14 @@ def _conllu_word(path: PathLike, number: int, line: str, expected_id: int) -> tu
     """(FORM, UPOS) of a word line; None for multiword-token ranges and empty nodes."""
     columns = line.split("\t")
     if len(columns) != 10:
-        raise DataError(path, number, f"{len(columns)} tab-separated columns, expected 10 (CoNLL-U)")
+        raise DataError.at(path, number, f"{len(columns)} tab-separated columns, expected 10 (CoNLL-U)")
     token_id, form, upos = columns[0], columns[1], columns[3]
     if _CONLLU_SKIPPED_ID.fullmatch(token_id):
         return None
     if token_id != str(expected_id):
-        raise DataError(path, number, f"word ID {token_id!r}, expected {expected_id} (1, 2, ... per sentence)")
+        raise DataError.at(path, number, f"word ID {token_id!r}, expected {expected_id} (1, 2, ... per sentence)")
     if upos == "_":
-        raise DataError(path, number, "UPOS is '_' (unannotated), expected a UPOS tag")
+        raise DataError.at(path, number, "UPOS is '_' (unannotated), expected a UPOS tag")
     return form, upos
 
 
@@ -210,15 +202,15 @@ def _panx_prefix(block: list[tuple[int, str]]) -> str:
 def _panx_token(path: PathLike, number: int, line: str, prefix: str, labels: Labels) -> tuple[str, str]:
     columns = line.split("\t")
     if len(columns) != 2:
-        raise DataError(path, number, f"{len(columns)} tab-separated columns, expected 2 (lang:token<TAB>tag)")
+        raise DataError.at(path, number, f"{len(columns)} tab-separated columns, expected 2 (lang:token<TAB>tag)")
     token, tag = columns
     if not token.startswith(prefix):
-        raise DataError(path, number, f"token {token!r} lacks the {prefix!r} prefix, expected it as on line 1")
+        raise DataError.at(path, number, f"token {token!r} lacks the {prefix!r} prefix, expected it as on line 1")
     token = token[len(prefix):]
     if not token.strip():
-        raise DataError(path, number, "empty token, expected a word before the tab")
+        raise DataError.at(path, number, "empty token, expected a word before the tab")
     if not _BIO_TAG.fullmatch(tag):
-        raise DataError(path, number, f"tag {tag!r}, expected a BIO tag (O, B-TYPE, I-TYPE)")
+        raise DataError.at(path, number, f"tag {tag!r}, expected a BIO tag (O, B-TYPE, I-TYPE)")
     _check_label(path, number, tag, labels, "tag")
     return token, tag
 
@@ -303,7 +295,7 @@ def _json_line(text: str, value: str) -> int:
 def _json_member(path: PathLike, line: int, where: str, obj: Any, key: str, kind: type) -> Any:
     value = obj.get(key) if isinstance(obj, dict) else None
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise DataError(path, line, f"{where}: no {kind.__name__} {key!r}, expected SQuAD v1.1 layout "
+        raise DataError.at(path, line, f"{where}: no {kind.__name__} {key!r}, expected SQuAD v1.1 layout "
                                     "data -> paragraphs -> context, qas -> id, question, answers")
     return value
 
@@ -313,7 +305,7 @@ def _squad_answer(path: PathLike, line: int, where: str, context: str, answer: A
     start = _json_member(path, line, where, answer, "answer_start", int)
     if start < 0 or not text or context[start:start + len(text)] != text:
         found = context[max(start, 0):max(start, 0) + len(text)]
-        raise DataError(path, line, f"{where}: answer {text!r} at {start} does not match the context "
+        raise DataError.at(path, line, f"{where}: answer {text!r} at {start} does not match the context "
                                     f"(found {found!r}), expected context[start:start+len(text)] == text")
     return Answer(text, start)
 
@@ -324,7 +316,7 @@ def _squad_question(path: PathLike, text: str, where: str, context: str, qa: Any
     question = _json_member(path, line, named, qa, "question", str)
     answers = _json_member(path, line, named, qa, "answers", list)
     if not answers:
-        raise DataError(path, line, f"{named}: no answers, expected at least one (SQuAD v1.1 style)")
+        raise DataError.at(path, line, f"{named}: no answers, expected at least one (SQuAD v1.1 style)")
     return SpanQA(qid, question, context, tuple(_squad_answer(path, line, named, context, a) for a in answers))
 
 
@@ -335,7 +327,7 @@ def squad_paragraphs(path: PathLike) -> Iterator[tuple[str, dict, list[SpanQA]]]
     try:
         document = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataError(path, err.lineno, f"invalid JSON ({err.msg}), expected a SQuAD v1.1 document") from None
+        raise DataError.at(path, err.lineno, f"invalid JSON ({err.msg}), expected a SQuAD v1.1 document") from None
     for a, article in enumerate(_json_member(path, 1, "top level", document, "data", list)):
         for p, paragraph in enumerate(_json_member(path, 1, f"data[{a}]", article, "paragraphs", list)):
             where = f"data[{a}].paragraphs[{p}]"
@@ -364,7 +356,7 @@ def read_xcopa_jsonl(path: PathLike, *, labels: Labels = None) -> list[Example]:
         choices = (_field(path, number, row, "choice1"), _field(path, number, row, "choice2"))
         label = _field(path, number, row, "label", int)
         if not 0 <= label < len(choices):
-            raise DataError(path, number, f"label {label} names no choice, expected 0 (choice1) or 1 (choice2)")
+            raise DataError.at(path, number, f"label {label} names no choice, expected 0 (choice1) or 1 (choice2)")
         _check_label(path, number, label, labels)
         examples.append(MultipleChoice(
             str(_field(path, number, row, "idx", int)),
@@ -377,26 +369,3 @@ def read_xcopa_jsonl(path: PathLike, *, labels: Labels = None) -> list[Example]:
 
 
 # ---------------------------------------------------------------- registry
-
-
-Reader = Callable[..., list[Example]]
-
-READERS: dict[str, Reader] = {
-    "conllu": read_conllu,
-    "panx": read_panx,
-    "xnli_tsv": read_xnli_tsv,
-    "nli_jsonl": read_nli_jsonl,
-    "pawsx_tsv": read_pawsx_tsv,
-    "squad_json": read_squad_json,
-    "xcopa_jsonl": read_xcopa_jsonl,
-}
-from ray_xr.formats_retrieval import READERS as _RETRIEVAL_READERS  # noqa: E402  (uses the helpers above)
-
-READERS.update(_RETRIEVAL_READERS)
-
-
-def read(fmt: str, *paths: PathLike, **options: Any) -> list[Example]:
-    """READERS[fmt](*paths, **options), with a clear error for an unknown format name."""
-    if fmt not in READERS:
-        raise ValueError(f"unknown format {fmt!r}, expected one of {sorted(READERS)}")
-    return READERS[fmt](*paths, **options)

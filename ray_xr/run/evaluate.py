@@ -13,12 +13,12 @@ import torch
 import torch.distributed as dist
 
 import ray  # [ray] only to reach the aggregator actor
-from ray_xr import features
+from ray_xr.data import cache
 from ray_xr.config import EMBEDDED_MODEL
-from ray_xr.data import load_split, noise_resources, noisy, realised_rate
-from ray_xr.examples import scored
+from ray_xr.tasks.load import load_split, noise_resources, noisy, realised_rate
+from ray_xr.data.examples import scored
 from ray_xr.metrics import METRICS
-from ray_xr.models import autocast, load_task_model, load_tokenizer
+from ray_xr.run.models import autocast, load_task_model, load_tokenizer
 from ray_xr.noise import NOISE_KINDS
 from ray_xr.stages import write_text
 from ray_xr.tasks import TaskSpec, get_task
@@ -35,8 +35,8 @@ def predict(w, model, family, feats, pad_id: int, batch_size: int, options: dict
     every language) keeps the outputs of the loaded evaluation model by input, so a pool of a
     million entities is encoded once per model, not once per evaluation."""
     model.eval()
-    memo = w.cache.setdefault("outputs", {}) if getattr(family, "reuse_outputs", False) \
-        and w.cache.get("model") is model else None
+    memo = w.held.setdefault("outputs", {}) if getattr(family, "reuse_outputs", False) \
+        and w.held.get("model") is model else None
     keys = [array("q", f.input_ids).tobytes() for f in feats] if memo is not None else []
     todo = [i for i in range(len(feats)) if memo is None or keys[i] not in memo]
     mine = todo[w.rank::w.world]
@@ -62,7 +62,7 @@ def score(w, model, task: TaskSpec, examples, tokenizer, max_length: int, batch_
     """The task's headline metric (0-100) on these examples, and the predictions (one per
     scored example: per query for ranking tasks, whose examples include the pool)."""
     family = FAMILIES[task.family]
-    feats = features.features(w.run.feature_cache, task, family, examples, tokenizer, max_length, options)
+    feats = cache.features(w.run.feature_cache, task, family, examples, tokenizer, max_length, options)
     predicted = predict(w, model, family, feats, tokenizer.pad_token_id, batch_size, options)
     preds = family.decode(examples, feats, predicted, task.labels, **options)
     metric = METRICS[task.metric]
@@ -82,11 +82,11 @@ def target_model(w, key: str, task: TaskSpec):
     """The model an evaluation loads (the parent's, with the task family's head class), kept in
     memory across the evaluations that share it."""
     auto_class = FAMILIES[task.family].auto_class
-    if w.cache.get("key") != key or w.cache.get("auto_class", auto_class) != auto_class:
+    if w.held.get("key") != key or w.held.get("auto_class", auto_class) != auto_class:
         source = model_source(w.run, key)
         model = load_task_model(source, auto_class, None).to(w.device)
-        w.cache = {"key": key, "auto_class": auto_class, "model": model, "tokenizer": load_tokenizer(source)}
-    return w.cache["model"], w.cache["tokenizer"]
+        w.held = {"key": key, "auto_class": auto_class, "model": model, "tokenizer": load_tokenizer(source)}
+    return w.held["model"], w.held["tokenizer"]
 
 
 def evaluate_stage(w, stage) -> dict:
@@ -94,11 +94,11 @@ def evaluate_stage(w, stage) -> dict:
     task = get_task(spec["task"])
     model, tokenizer = target_model(w, stage.parent, task)
     clean = load_split(task.name, "test", spec["language"], spec["data"])
-    batch_size = w.sweep["target_training"]["batch_size"] * 2
+    batch_size = w.sweep.target_training.batch_size * 2
     options = spec.get("options", {})
     kind = NOISE_KINDS.get(spec["noise"])  # None for "clean"
     noise = {"kind": spec["noise"], "level": spec["level"], "lang": spec["language"], "seed": spec["noise_seed"],
-             "resources": noise_resources(w.sweep, spec["noise"], spec["language"], spec),
+             "resources": noise_resources(w.sweep.noise_resources(), spec["noise"], spec["language"], spec),
              "protect": spec.get("protect", False)}
     preds = None
     if spec["level"] and kind.needs_model:  # the kind evaluates the model itself

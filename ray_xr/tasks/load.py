@@ -9,12 +9,12 @@ import difflib
 import json
 from functools import lru_cache
 
-from ray_xr.examples import Example, cap, scored
-from ray_xr.tasks import LoadContext, get_task
-
-
-class DataError(ValueError):
-    """Missing or malformed data; one line naming the task, split and language."""
+from ray_xr.data.examples import Example, cap, scored
+from ray_xr.errors import DataError
+from ray_xr.noise import NoiseResources, resource_file
+from ray_xr.noise.tables import file_digest
+from ray_xr.tasks import local
+from ray_xr.tasks.registry import LoadContext, get_task
 
 
 def load_split(task: str, split: str, lang: str, data: dict) -> list[Example]:
@@ -25,24 +25,22 @@ def load_split(task: str, split: str, lang: str, data: dict) -> list[Example]:
 def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, ...]:
     data = json.loads(data_json)
     spec = get_task(task)
-    loader = spec.sources.get(data["source"])
-    if loader is None:
-        raise DataError(f"task {task}: no {data['source']!r} data source (has: {', '.join(spec.sources)})")
+    if data["source"] not in spec.source_names:
+        raise DataError(f"task {task}: no {data['source']!r} data source (has: {', '.join(spec.source_names)})")
     ctx = LoadContext(seed=data.get("seed", 0), sizes=data["sizes"], local=data.get("local", {}))
-    examples = tuple(cap(list(loader(split, lang, ctx)), 0))  # a ranking pool after its queries
+    if data["source"] == "local":
+        loaded = local.load(task, split, lang, ctx.local, ctx.sizes.get(split, 0))
+    else:
+        loaded = spec.sources[data["source"]](split, lang, ctx)
+    examples = tuple(cap(list(loaded), 0))  # a ranking pool after its queries
     if not scored(list(examples)):
         raise DataError(f"task {task}: the {split} split for language {lang!r} is empty")
     return examples
 
 
-def noise_resources(sweep: dict, kind: str, lang: str, options: dict):
+def noise_resources(resources: NoiseResources, kind: str, lang: str, options: dict) -> NoiseResources:
     """The sweep's noise files, after checking that the one this condition reads still has the
     content its stage key was made from (`options["resource_sha256"]`, see plan.noise_options)."""
-    from ray_xr.noise import NoiseResources, resource_file
-    from ray_xr.noise_tables import file_digest
-
-    files = sweep.get("noise", {})
-    resources = NoiseResources(typo_files=files.get("typo_files", {}), lexicon_files=files.get("lexicon_files", {}))
     expected = options.get("resource_sha256")
     if expected:
         path = resource_file(kind, lang, resources)
@@ -57,12 +55,13 @@ def noisy(examples: list[Example], task: str, kind: str, level: float, lang: str
     """The examples under one noise condition; level 0 returns them untouched.
 
     `resources` (noise.NoiseResources) serves the kinds that read files; `protect` keeps
-    entities and numbers intact (see ray_xr.perturb); `namespace` names the random streams
+    entities and numbers intact (see ray_xr.noise.perturb); `namespace` names the random streams
     (default: the task name, as for evaluation; training uses "train/<task>").
     """
     if not level:
         return examples
-    from ray_xr.tasks.families import FAMILIES  # torch: only where noise is applied
+    # lazy: the families import torch, which `data check` and the registry do without
+    from ray_xr.tasks.families import FAMILIES
 
     family = FAMILIES[get_task(task).family]
     return [family.perturb(e, namespace=namespace or task, kind=kind, level=level, lang=lang, seed=seed,

@@ -1,4 +1,4 @@
-"""Small types the noise modules share: errors, resources, draws and moves.
+"""Small types the noise modules share: resources, draws and moves.
 
 Standard library only, like ray_xr.noise.
 """
@@ -11,10 +11,6 @@ from types import MappingProxyType
 from typing import Mapping, Sequence, TypeVar
 
 T = TypeVar("T")
-
-
-class NoiseError(ValueError):
-    """A noise request that cannot be served: unknown kind, bad level, missing resource."""
 
 
 @dataclass(frozen=True)

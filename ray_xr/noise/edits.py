@@ -7,8 +7,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any, Mapping
 
-from ray_xr import keyboards
-from ray_xr.noise_base import Draws, Move
+from ray_xr.noise import keyboards
+from ray_xr.noise.base import Draws, Move
 
 
 def has_letter(word: str, _context: Any = None) -> bool:
