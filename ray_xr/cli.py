@@ -38,7 +38,7 @@ def cmd_run(args) -> int:
         _check_data(sweep, args.sweep)
     from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
 
-    return run(sweep, Path(args.storage), args.address)
+    return run(sweep, Path(args.storage), args.address, tuple(args.rerun or ()))
 
 
 def cmd_report(args) -> int:
@@ -115,6 +115,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("sweep")
     p.add_argument("--storage", default="runs", help="results go to STORAGE/<sweep name>/ (default ./runs)")
     p.add_argument("--address", default=None, help="join a running cluster ('auto'); default: start a local one")
+    p.add_argument("--rerun", action="append", choices=("eval", "target", "intermediate", "pretrain", "all"),
+                   help="run the finished stages of this phase again, and everything that depends on them"
+                        " (repeatable)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")

@@ -165,8 +165,14 @@ class Resources(_Frozen):
     group_by: Literal["chain", "stage"] = "chain"  # one TorchTrainer per (intermediate, seed) chain or per stage
     max_failures: int = Field(1, ge=0)
     # bf16: forward passes autocast to bfloat16 (weights, gradients, optimizer state stay fp32);
-    # part of the stage keys when set, as it changes the numbers
+    # part of the stage keys, as it changes the numbers
     precision: Literal["fp32", "bf16"] = "fp32"
+    # cuDNN/cuBLAS deterministic kernels and torch.use_deterministic_algorithms (slower on
+    # GPUs; CPU runs are deterministic without it); part of the stage keys
+    deterministic: bool = False
+    # also checkpoint every N optimizer steps within an epoch (0: at epoch ends only), for
+    # epochs that last an hour; does not change the numbers, so not part of the keys
+    checkpoint_every_steps: int = Field(0, ge=0)
 
 
 class Heads(_Frozen):

@@ -7,6 +7,7 @@
      ├── ReportError (ValueError)  a run folder that cannot be reported
      ├── ExportError (ValueError)  a run folder with nothing (or something ambiguous) to export
      ├── UnknownTask (LookupError) a task name not in the registry
+     ├── RunLockedError            a run folder another `ray-xr run` is using
      └── ClusterError (ConnectionError)  no Ray cluster where the user pointed
 
 Foreign errors (pydantic, YAML, OS, Ray) are translated where they enter, `from None`, so the
@@ -47,6 +48,10 @@ class ExportError(RayXRError, ValueError):
 
 class UnknownTask(RayXRError, LookupError):
     """A task name that is not in the registry."""
+
+
+class RunLockedError(RayXRError, RuntimeError):
+    """Another `ray-xr run` holds the run folder's lock."""
 
 
 class ClusterError(RayXRError, ConnectionError):

@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from ray_xr.config import EMBEDDED_MODEL, Sweep
 from ray_xr.noise import resource_file
 from ray_xr.noise.tables import file_digest
+from ray_xr.stages import data_fingerprint, library_versions
 from ray_xr.tasks import FAMILY_OPTIONS, get_task
 
 PHASES = ("pretrain", "intermediate", "target", "eval")
+# The implementation version of each phase, part of its stages' keys (and so of everything
+# downstream). Bump a phase's number with any change that changes its numbers (a bug fix in
+# training, evaluation, noise or scoring), so that finished stages are never reused with stale
+# results; README "Stage keys" says when.
+VERSIONS = {"pretrain": 2, "intermediate": 2, "target": 2, "eval": 2}
+# Libraries whose versions change numbers: part of the pretraining key, so of every key.
+KEYED_LIBRARIES = ("torch", "transformers", "tokenizers")
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,20 @@ class Plan:
 
 
 def stage_key(phase: str, spec: dict, parent: str | None) -> str:
-    blob = json.dumps({"phase": phase, "spec": spec, "parent": parent}, sort_keys=True)
+    """The hash of the whole spec, the phase's implementation version and the parent's key.
+    Local data directories enter by content (stages.data_fingerprint), not by where they are
+    mounted, so a run folder is reused from any mount point."""
+    blob = json.dumps({"phase": phase, "version": VERSIONS[phase], "spec": _identity(spec), "parent": parent},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _identity(value):
+    """The spec with each data.local entry's `dir` replaced by the fingerprint of its files."""
+    if not isinstance(value, dict):
+        return value
+    return {k: {task: {**entry, "dir": data_fingerprint(entry["dir"])} for task, entry in v.items()}
+            if k == "local" else _identity(v) for k, v in value.items()}
 
 
 def _add(stages: dict[str, Stage], phase: str, spec: dict, parent: str | None, label: str,
@@ -80,56 +100,51 @@ def _data_spec(sweep: Sweep, splits: tuple[str, ...], task: str) -> dict:
     d = sweep.data
     sizes = {"train": d.train_size, "dev": d.dev_size, "test": d.test_size}
     source = sweep.source_of(task)
-    spec = {"source": source, "sizes": {s: sizes[s] for s in splits}}
-    if source == "synthetic":
-        spec["seed"] = d.seed
-    if source == "local":
-        spec["local"] = sweep.local_entries(task)
-    return spec
+    return {"source": source, "sizes": {s: sizes[s] for s in splits},
+            "seed": d.seed if source == "synthetic" else None, "local": sweep.local_entries(task)}
 
 
 def noise_options(sweep: Sweep, kind: str, lang: str) -> dict:
     """What a noise condition depends on beyond (kind, level, seed, language): the protection
-    option and the content of the file the kind reads. Empty in the default setting, so that
-    the keys of sweeps without these options stay what they were."""
-    options: dict = {}
-    if sweep.noise.protect_entities:
-        options["protect"] = True
+    option and the content of the file the kind reads (None for kinds that read none)."""
+    if kind == "clean":
+        return {"protect": False, "resource_sha256": None}
     path = resource_file(kind, lang, sweep.noise_resources())
-    if path is not None:
-        options["resource_sha256"] = file_digest(path)
-    return options
+    return {"protect": sweep.noise.protect_entities, "resource_sha256": file_digest(path) if path else None}
 
 
 def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> dict:
-    spec = {"task": task, "seed": seed, "training": training.model_dump(mode="json")}
+    spec = {"task": task, "seed": seed, "training": training.model_dump(mode="json"), **_compute(sweep),
+            "workers": max(1, sweep.resources.workers)}  # data-parallel training is not worker-invariant
     parts = task.split("+")
     if len(parts) == 1:
-        spec.update(data=_data_spec(sweep, ("train", "dev"), task), **_options(sweep, task))
+        spec.update(data=_data_spec(sweep, ("train", "dev"), task), options=_options(sweep, task))
     else:  # multi-task intermediate training
         spec.update(sampling=sweep.multitask.model_dump(mode="json"),
-                    tasks={t: {"data": _data_spec(sweep, ("train", "dev"), t), **_options(sweep, t)} for t in parts})
-    spec.update(_precision(sweep))
+                    tasks={t: {"data": _data_spec(sweep, ("train", "dev"), t), "options": _options(sweep, t)}
+                           for t in parts})
     noise = sweep.train_noise.get(phase)
-    if noise is not None:  # absent when off: the keys of sweeps without it do not change
-        spec["train_noise"] = {"kind": noise.kind, "level": noise.level, "noise_seed": sweep.noise.seed,
-                               **noise_options(sweep, noise.kind, sweep.data.source_language)}
+    spec["train_noise"] = None if noise is None else {
+        "kind": noise.kind, "level": noise.level, "noise_seed": sweep.noise.seed,
+        **noise_options(sweep, noise.kind, sweep.data.source_language)}
     return spec
 
 
 def _pretrain_spec(sweep: Sweep) -> dict:
+    # the library versions that change numbers enter here, and so every key downstream
+    libraries = library_versions(KEYED_LIBRARIES)
     if sweep.model != EMBEDDED_MODEL:
-        return {"model": sweep.model}
-    spec = {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json", exclude={"corpus_tasks"}),
-            "corpus_seed": sweep.data.seed}
-    if sweep.embedded.corpus_tasks:  # only then, so that other sweeps keep their pretraining keys
-        spec["corpus"] = {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}
-    return {**spec, **_precision(sweep)}
+        return {"model": sweep.model, "libraries": libraries}
+    return {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json", exclude={"corpus_tasks"}),
+            "corpus_seed": sweep.data.seed, "libraries": libraries, **_compute(sweep),
+            "corpus": {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}}
 
 
-def _precision(sweep: Sweep) -> dict:
-    """{"precision": "bf16"} when set; absent by default, so that existing stage keys stay."""
-    return {"precision": sweep.resources.precision} if sweep.resources.precision != "fp32" else {}
+def _compute(sweep: Sweep) -> dict:
+    """How a stage computes, where that changes its numbers: the precision, and the threads per
+    worker (CPU kernels sum in a thread-dependent order); training stages add their workers."""
+    res = sweep.resources
+    return {"precision": res.precision, "threads": res.cpus_per_worker, "deterministic": res.deterministic}
 
 
 def build(sweep: Sweep) -> Plan:
@@ -156,10 +171,9 @@ def build(sweep: Sweep) -> Plan:
 
 
 def _options(sweep: Sweep, task: str) -> dict:
-    """{"options": ...}: the head settings a task's family reads, none for the others."""
+    """The head settings a task's family reads (none for most families)."""
     spec = get_task(task)
-    options = {**spec.options, **{k: getattr(sweep.heads, k) for k in FAMILY_OPTIONS.get(spec.family, ())}}
-    return {"options": options} if options else {}
+    return {**spec.options, **{k: getattr(sweep.heads, k) for k in FAMILY_OPTIONS.get(spec.family, ())}}
 
 
 def _targets(stages, sweep: Sweep, inter: str, target: str, seed: int, parent: str) -> list[str]:
@@ -194,9 +208,9 @@ def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, 
                 espec = {"task": target, "language": lang, "noise": kind if level else "clean", "level": level,
                          "noise_seed": sweep.noise.seed,
                          "data": _data_spec(sweep, ("test",), target),
-                         "max_length": sweep.target_training.max_length, **_options(sweep, target),
-                         **_precision(sweep),
-                         **(noise_options(sweep, kind, lang) if level else {})}
+                         "max_length": sweep.target_training.max_length, "options": _options(sweep, target),
+                         "batch_size": 2 * sweep.target_training.batch_size, **_compute(sweep),
+                         **noise_options(sweep, kind if level else "clean", lang)}
                 cell = {"intermediate": inter, "target": target, "seed": seed, "noise": kind,
                         "level": level, "language": lang}
                 key = _add(stages, "eval", espec, tkey, f"eval {target}/{lang} {kind}@{level}", (cell,))

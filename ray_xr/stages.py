@@ -5,12 +5,15 @@ written, and a restarted run skips what finished. Cheap to import: no torch, no 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -44,15 +47,52 @@ def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-@lru_cache(maxsize=1)
-def provenance() -> dict:
-    """Library versions and the git SHA of the code that produced a stage."""
+@contextmanager
+def atomic_dir(path: Path):
+    """A folder written whole or not at all: the body fills a temporary folder beside `path`,
+    which then replaces it (a reader never sees half a model)."""
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700 folders
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def library_versions(names=LIBRARIES) -> dict[str, str | None]:
     versions = {}
-    for lib in LIBRARIES:
+    for lib in names:
         try:
             versions[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:
             versions[lib] = None
+    return versions
+
+
+@lru_cache(maxsize=None)
+def data_fingerprint(directory: str) -> str:
+    """A local data directory by content: the SHA-256 of every file's path below it and bytes,
+    so the same data mounted elsewhere gives the same stage keys. A directory this machine
+    lacks (a cluster path planned on a laptop) is named by its path instead."""
+    root = Path(directory)
+    if not root.is_dir():
+        return f"path:{directory}"
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()[:32]
+
+
+@lru_cache(maxsize=1)
+def provenance() -> dict:
+    """Library versions and the git SHA of the code that produced a stage."""
+    versions = library_versions()
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).resolve().parent).stdout.strip() or None
@@ -80,6 +120,12 @@ class RunDir:
 
     def model_dir(self, key: str) -> Path:
         return self.stage_dir(key) / "model"
+
+    def checkpoint_dir(self, key: str) -> Path:
+        return self.stage_dir(key) / "checkpoint"
+
+    def clear_checkpoint(self, key: str) -> None:
+        shutil.rmtree(self.checkpoint_dir(key), ignore_errors=True)
 
     def read_stage(self, key: str) -> dict | None:
         try:

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import json
 
-from ray_xr import config, plan
+import pytest
+
+from ray_xr import config, plan, stages
 from tests.conftest import REPO, TINY, ray_xr
 
 
 def build(**overrides) -> plan.Plan:
     return plan.build(config.parse({**TINY, **overrides}))
+
+
+PINNED = "48c3018ad5a727db"  # the stage keys of TINY (tests/conftest.py)
 
 
 def keys(p: plan.Plan, phase: str) -> set[str]:
@@ -86,20 +91,55 @@ def key_digest(p: plan.Plan) -> str:
     return hashlib.sha256(" ".join(sorted(p.stages)).encode()).hexdigest()[:16]
 
 
-def test_keys_without_the_new_noise_options_did_not_change():
-    # Keys of these sweeps before resources, protection and train_noise existed: runs made then
-    # must not retrain or re-evaluate anything.
-    assert key_digest(build()) == "cdc0a695f6967fc2"
-    assert key_digest(plan.build(config.load(REPO / "sweeps" / "local.yaml"))) == "7cbdcb8135d39d37"
-    assert key_digest(build(train_noise={}, noise={**TINY["noise"], "protect_entities": False})) == "cdc0a695f6967fc2"
-    assert key_digest(build(resources={**TINY["resources"], "precision": "fp32"})) == "cdc0a695f6967fc2"
+def test_keys_are_pinned():
+    # Keys change only on purpose: a change of what a stage computes bumps plan.VERSIONS (README
+    # "Stage keys"), and then this digest is updated with it.
+    assert key_digest(build()) == PINNED, "stage keys changed: bump plan.VERSIONS if numbers change, then re-pin"
+
+
+def test_each_phase_version_re_keys_its_phase_and_downstream_only(monkeypatch):
+    base = build()
+    monkeypatch.setitem(plan.VERSIONS, "target", plan.VERSIONS["target"] + 1)
+    bumped = build()
+    for phase in ("pretrain", "intermediate"):
+        assert keys(base, phase) == keys(bumped, phase), phase
+    for phase in ("target", "eval"):
+        assert keys(base, phase).isdisjoint(keys(bumped, phase)), phase
+
+
+def test_workers_and_threads_re_key_what_they_change():
+    base = build()
+    two = build(resources={**TINY["resources"], "workers": 2})
+    assert keys(base, "pretrain") == keys(two, "pretrain")  # phase (i) of the embedded model: key of its own
+    assert keys(base, "target").isdisjoint(keys(two, "target"))
+    threads = build(resources={**TINY["resources"], "cpus_per_worker": 2})
+    for phase in ("pretrain", "intermediate", "target", "eval"):
+        assert keys(base, phase).isdisjoint(keys(threads, phase)), phase
+
+
+def test_local_data_enters_the_keys_by_content_not_mount_point(tmp_path):
+    import shutil
+
+    from tests.conftest import REAL_DATA
+
+    if not (REAL_DATA / "udpos").is_dir():
+        pytest.skip("../shared/data/real is not here")
+    for name in ("a", "b"):
+        shutil.copytree(REAL_DATA / "udpos", tmp_path / name / "udpos")
+    local = dict(intermediate=["none"], targets=["udpos"], languages={"udpos": ["en", "de"]},
+                 data={"source": "local", "local": {"udpos": str(tmp_path / "a" / "udpos")}})
+    moved = {**local, "data": {"source": "local", "local": {"udpos": str(tmp_path / "b" / "udpos")}}}
+    assert build(**local).stages.keys() == build(**moved).stages.keys()
+    (tmp_path / "b" / "udpos" / "de" / "test.conllu").write_text("# edited\n", encoding="utf-8")
+    stages.data_fingerprint.cache_clear()
+    assert build(**local).stages.keys() != build(**moved).stages.keys()
 
 
 def test_bf16_precision_re_keys_every_stage():
     base, bf16 = build(), build(resources={**TINY["resources"], "precision": "bf16"})
     for phase in ("pretrain", "intermediate", "target", "eval"):
         assert keys(base, phase).isdisjoint(keys(bf16, phase)), phase
-    assert all(s.spec.get("precision") == "bf16" for s in bf16.stages.values())
+    assert all(s.spec["precision"] == "bf16" for s in bf16.stages.values() if s.phase != "pretrain" or s.trains)
 
 
 def test_train_noise_changes_its_phase_and_downstream_only():
@@ -109,7 +149,8 @@ def test_train_noise_changes_its_phase_and_downstream_only():
     assert keys(base, "target").isdisjoint(keys(target, "target"))
     assert keys(base, "eval").isdisjoint(keys(target, "eval"))
     spec = next(s.spec for s in target.stages.values() if s.phase == "target")
-    assert spec["train_noise"] == {"kind": "char", "level": 0.1, "noise_seed": 0}
+    assert spec["train_noise"] == {"kind": "char", "level": 0.1, "noise_seed": 0, "protect": False,
+                                   "resource_sha256": None}
     inter = build(train_noise={"intermediate": {"kind": "word", "level": 0.2}})
     assert keys(base, "intermediate").isdisjoint(keys(inter, "intermediate"))
     none_targets = {k for k, s in inter.stages.items() if s.phase == "target" and s.parent in keys(base, "pretrain")}

@@ -274,7 +274,7 @@ def test_pool_is_tokenized_once_for_every_noise_level(tokenizer, tmp_path):
         examples = noisy(clean, "lareqa", "char", level, "cog", 0)
         cached = features.features(cache, task, RANKING, examples, tokenizer, 48, {})
         assert cached == RANKING.features(examples, tokenizer, (), 48)  # the same as tokenizing all at once
-    assert len(list(cache.glob("lareqa-*.pkl"))) == 1 + 3  # one pool, the queries at each level
+    assert len(list(cache.glob("lareqa-*.json"))) == 1 + 3  # one pool, the queries at each level
 
 
 def test_synthetic_lareqa_answers_in_every_language():

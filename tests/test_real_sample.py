@@ -51,7 +51,7 @@ def test_real_sample_sweep_runs_end_to_end(tmp_path):
 
 def check_feature_cache_and_export(tmp_path, run_dir):
     # xnli trained after none and after mnli+udpos, evaluated clean and noisy: tokenized once per input
-    assert len(list((run_dir / "cache" / "features").glob("xnli-*.pkl"))) == 4  # train, dev, test de x 2 levels
+    assert len(list((run_dir / "cache" / "features").glob("xnli-*.json"))) == 4  # train, dev, test de x 2 levels
     out = tmp_path / "submission"
     result = ray_xr("export", str(run_dir), str(out), "--intermediate", "mnli+udpos")
     assert result.returncode == 0, result.stderr

@@ -6,13 +6,14 @@ Mewsli-X) once for every language and noise level.
 The key is the content itself: a digest of the tokenizer's definition, the family, labels,
 max length and head options, and of the examples (after noise). So a cached file can never
 serve different inputs, whatever produced the examples. Writes are atomic (temp + rename).
+Features are stored as JSON (each one its dataclass's name and fields) and rebuilt from the
+family's own `feature_types`, so reading the cache from shared storage runs no code.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import pickle
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from ray_xr.data.examples import scored
@@ -56,10 +57,35 @@ def features(cache_dir: Path, task, family, examples, tokenizer, max_length: int
         return features(cache_dir, task, family, head, tokenizer, max_length, options) + [
             replace(f, example=f.example + len(head)) for f in pool]
     name = task.family + ("/train" if make else "")
-    path = cache_dir / f"{task.name}-{key(name, examples, tokenizer, task.labels, max_length, options)}.pkl"
+    path = cache_dir / f"{task.name}-{key(name, examples, tokenizer, task.labels, max_length, options)}.json"
     if path.exists():
-        with path.open("rb") as f:
-            return pickle.load(f)
+        return decode(json.loads(path.read_bytes()), family.feature_types)
     feats = (make or family.features)(examples, tokenizer, task.labels, max_length, **options)
-    write_bytes(path, pickle.dumps(feats, protocol=pickle.HIGHEST_PROTOCOL))  # concurrent writers of a key agree
+    write_bytes(path, json.dumps(encode(feats), separators=(",", ":")).encode())  # concurrent writers of a key agree
     return feats
+
+
+def encode(feats: list) -> list:
+    return [[type(f).__name__, [_plain(getattr(f, field.name)) for field in fields(f)]] for f in feats]
+
+
+def decode(rows: list, types) -> list:
+    by_name = {t.__name__: t for t in types}
+    return [by_name[name](*(_typed(v) for v in values)) for name, values in rows]
+
+
+def _plain(value):
+    # JSON has no tuples; a tuple is kept as {"t": [...]} so that features read back compare equal
+    if isinstance(value, tuple):
+        return {"t": [_plain(v) for v in value]}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _typed(value):
+    if isinstance(value, dict):
+        return tuple(_typed(v) for v in value["t"])
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return value

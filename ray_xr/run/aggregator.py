@@ -1,9 +1,12 @@
-"""The aggregator: one named Ray actor per run that owns results.jsonl and the robustness tables.
+"""The aggregator: one Ray actor per run folder that owns results.jsonl and the robustness tables.
 
-Evaluation workers send it their records; it appends each new record to results.jsonl (fsync)
-before acknowledging, so an acknowledged result is never lost. Records are keyed by grid cell,
-so a stage re-run after a crash does not duplicate them. The class is plain Python: the driver
-turns it into an actor with ray.remote.
+results.jsonl is a view of the current plan: every record names the evaluation stage that made
+it (`stage`), and the file holds exactly the records of the plan's evaluation stages, so a
+changed sweep rerun under the same name never shows a number of its old stages. Evaluation
+workers send their records; each new one is appended (fsync) before the call returns, so an
+acknowledged result is never lost. Records are keyed by (stage, cell), so a stage re-run after a
+crash or a restarted actor never doubles one. The actor restarts when it dies (driver.py) and
+rebuilds itself from the file. The class is plain Python: the driver makes it an actor.
 """
 from __future__ import annotations
 
@@ -13,23 +16,29 @@ import time
 from pathlib import Path
 
 from ray_xr.report import render, results, xtreme
+from ray_xr.stages import write_text
 
-KEY_FIELDS = ("intermediate", "target", "seed", "noise", "level", "language")
+CELL_FIELDS = ("intermediate", "target", "seed", "noise", "level", "language")
 RENDER_EVERY_S = 10.0  # live tables for someone watching the run folder
 
 
 def record_key(record: dict) -> tuple:
-    return tuple(record[k] for k in KEY_FIELDS)
+    return (record.get("stage"),) + tuple(record[k] for k in CELL_FIELDS)
 
 
 class Aggregator:
-    def __init__(self, run_dir: str, run_name: str, source_language: str = "en"):
+    def __init__(self, run_dir: str, run_name: str, source_language: str, plan_cells: dict[str, list[dict]]):
+        """`plan_cells`: each evaluation stage of the plan -> the grid cells it serves."""
         self.run_dir, self.run_name, self.source = Path(run_dir), run_name, source_language
         self.path = self.run_dir / "results.jsonl"
+        self.wanted = {(key,) + tuple(c[k] for k in CELL_FIELDS) for key, cells in plan_cells.items() for c in cells}
         self.records: dict[tuple, dict] = {}
         if self.path.exists():
             self._repair_tail()
-            self.records = {record_key(r): r for r in results.load_results(self.run_dir)}
+            loaded = results.load_results(self.run_dir)
+            self.records = {record_key(r): r for r in loaded if record_key(r) in self.wanted}
+            if len(self.records) != len(loaded):  # records of stages no longer in the plan
+                self._rewrite()
         self.last_render = 0.0
 
     def _repair_tail(self) -> None:
@@ -38,8 +47,14 @@ class Aggregator:
         if data and not data.endswith(b"\n"):
             self.path.write_bytes(data[: data.rfind(b"\n") + 1])
 
+    def _rewrite(self) -> None:
+        """results.jsonl as the current records, sorted by cell: the same results give the same
+        bytes, whatever order the stages finished in. Atomic (temp + rename)."""
+        ordered = sorted(self.records.values(), key=lambda r: json.dumps([r[k] for k in CELL_FIELDS]))
+        write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered))
+
     def record(self, records: list[dict]) -> int:
-        new = [r for r in records if record_key(r) not in self.records]
+        new = [r for r in records if record_key(r) in self.wanted and record_key(r) not in self.records]
         if new:
             with open(self.path, "a") as f:
                 f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in new)
@@ -53,8 +68,11 @@ class Aggregator:
     def table(self) -> list[dict]:
         return results.robustness_rows(list(self.records.values()), self.source)
 
-    def write_report(self) -> str:
+    def write_report(self, final: bool = False) -> str:
+        """The report of the records so far; `final` also sorts results.jsonl."""
         self.last_render = time.monotonic()
+        if final:
+            self._rewrite()
         records = list(self.records.values())
         path = render.write_report(self.run_dir, records, self.run_name, self.source)
         xtreme.write(self.run_dir, records)

@@ -9,6 +9,8 @@ chain instead of once per stage.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import socket
 import sys
@@ -16,17 +18,19 @@ import time
 from pathlib import Path
 
 import ray
+from filelock import FileLock, Timeout
 from ray import tune
 from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ray_xr import config as cfg
-from ray_xr.errors import ClusterError
+from ray_xr.errors import ClusterError, RunLockedError
 from ray_xr.run.aggregator import Aggregator
-from ray_xr.run.evaluate import AGGREGATOR_NAMESPACE
+from ray_xr.run.evaluate import AGGREGATOR_NAMESPACE, records_of
 from ray_xr.plan import Plan, build
-from ray_xr.stages import RunDir, write_json
+from ray_xr.stages import RunDir, write_json, write_text
 from ray_xr.run.worker import run_group
 
 TRIAL_MEMORY = 256 * 1024**2
@@ -43,7 +47,7 @@ def trial(config: dict, groups: dict) -> None:
         scaling_config=ScalingConfig(num_workers=res["workers"], use_gpu=res["use_gpu"],
                                      resources_per_worker={"CPU": res["cpus_per_worker"]}),
         run_config=RunConfig(
-            name=f"{name}-{tune.get_context().get_trial_id()}",
+            name=group["train_run"],  # the group's own name, never the random trial id
             storage_path=group["loop"]["ray_storage"],
             callbacks=[TuneReportCallback()],  # epoch metrics show up in the Tune dashboard
             checkpoint_config=CheckpointConfig(num_to_keep=1),
@@ -67,6 +71,7 @@ def _payload(plan: Plan, run: RunDir, aggregator: str, group) -> dict:
     res = plan.sweep.resources
     return {
         "stages": [dataclasses.asdict(plan.stages[k]) for k in group.stages],
+        "train_run": f"{group.name}-{hashlib.sha256(' '.join(group.stages).encode()).hexdigest()[:12]}",
         "resources": res.model_dump(),
         "loop": {"run_dir": str(run.root.resolve()), "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator,
                  "ray_storage": str((run.root / "ray").resolve())},
@@ -104,35 +109,95 @@ def _run_wave(plan: Plan, run: RunDir, aggregator: str, wave: int, log) -> list[
             for r in results if r.error]
 
 
-def run(sweep: cfg.Sweep, storage: Path, address: str | None, log=print) -> int:
+def run(sweep: cfg.Sweep, storage: Path, address: str | None, rerun: tuple[str, ...] = (), log=print) -> int:
+    """Run every unfinished stage of the sweep; `rerun` names phases whose finished stages (and
+    everything that depends on them) run again."""
     plan = build(sweep)
     run_dir = RunDir(storage / sweep.name)
     run_dir.root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(run_dir.root / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunLockedError(f"{run_dir.root}: another `ray-xr run` is using this run folder; wait for it to"
+                             " end, or give this one another --storage") from None
+    try:
+        return _run_locked(plan, run_dir, address, rerun, log)
+    finally:
+        lock.release()
+
+
+def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[str, ...], log) -> int:
+    sweep = plan.sweep
     write_json(run_dir.root / "sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
     s = plan.summary()
     log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.root}")
     t0 = time.perf_counter()
+    if rerun:
+        _force_rerun(plan, run_dir, rerun, log)
     _mark_trivial(plan, run_dir)
-    args = (str(run_dir.root.resolve()), sweep.name, sweep.data.source_language)
+    plan_cells = {k: list(st.cells) for k, st in plan.stages.items() if st.phase == "eval"}
+    args = (str(run_dir.root.resolve()), sweep.name, sweep.data.source_language, plan_cells)
+    failures: list[str] = []
     if all(run_dir.is_done(k) for k in plan.stages):
         log("ray-xr: every stage has finished already; no cluster needed")
         aggregator = Aggregator(*args)  # the actor's class, used in-process
         _resend_finished(plan, run_dir, aggregator.record)
-        path, markdown, failures = aggregator.write_report(), aggregator.markdown(), []
+        path, markdown = aggregator.write_report(final=True), aggregator.markdown()
     else:
-        _init_ray(address, log)
-        name = f"aggregator-{sweep.name}"
-        actor = ray.remote(num_cpus=0)(Aggregator).options(
-            name=name, namespace=AGGREGATOR_NAMESPACE, get_if_exists=True).remote(*args)
+        _init_ray(address, sweep.resources.deterministic, log)
+        name = aggregator_name(run_dir)
+        actor = _start_aggregator(name, args)
         _resend_finished(plan, run_dir, lambda records: ray.get(actor.record.remote(records)))
         failures = _run_waves(plan, run_dir, name, log)
-        path, markdown = ray.get(actor.write_report.remote()), ray.get(actor.markdown.remote())
+        try:
+            path, markdown = ray.get(actor.write_report.remote(True)), ray.get(actor.markdown.remote())
+        except ray.exceptions.RayError as err:  # rebuilt from disk: every acknowledged record is there
+            failures.append(f"aggregator: {type(err).__name__}; report rendered from results.jsonl instead")
+            aggregator = Aggregator(*args)
+            path, markdown = aggregator.write_report(final=True), aggregator.markdown()
     log(markdown)
     log(f"ray-xr: report written to {path} ({time.perf_counter() - t0:.0f} s)")
     if failures:
         _log_failures(plan, run_dir, failures, log)
         return 1
     return 0
+
+
+def aggregator_name(run: RunDir) -> str:
+    """One aggregator per run folder: two runs of one sweep name into different storage never meet."""
+    return "aggregator-" + hashlib.sha256(str(run.root.resolve()).encode()).hexdigest()[:16]
+
+
+def _start_aggregator(name: str, args: tuple):
+    """The run's aggregator, on the driver's node (the head, never a spot worker), restarted by
+    Ray whenever it dies: it rebuilds itself from results.jsonl, and calls in flight are retried."""
+    try:  # a previous driver of this folder died and left its actor (the lock says it is gone)
+        ray.kill(ray.get_actor(name, namespace=AGGREGATOR_NAMESPACE))
+    except ValueError:
+        pass
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(Aggregator).options(
+        name=name, namespace=AGGREGATOR_NAMESPACE, scheduling_strategy=here).remote(*args)
+
+
+def _force_rerun(plan: Plan, run: RunDir, phases: tuple[str, ...], log) -> None:
+    """Mark the finished stages of these phases, and all that depends on them, to run again: their
+    checkpoints and results go (a rerun starts afresh)."""
+    keys = {k for k, st in plan.stages.items() if st.phase in phases or "all" in phases}
+    while True:
+        more = {k for k, st in plan.stages.items() if st.parent in keys} - keys
+        if not more:
+            break
+        keys |= more
+    stale = [k for k in keys if run.read_stage(k) is not None]
+    for key in stale:
+        run.write_stage(plan.stages[key], "rerun", cfg.to_dict(plan.sweep))
+        run.clear_checkpoint(key)
+    if run.results.exists():
+        lines = run.results.read_text().splitlines(keepends=True)
+        write_text(run.results, "".join(line for line in lines if json.loads(line).get("stage") not in keys))
+    log(f"ray-xr: --rerun {','.join(phases)}: {len(stale)} finished stage(s) will run again")
 
 
 def _run_waves(plan: Plan, run: RunDir, aggregator: str, log) -> list[str]:
@@ -152,11 +217,12 @@ def _log_failures(plan: Plan, run: RunDir, failures: list[str], log) -> None:
 
 
 def _resend_finished(plan: Plan, run: RunDir, record) -> None:
-    """Records of evaluations finished in an earlier run that results.jsonl lacks (lost on a crash)."""
+    """Records of finished evaluations that results.jsonl lacks: lost on a crash, or cells a
+    changed sweep added to a stage that had finished (the clean level of a new noise kind)."""
     records = []
     for key, stage in plan.stages.items():
         if stage.phase == "eval" and run.is_done(key):
-            records += run.read_stage(key)["metrics"].get("records", [])
+            records += records_of(key, stage.cells, run.read_stage(key)["metrics"]["result"])
     if records:
         record(records)
 
@@ -174,20 +240,31 @@ def _answers(address: str) -> bool:
     return True
 
 
-def _init_ray(address: str | None, log) -> None:
+def _init_ray(address: str | None, deterministic: bool, log) -> None:
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: our progress lines, not Tune's boxes
+    env = {
+        # Ray Train's preemption watcher is an actor restarted with handles as constructor
+        # arguments, which Ray's core logs as an error line once per TorchTrainer; it watches for
+        # drained nodes, and a lost node is one of the failures max_failures covers anyway
+        "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+        **({"CUBLAS_WORKSPACE_CONFIG": ":4096:8"} if deterministic else {}),  # cuBLAS's deterministic mode
+    }
     if address:
         if not _answers(address):
             raise ClusterError(f"--address {address}: nothing answers there; start the cluster (`ray up`, or"
                                " `ray start --head` on its head node) or check the address")
         try:
-            ray.init(address=address, log_to_driver=True)
+            ray.init(address=address, log_to_driver=True, runtime_env={"env_vars": env})
         except ConnectionError as err:
             raise ClusterError(f"--address {address}: {str(err).splitlines()[0]}") from None
     else:
+        # A trial holds about eight worker processes (trial, controller, workers, helper actors),
+        # so the raylet's default of one starting process per CPU warns on every run that it
+        # started "4x the maximum expected"; the raylet reads this from the environment
+        os.environ.setdefault("RAY_worker_maximum_startup_concurrency", str(4 * (os.cpu_count() or 1)))
         ray.init(num_cpus=os.cpu_count(), include_dashboard=True, log_to_driver=True,
-                 runtime_env={"env_vars": {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5"}})
+                 runtime_env={"env_vars": {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5", **env}})
     log(f"ray-xr: Ray cluster with {ray.cluster_resources().get('CPU', 0):.0f} CPUs; watch the trials in the"
         " dashboard (Jobs/Train/Tune), signing in with the token that `ray get-auth-token` prints")
     sys.stdout.flush()

@@ -29,7 +29,10 @@ AGGREGATOR_NAMESPACE = "ray-xr"
 
 @torch.inference_mode()
 def predict(w, model, family, feats, pad_id: int, batch_size: int, options: dict) -> list:
-    """The family's outputs for every feature; each worker runs its shard, then all gather.
+    """The family's outputs for every feature; each worker runs its share of the batches, then all
+    gather. The batches are those a single worker would run (worker r takes every world-th one),
+    so every example is evaluated once, in the same company, and any number of workers gives the
+    outputs of one, bit for bit.
 
     A family with `reuse_outputs` (ranking: its pool is the same text at every noise level and in
     every language) keeps the outputs of the loaded evaluation model by input, so a pool of a
@@ -39,10 +42,9 @@ def predict(w, model, family, feats, pad_id: int, batch_size: int, options: dict
         and w.held.get("model") is model else None
     keys = [array("q", f.input_ids).tobytes() for f in feats] if memo is not None else []
     todo = [i for i in range(len(feats)) if memo is None or keys[i] not in memo]
-    mine = todo[w.rank::w.world]
+    batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
     out = {}
-    for start in range(0, len(mine), batch_size):
-        idx = mine[start:start + batch_size]
+    for idx in batches[w.rank::w.world]:
         batch = {k: v.to(w.device) for k, v in collate([feats[i] for i in idx], pad_id).items()
                  if k in ("input_ids", "attention_mask")}
         with autocast(w.device, w.precision):
@@ -94,8 +96,8 @@ def evaluate_stage(w, stage) -> dict:
     task = get_task(spec["task"])
     model, tokenizer = target_model(w, stage.parent, task)
     clean = load_split(task.name, "test", spec["language"], spec["data"])
-    batch_size = w.sweep.target_training.batch_size * 2
-    options = spec.get("options", {})
+    batch_size = spec["batch_size"]
+    options = spec["options"]
     kind = NOISE_KINDS.get(spec["noise"])  # None for "clean"
     noise = {"kind": spec["noise"], "level": spec["level"], "lang": spec["language"], "seed": spec["noise_seed"],
              "resources": noise_resources(w.sweep.noise_resources(), spec["noise"], spec["language"], spec),
@@ -112,8 +114,8 @@ def evaluate_stage(w, stage) -> dict:
         value, preds = score(w, model, task, examples, tokenizer, spec["max_length"], batch_size,
                              spec["language"], options)
         n, realised, extra = len(scored(examples)), realised_rate(clean, examples), {}
-    records = [{**cell, "metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra}
-               for cell in stage.cells]
+    result = {"metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra}
+    records = records_of(stage.key, stage.cells, result)
     if w.rank == 0:
         if not spec["level"]:  # the clean test predictions, in the XTREME submission layout
             ext, text = FAMILIES[task.family].export(clean, preds)
@@ -122,4 +124,10 @@ def evaluate_stage(w, stage) -> dict:
         ray.get(aggregator.record.remote(records))  # [ray] returns once results.jsonl has them
         more = "".join(f", {k} {v}" for k, v in extra.items())
         w.log(f"{stage.label}: {task.metric} {value:.1f} (n={n}, realised level {realised:.2f}{more})")
-    return {"value": value, "n": n, "realised_level": realised, "records": records}
+    return {"result": result}
+
+
+def records_of(key: str, cells, result: dict) -> list[dict]:
+    """The results.jsonl records of an evaluation: one per grid cell it serves (the plan's cells,
+    so a finished stage serves a cell that a later sweep adds, e.g. a new kind's clean level)."""
+    return [{**cell, "stage": key, **result} for cell in cells]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -24,7 +24,7 @@ import ray.train.torch  # [ray]
 from ray_xr import config
 from ray_xr.config import Sweep
 from ray_xr.data import cache, synthetic
-from ray_xr.run import multitask
+from ray_xr.run import checkpoints, multitask
 from ray_xr.tasks.load import load_split, noise_resources, noisy, realised_rate
 from ray_xr.data.examples import Text
 from ray_xr.data.examples import texts as example_texts
@@ -77,6 +77,9 @@ def run_group(loop: dict) -> None:
     # Our progress lines say the same.
     logging.getLogger().setLevel(logging.WARNING)
     torch.set_num_threads(sweep.resources.cpus_per_worker)
+    if sweep.resources.deterministic:  # GPUs: deterministic kernels (CPU runs are deterministic without)
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
     ctx = ray.train.get_context()  # [ray]
     w = Worker(RunDir(loop["run_dir"]), sweep, loop["aggregator"],
                ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
@@ -90,6 +93,7 @@ def run_group(loop: dict) -> None:
         metrics = RUNNERS[stage.phase](w, stage)
         if w.rank == 0:
             w.run.write_stage(stage, "done", w.resolved, metrics, started)
+            w.run.clear_checkpoint(stage.key)  # the stage's result is on disk: nothing to resume
         w.barrier()  # the next stage may read this one's files
 
 
@@ -104,7 +108,7 @@ def pretrain(w: Worker, stage: Stage) -> dict:
     texts = [t for lang in synthetic.LANGUAGES
              for t in synthetic.corpus(lang, emb["corpus_per_language"], stage.spec["corpus_seed"])]
     lang = w.sweep.data.source_language
-    texts += [Text(f"{task}-{e.id}-{i}", t) for task, data in stage.spec.get("corpus", {}).items()
+    texts += [Text(f"{task}-{e.id}-{i}", t) for task, data in stage.spec["corpus"].items()
               for e in load_split(task, "train", lang, data) for i, t in enumerate(example_texts(e))]
     tok_dir = w.run.stage_dir(stage.key) / "tokenizer"
     if w.rank == 0:
@@ -115,8 +119,12 @@ def pretrain(w: Worker, stage: Stage) -> dict:
     torch.manual_seed(derived_seed(emb["seed"], "pretrain"))
     model = new_masked_lm(emb, tokenizer)
     feats = FAMILIES["mlm"].features(texts, tokenizer, (), phase["max_length"])
-    gen = torch.Generator().manual_seed(derived_seed(emb["seed"], "masking", w.rank))
-    prepare = lambda batch: mask_tokens(batch, tokenizer, emb["mask_prob"], gen)  # noqa: E731
+
+    def prepare(batch: dict, at: tuple[int, int]) -> dict:
+        # a generator per (worker, epoch, step): the masks of a resumed epoch are those it had
+        gen = torch.Generator().manual_seed(derived_seed(emb["seed"], "masking", w.rank, *at))
+        return mask_tokens(batch, tokenizer, emb["mask_prob"], gen)
+
     model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, prepare, None)
     if w.rank == 0:
         save_encoder(model, tokenizer, out)
@@ -126,7 +134,7 @@ def pretrain(w: Worker, stage: Stage) -> dict:
 def noisy_training_data(w: Worker, stage: Stage, task: str, train: list) -> tuple[list, float | None]:
     """The English training examples under the stage's train_noise (if any) and the realised
     rate; the dev set stays clean."""
-    if "train_noise" not in stage.spec:
+    if stage.spec["train_noise"] is None:
         return train, None
     tn, lang = stage.spec["train_noise"], w.sweep.data.source_language
     noisy_train = noisy(train, task, tn["kind"], tn["level"], lang, tn["noise_seed"],
@@ -148,7 +156,7 @@ def finetune(w: Worker, stage: Stage) -> dict:
     model = load_task_model(source, family.auto_class, len(task.labels))
     train, realised = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, spec["data"]))
     dev = load_split(task.name, "dev", lang, spec["data"])
-    options = spec.get("options", {})
+    options = spec["options"]
     feats = cache.features(w.run.feature_cache, task, family, train, tokenizer, phase["max_length"], options,
                               train=True)
 
@@ -181,11 +189,11 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
         devs.append(load_split(task.name, "dev", lang, setting["data"]))
         feats.append([TaskFeature(i, f) for f in cache.features(
             w.run.feature_cache, task, FAMILIES[task.family], train, tokenizer, phase["max_length"],
-            setting.get("options", {}), train=True)])
+            setting["options"], train=True)])
 
     def dev_score(m) -> float:
         return sum(score(w, unwrap(m).heads[i], task, devs[i], tokenizer, phase["max_length"], phase["batch_size"],
-                         lang, spec["tasks"][task.name].get("options", {}))[0]
+                         lang, spec["tasks"][task.name]["options"])[0]
                    for i, task in enumerate(tasks)) / len(tasks)
 
     sizes = [len(f) for f in feats]
@@ -210,7 +218,12 @@ def shuffled(n: int, per_worker: int, rank: int, world: int, seed: int, steps: i
 
 def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, prepare, dev_score,
                schedule=shuffled):
-    """One plain data-parallel training loop; returns the model selected on dev and its metrics."""
+    """One plain data-parallel training loop; returns the model selected on dev and its metrics.
+
+    It checkpoints into the stage's folder at every epoch end (and every
+    resources.checkpoint_every_steps steps) and, when the stage was interrupted, continues from
+    the last checkpoint exactly where it stopped: the same batches, random state and schedule, so
+    a resumed stage ends with the numbers of an undisturbed one."""
     ddp = {"find_unused_parameters": getattr(model, "find_unused_parameters", False)}
     model = ray.train.torch.prepare_model(model, parallel_strategy_kwargs=ddp)  # [ray] device placement + DDP
     per_worker = max(1, phase["batch_size"] // w.world)
@@ -225,15 +238,22 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
     warmup = max(1, int(phase["warmup"] * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
-    start, best, best_state = resume(stage, model, opt, sched)
+    folder = w.run.checkpoint_dir(stage.key)
+    restored = checkpoints.load(folder, w.rank, unwrap(model), opt, sched)
+    at, best_state = restored or (checkpoints.Position(), None)
+    resumed = {"resumed_from_epoch": at.epoch, "resumed_from_step": at.step} if restored else {}
+    if restored:
+        w.log(f"{stage.label}: resuming from its checkpoint at epoch {at.epoch + 1}, step {at.step}")
+    every = w.sweep.resources.checkpoint_every_steps
     seed = derived_seed(stage.key, "order")
-    metrics: dict = {}
-    for epoch in range(start, phase["epochs"]):
+    metrics: dict = at.extra
+    for epoch in range(at.epoch, phase["epochs"]):
         model.train()
-        tokens, loss_sum, t0 = 0, 0.0, time.perf_counter()
-        for idx in schedule(len(feats), per_worker, w.rank, w.world, seed + epoch, steps_per_epoch):
-            batch = collate([feats[i] for i in idx], pad_id)
-            batch = prepare(batch) if prepare else batch
+        t0 = time.perf_counter()
+        batches = schedule(len(feats), per_worker, w.rank, w.world, seed + epoch, steps_per_epoch)
+        for step in range(at.step if epoch == at.epoch else 0, steps_per_epoch):
+            batch = collate([feats[i] for i in batches[step]], pad_id)
+            batch = prepare(batch, (epoch, step)) if prepare else batch
             batch = {k: v.to(w.device) for k, v in batch.items()}
             with autocast(w.device, w.precision):
                 loss = model(**batch).loss
@@ -242,49 +262,39 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            tokens += sum(int(v.sum()) for k, v in batch.items() if k.endswith("attention_mask"))
-            loss_sum += loss.item()
+            at.tokens += sum(int(v.sum()) for k, v in batch.items() if k.endswith("attention_mask"))
+            at.loss_sum += loss.item()
+            if every and (step + 1) % every == 0 and step + 1 < steps_per_epoch:
+                at.epoch, at.step = epoch, step + 1
+                checkpoints.save(folder, w.rank, w.barrier, unwrap(model), opt, sched, at, best_state)
         seconds = time.perf_counter() - t0
         metrics = {"stage": stage.key, "phase": stage.phase, "epoch": epoch + 1,
-                   "loss": loss_sum / steps_per_epoch, "tokens_per_s": tokens * w.world / seconds,
-                   "train_seconds": seconds}
+                   "loss": at.loss_sum / steps_per_epoch, "tokens_per_s": at.tokens * w.world / seconds,
+                   "train_seconds": seconds, **resumed}
         if dev_score is not None:
             metrics["dev_score"] = dev_score(model)
-            if best is None or metrics["dev_score"] > best:
-                best, best_state = metrics["dev_score"], copy.deepcopy(unwrap(model).state_dict())
-            metrics["best_dev_score"] = best
+            if at.best is None or metrics["dev_score"] > at.best:
+                at.best, best_state = metrics["dev_score"], copy.deepcopy(unwrap(model).state_dict())
+            metrics["best_dev_score"] = at.best
         w.log(f"{stage.label}: epoch {epoch + 1}/{phase['epochs']} loss {metrics['loss']:.3f}"
               + (f" dev {metrics['dev_score']:.1f}" if dev_score else "")
               + f" ({metrics['tokens_per_s']:,.0f} tok/s)")
-        report_epoch(w, stage, metrics, model, opt, sched, best, best_state)
+        at = checkpoints.Position(epoch + 1, 0, 0.0, 0, at.best, metrics)
+        checkpoints.save(folder, w.rank, w.barrier, unwrap(model), opt, sched, at, best_state)
+        report_epoch(w, stage, metrics)
     if best_state is not None:
         unwrap(model).load_state_dict(best_state)
     return model, metrics
 
 
-def resume(stage: Stage, model, opt, sched) -> tuple[int, float | None, dict | None]:
-    """Continue an interrupted stage from the last epoch checkpoint Ray Train kept for it."""
-    checkpoint = ray.train.get_checkpoint()  # [ray]
-    if checkpoint is None:
-        return 0, None, None
-    with checkpoint.as_directory() as d:
-        state = torch.load(Path(d) / "state.pt", map_location="cpu", weights_only=False)
-    if state["stage"] != stage.key:
-        return 0, None, None
-    unwrap(model).load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    return state["epoch"], state["best"], state["best_state"]
-
-
-def report_epoch(w: Worker, stage: Stage, metrics: dict, model, opt, sched, best, best_state) -> None:
-    """Every worker reports; rank 0 attaches the checkpoint Ray Train persists for restarts."""
+def report_epoch(w: Worker, stage: Stage, metrics: dict) -> None:
+    """Every worker reports the epoch's metrics, which Tune shows per trial. Rank 0 attaches a
+    checkpoint that is only a pointer (Ray Train keeps the metrics that come with one); the
+    stage's own checkpoint is what resuming reads."""
     with tempfile.TemporaryDirectory() as d:
         checkpoint = None
         if w.rank == 0:
-            torch.save({"stage": stage.key, "epoch": metrics["epoch"], "model": unwrap(model).state_dict(),
-                        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                        "best": best, "best_state": best_state}, os.path.join(d, "state.pt"))
+            Path(d, "stage.json").write_text(json.dumps({"stage": stage.key, "epoch": metrics["epoch"]}))
             checkpoint = ray.train.Checkpoint.from_directory(d)  # [ray]
         ray.train.report(metrics, checkpoint=checkpoint)  # [ray]
 

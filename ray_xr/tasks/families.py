@@ -52,6 +52,7 @@ def argmax_outputs(model, batch, **options) -> list:
 
 class ClassificationFamily:
     auto_class = "AutoModelForSequenceClassification"
+    feature_types = (Feature,)  # the feature cache rebuilds these
     outputs = staticmethod(argmax_outputs)
 
     def features(self, examples: list[Classification], tokenizer, labels, max_length, **options) -> list[Feature]:
@@ -82,6 +83,7 @@ class TaggingFamily:
     """First sub-token of each word carries its tag; long sentences are split into windows."""
 
     auto_class = "AutoModelForTokenClassification"
+    feature_types = (Feature,)  # the feature cache rebuilds these
     outputs = staticmethod(argmax_outputs)
 
     def features(self, examples: list[Tagging], tokenizer, labels, max_length, **options) -> list[Feature]:
@@ -133,6 +135,7 @@ class MaskedLMFamily:
     """Phase (i): masked-LM pretraining on unlabelled text."""
 
     auto_class = "AutoModelForMaskedLM"
+    feature_types = (Feature,)  # the feature cache rebuilds these
 
     def features(self, examples: list[Text], tokenizer, labels, max_length) -> list[Feature]:
         enc = tokenizer([e.text for e in examples], truncation=True, max_length=max_length)

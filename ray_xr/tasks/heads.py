@@ -56,6 +56,7 @@ class MultipleChoiceFamily:
     """Each choice is encoded with the premise: (premise, question + choice); one score each."""
 
     auto_class = "AutoModelForMultipleChoice"
+    feature_types = (ChoiceFeature,)  # the feature cache rebuilds these
 
     def features(self, examples: list[MultipleChoice], tokenizer, labels, max_length, **options) -> list[ChoiceFeature]:
         out = []
@@ -113,6 +114,7 @@ class SpanQAFamily:
     answer is the best-scoring valid span over all windows, cut from the context by offsets."""
 
     auto_class = "AutoModelForQuestionAnswering"
+    feature_types = (SpanFeature,)  # the feature cache rebuilds these
 
     def features(self, examples: list[SpanQA], tokenizer, labels, max_length, *, qa_stride: float = 1 / 3,
                  max_query_fraction: float = 0.5, **options) -> list[SpanFeature]:
@@ -202,6 +204,7 @@ class RetrievalFamily:
     (LAReQA, Mewsli-X) is the ranking family (ranking.py)."""
 
     auto_class = "AutoModel"
+    feature_types = (SentenceFeature,)  # the feature cache rebuilds these
 
     def features(self, examples: list[RetrievalPair], tokenizer, labels, max_length, **options) -> list[SentenceFeature]:
         out = []

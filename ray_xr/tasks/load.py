@@ -27,7 +27,7 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     spec = get_task(task)
     if data["source"] not in spec.source_names:
         raise DataError(f"task {task}: no {data['source']!r} data source (has: {', '.join(spec.source_names)})")
-    ctx = LoadContext(seed=data.get("seed", 0), sizes=data["sizes"], local=data.get("local", {}))
+    ctx = LoadContext(seed=data.get("seed") or 0, sizes=data["sizes"], local=data.get("local", {}))
     if data["source"] == "local":
         loaded = local.load(task, split, lang, ctx.local, ctx.sizes.get(split, 0))
     else:

@@ -96,6 +96,7 @@ def _encode(tokenizer, examples, rows: list[int], max_length: int) -> dict[int, 
 
 class RankingFamily:
     auto_class = "ray_xr.tasks.ranking:DualEncoder"
+    feature_types = (SentenceFeature, PairFeature)  # the feature cache rebuilds these
     reuse_outputs = True  # evaluate.predict: the pool is encoded once per loaded model
 
     def features(self, examples, tokenizer, labels, max_length, **options) -> list[SentenceFeature]:
