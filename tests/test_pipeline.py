@@ -1,5 +1,6 @@
 """End to end through the real command: Ray Tune trials, Ray Train TorchTrainers, the aggregator
-actor, results.jsonl, the report, a rerun that trains nothing, and resume after an interruption.
+actor, results.jsonl, the report, a rerun that trains nothing, and a changed sweep rerun under the
+same name (resume after interruptions: test_resume.py).
 
 The sweep is tiny so that the whole module runs in a few minutes on 2 cores.
 """
@@ -7,16 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_sweep, ray_xr
+from tests.conftest import TINY, ray_xr, write_sweep
 
 EXPECTED_RECORDS = 2 * (2 + 2) * 2  # intermediates x (languages of xnli + udpos) x levels
 
@@ -96,32 +92,6 @@ def test_second_run_trains_nothing(finished_run):
     assert (run_dir / "results.jsonl").read_text() == results_before
 
 
-def test_resume_after_interruption(tmp_path):
-    sweep = write_sweep(tmp_path / "tiny.yaml", intermediate=["nli"], targets=["xnli"], languages={"xnli": ["en", "cog"]})
-    run_dir = tmp_path / "runs" / "tiny"
-    exe = Path(sys.executable).with_name("ray-xr")
-    proc = subprocess.Popen([str(exe), "run", str(sweep), "--storage", str(tmp_path / "runs")], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while not any(s["phase"] == "intermediate" and s["status"] == "done" for s in stage_records(run_dir).values()):
-        assert proc.poll() is None and time.time() < deadline, "the run ended before it could be interrupted"
-        time.sleep(0.5)
-    # The hardest interruption: no clean-up at all. The local cluster's processes share the run's
-    # process group, so this ends them too, and never touches another Ray instance on the machine.
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done_before = finished_training(run_dir)
-    assert {s["phase"] for k, s in stage_records(run_dir).items() if k in done_before} >= {"pretrain", "intermediate"}
-    resumed = ray_xr("run", str(sweep), "--storage", str(tmp_path / "runs"))
-    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
-    after = finished_training(run_dir)
-    for key, finished in done_before.items():
-        if finished is not None:
-            assert after[key] == finished, f"stage {key} was trained again"
-    records = (run_dir / "results.jsonl").read_text().splitlines()
-    assert len(records) == 2 * 2  # languages x levels, each once
-
-
 def test_an_address_where_nothing_answers_is_one_line(sweep_file, tmp_path):
     """Ray itself retries an unreachable host:port for many minutes (the subprocess timeout
     fails the test if the run waits on it)."""
@@ -130,3 +100,34 @@ def test_an_address_where_nothing_answers_is_one_line(sweep_file, tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip() == ("ray-xr: error: --address 127.0.0.1:1: nothing answers there; start the cluster"
                                      " (`ray up`, or `ray start --head` on its head node) or check the address")
+
+
+def test_a_changed_sweep_re_evaluates_what_changed_and_reuses_the_rest(finished_run, tmp_path):
+    """Results are a view of the plan: after target_training.lr changes, every record comes from
+    a new target model and the report shows the new numbers, while the stages whose keys did not
+    change (pretraining, intermediate) are not run again."""
+    import shutil
+
+    _, run_dir, _ = finished_run
+    storage = tmp_path / "runs"
+    shutil.copytree(run_dir, storage / "tiny")
+
+    def cells(path: Path) -> dict[tuple, dict]:
+        fields = ("intermediate", "target", "seed", "noise", "level", "language")
+        return {tuple(r[k] for k in fields): r for r in map(json.loads, path.read_text().splitlines())}
+
+    def table(folder: Path) -> list[dict]:
+        return list(csv.DictReader((folder / "report" / "robustness.csv").open()))
+
+    before, report_before = cells(run_dir / "results.jsonl"), table(run_dir)
+    kept = {k: s["finished"] for k, s in stage_records(run_dir).items() if s["phase"] in ("pretrain", "intermediate")}
+    changed = write_sweep(tmp_path / "tiny.yaml", target_training={**TINY["target_training"], "lr": 2e-3})
+    result = ray_xr("run", str(changed), "--storage", str(storage))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    after = cells(storage / "tiny" / "results.jsonl")
+    assert after.keys() == before.keys()
+    assert all(after[c]["stage"] != before[c]["stage"] for c in after)  # no number of the old models is left
+    assert any(after[c]["value"] != before[c]["value"] for c in after)
+    assert table(storage / "tiny") != report_before
+    records = stage_records(storage / "tiny")
+    assert {k: records[k]["finished"] for k in kept} == kept

@@ -95,6 +95,8 @@ def test_a_run_killed_mid_epoch_resumes_from_its_checkpoint(sweep, reference, tm
     wait_for(mid_epoch_two, proc, "the target stage's first epoch")
     os.killpg(proc.pid, signal.SIGKILL)  # no clean-up at all; the local cluster dies with the run
     proc.wait()
+    finished = {k: s["finished"] for k, s in stage_records(run_dir).items() if s["status"] == "done"}
+    assert any(s["phase"] == "pretrain" for k, s in stage_records(run_dir).items() if k in finished)
     again = ray_xr("run", str(sweep), "--storage", str(tmp_path))
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     metrics = target_stage(run_dir)[1]["metrics"]
@@ -102,6 +104,8 @@ def test_a_run_killed_mid_epoch_resumes_from_its_checkpoint(sweep, reference, tm
     assert "resuming from its checkpoint" in again.stdout
     assert (run_dir / "results.jsonl").read_bytes() == reference
     assert not (run_dir / "stages" / target_stage(run_dir)[0] / "checkpoint").exists()  # none left behind
+    records = stage_records(run_dir)
+    assert {k: records[k]["finished"] for k in finished} == finished  # finished stages did not run again
 
 
 def test_a_killed_worker_and_a_killed_aggregator_lose_nothing(sweep, reference, tmp_path):

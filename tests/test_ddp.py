@@ -1,0 +1,75 @@
+"""Data parallelism: every family trained and evaluated by 2 Ray Train workers (gloo, 1 thread
+each), and the 2-worker evaluations equal a 1-worker evaluation of the same models exactly."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ray_xr import config
+from ray_xr.noise import NoiseResources
+from ray_xr.plan import Stage
+from ray_xr.run.evaluate import score, target_model
+from ray_xr.run.worker import Worker
+from ray_xr.stages import RunDir
+from ray_xr.tasks import get_task
+from ray_xr.tasks.load import load_split, noisy
+from tests.conftest import ray_xr, write_sweep
+
+TARGETS = {"xnli": "classification", "udpos": "tagging", "xcopa": "multiple_choice", "xquad": "qa",
+           "tatoeba": "retrieval", "lareqa": "ranking"}
+TEST_SIZE = 21  # odd, and not a multiple of the batch size: shards of unequal length
+
+
+@pytest.fixture(scope="module")
+def two_worker_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ddp")
+    sweep = write_sweep(
+        tmp / "ddp.yaml", name="ddp", intermediate=["none"], targets=list(TARGETS),
+        languages={t: ["en", "cog"] for t in TARGETS},
+        data={"source": "synthetic", "train_size": 48, "dev_size": 12, "test_size": TEST_SIZE},
+        target_training={"epochs": 1, "batch_size": 8, "max_length": 48},
+        resources={"workers": 2, "cpus_per_worker": 1})
+    result = ray_xr("run", str(sweep), "--storage", str(tmp / "runs"), timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return config.load(sweep), tmp / "runs" / "ddp"
+
+
+def test_every_family_trains_and_evaluates_on_two_workers(two_worker_run):
+    sweep, run_dir = two_worker_run
+    records = [json.loads(line) for line in (run_dir / "results.jsonl").open()]
+    assert {r["target"] for r in records} == set(TARGETS)
+    assert len(records) == len(TARGETS) * 2 * 2  # targets x languages x levels
+    for r in records:  # every test example (ranking: every query) evaluated exactly once
+        assert r["n"] == TEST_SIZE, r
+    stages = [json.loads(p.read_text()) for p in (run_dir / "stages").glob("*/stage.json")]
+    assert all(s["status"] == "done" for s in stages)
+    assert {s["spec"]["workers"] for s in stages if s["phase"] in ("intermediate", "target")} == {2}
+
+
+def test_two_worker_evaluation_equals_one_worker_evaluation_exactly(two_worker_run):
+    sweep, run_dir = two_worker_run
+    run = RunDir(run_dir)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each Ray Train worker had
+    try:
+        w = Worker(run, sweep, aggregator="", rank=0, world=1, device=torch.device("cpu"))
+        checked = set()
+        for path in sorted((run_dir / "stages").glob("*/stage.json")):
+            record = json.loads(path.read_text())
+            if record["phase"] != "eval":
+                continue
+            stage = Stage(record["key"], "eval", record["spec"], record["parent"], record["label"])
+            spec, task = stage.spec, get_task(stage.spec["task"])
+            model, tokenizer = target_model(w, stage.parent, task)
+            examples = noisy(load_split(task.name, "test", spec["language"], spec["data"]), task.name,
+                             spec["noise"], spec["level"], spec["language"], spec["noise_seed"],
+                             resources=NoiseResources())
+            value, _ = score(w, model, task, examples, tokenizer, spec["max_length"], spec["batch_size"],
+                             spec["language"], spec["options"])
+            assert value == record["metrics"]["result"]["value"], record["label"]
+            checked.add(task.family)
+        assert checked == set(TARGETS.values())
+    finally:
+        torch.set_num_threads(threads)
