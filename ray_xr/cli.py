@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from ray_xr import noise
@@ -75,6 +77,21 @@ def cmd_noise_show(args) -> int:
     return 0
 
 
+def cmd_tasks(args) -> int:
+    from ray_xr.tasks import TASKS  # lazy, as load_sweep
+
+    for spec in sorted(TASKS.values(), key=lambda t: t.name):
+        print(f"{spec.name:14} {spec.family:16} {spec.metric:11} {'/'.join(spec.source_names):22}"
+              f" {' '.join(spec.languages)}")
+    return 0
+
+
+def cmd_noise_kinds(args) -> int:
+    for kind in noise.NOISE_KINDS.values():
+        print(f"{kind.name:11} {kind.summary}")
+    return 0
+
+
 def cmd_data_show(args) -> int:
     from ray_xr import datatools  # lazy, as load_sweep
 
@@ -105,8 +122,12 @@ def _check_data(sweep, source: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="ray-xr", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="ray-xr", description=__doc__.splitlines()[0],
+                                 epilog="`ray-xr tasks` lists the tasks, `ray-xr noise kinds` the noise kinds.")
+    ap.add_argument("--version", action="version", version=f"ray-xr {metadata.version('ray-xr')}")
     sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("tasks", help="list the tasks: family, metric, data sources, languages")
+    p.set_defaults(func=cmd_tasks)
     p = sub.add_parser("plan", help="expand the grid and print the stage graph; runs nothing")
     p.add_argument("sweep")
     p.add_argument("--json", action="store_true", help="one JSON object with the stage counts")
@@ -141,6 +162,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-v", "--verbose", action="store_true", help="also describe the edit on stderr")
     s.add_argument("text")
     s.set_defaults(func=cmd_noise_show)
+    s = nsub.add_parser("kinds", help="list the noise kinds")
+    s.set_defaults(func=cmd_noise_kinds)
     p = sub.add_parser("data", help="data tools")
     dsub = p.add_subparsers(dest="data_command", required=True)
     s = dsub.add_parser("show", help="parse local files in a task's published format; print counts and examples")
@@ -162,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     except RayXRError as err:
         print(f"ray-xr: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `ray-xr report RUN | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except KeyboardInterrupt:
         print("ray-xr: interrupted; finished stages are kept, run again to resume", file=sys.stderr)
         return 130

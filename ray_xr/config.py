@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ray_xr.data.readers import READERS
-from ray_xr.errors import NoiseError, SweepError
+from ray_xr.errors import NoiseError, SweepError, did_you_mean
 from ray_xr.noise import NOISE_KINDS, NoiseResources, resource_file
 from ray_xr.tasks import SPLITS, TASKS, local
 
@@ -214,6 +214,13 @@ class Sweep(_Frozen):
         self._check_noise_kinds()
         if not self.seeds:
             raise ValueError("seeds: the grid is empty")
+        for field in ("seeds", "intermediate", "targets"):
+            values = getattr(self, field)
+            twice = sorted({str(v) for v in values if values.count(v) > 1})
+            if twice:  # each would count its cells twice in the tables
+                raise ValueError(f"{field}: {', '.join(twice)} listed more than once")
+        if not self.name.strip("."):
+            raise ValueError(f"name: {self.name!r} is not a folder name (results go to <storage>/<name>/)")
         self._check_lengths_and_languages()
         self._check_noise_files()
         return self
@@ -227,7 +234,8 @@ class Sweep(_Frozen):
                 names = self._multitask_parts(names)
             for name in names:
                 if name != "none" and name not in TASKS or (name == "none" and field == "targets"):
-                    raise ValueError(f"{field}: unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
+                    raise ValueError(f"{field}: unknown task {name!r}{did_you_mean(name, TASKS)};"
+                                     f" known: {', '.join(sorted(TASKS))}")
                 for task in (name, TASKS[name].encoder_task) if name != "none" else ():
                     if task and self.source_of(task) not in TASKS[task].source_names:
                         raise ValueError(f"{field}: task {task!r} has no {self.source_of(task)!r} data source;"
@@ -244,7 +252,8 @@ class Sweep(_Frozen):
         """Evaluation and training noise name known kinds, each where it applies."""
         for kind in self.noise.kinds:
             if kind not in NOISE_KINDS:
-                raise ValueError(f"noise.kinds: unknown kind {kind!r}; known: {', '.join(sorted(NOISE_KINDS))}")
+                raise ValueError(f"noise.kinds: unknown kind {kind!r}{did_you_mean(kind, NOISE_KINDS)};"
+                                 f" known: {', '.join(sorted(NOISE_KINDS))}")
             families = NOISE_KINDS[kind].families
             wrong = [t for t in self.targets if families is not None and TASKS[t].family not in families]
             if wrong and any(level for level in self.noise.levels):
@@ -337,16 +346,28 @@ class Sweep(_Frozen):
 
 def _one_line(err: ValidationError, source: str) -> str:
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    where = "".join(f"{p}: " if i == len(first["loc"]) - 1 else f"{p}." for i, p in enumerate(first["loc"]))
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = "unknown key" + did_you_mean(str(first["loc"][-1]), _keys_at(first["loc"][:-1]))
     elif first["type"] == "missing":
         msg = "required key is missing"
     elif "input" in first and first["type"] not in ("value_error",):
         msg += f" (got {first['input']!r})"
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{source}: {where}: {msg}{more}"
+    return f"{source}: {where}{msg}{more}"
+
+
+def _keys_at(loc: tuple) -> list[str]:
+    """The keys the sweep allows at a location (for "did you mean")."""
+    model = Sweep
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        inner = getattr(field, "annotation", None) if field else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return []
+        model = inner
+    return list(model.model_fields)
 
 
 def parse(data: object, source: str = "<sweep>", base: str | Path | None = None) -> Sweep:
@@ -391,6 +412,8 @@ def load(path: str | Path) -> Sweep:
         raise SweepError(f"{path}: no such sweep file") from None
     except OSError as err:
         raise SweepError(f"{path}: cannot read the sweep file ({err.strerror}); expected a YAML file") from None
+    except UnicodeDecodeError:
+        raise SweepError(f"{path}: not UTF-8 text; expected a YAML sweep file") from None
     except yaml.YAMLError as err:
         raise SweepError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
     return parse(data, str(path), path.parent)

@@ -12,9 +12,18 @@
 
 Foreign errors (pydantic, YAML, OS, Ray) are translated where they enter, `from None`, so the
 message names the file or field instead of showing a traceback. Programming errors stay
-built-in exceptions and do show one. No imports: every layer may use this module.
+built-in exceptions and do show one. Standard library only: every layer may use this module.
 """
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for a near miss among `options`, else ''."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class RayXRError(Exception):

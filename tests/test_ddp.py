@@ -73,3 +73,36 @@ def test_two_worker_evaluation_equals_one_worker_evaluation_exactly(two_worker_r
         assert checked == set(TARGETS.values())
     finally:
         torch.set_num_threads(threads)
+
+
+def test_the_attack_on_two_workers_equals_one_worker(tmp_path):
+    """The model-aware attack, sharded over 2 workers and gathered, gives what 1 worker gives."""
+    from ray_xr.run import attack
+
+    sweep_file = write_sweep(
+        tmp_path / "attack.yaml", name="attack", intermediate=["none"], targets=["xnli"],
+        languages={"xnli": ["cog"]}, noise={"kinds": ["attack"], "levels": [0, 0.3]},
+        data={"source": "synthetic", "train_size": 48, "dev_size": 12, "test_size": TEST_SIZE},
+        target_training={"epochs": 1, "batch_size": 8, "max_length": 48},
+        resources={"workers": 2, "cpus_per_worker": 1})
+    result = ray_xr("run", str(sweep_file), "--storage", str(tmp_path / "runs"), timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    run_dir = tmp_path / "runs" / "attack"
+    attacked = [r for r in map(json.loads, (run_dir / "results.jsonl").open()) if r["level"]]
+    assert len(attacked) == 1 and attacked[0]["n"] == TEST_SIZE
+    record = json.loads((run_dir / "stages" / attacked[0]["stage"] / "stage.json").read_text())
+    spec, task = record["spec"], get_task("xnli")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        w = Worker(RunDir(run_dir), config.load(sweep_file), aggregator="", rank=0, world=1,
+                   device=torch.device("cpu"))
+        model, tokenizer = target_model(w, record["parent"], task)
+        one = attack.evaluate(w, model, task, load_split("xnli", "test", "cog", spec["data"]), tokenizer,
+                              kind="attack", level=spec["level"], lang="cog", seed=spec["noise_seed"],
+                              namespace="xnli", resources=NoiseResources(), protect=False,
+                              max_length=spec["max_length"], batch_size=spec["batch_size"])
+    finally:
+        torch.set_num_threads(threads)
+    assert one["value"] == attacked[0]["value"]
+    assert one["extra"]["attack_success_rate"] == attacked[0]["attack_success_rate"]

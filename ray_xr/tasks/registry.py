@@ -11,7 +11,7 @@ from typing import Callable, Mapping, Sequence
 
 from ray_xr.data import synthetic
 from ray_xr.data.examples import Example
-from ray_xr.errors import UnknownTask
+from ray_xr.errors import UnknownTask, did_you_mean
 
 SPLITS = ("train", "dev", "test")
 
@@ -106,4 +106,4 @@ def get_task(name: str) -> TaskSpec:
     try:
         return TASKS[name]
     except KeyError:
-        raise UnknownTask(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}") from None
+        raise UnknownTask(f"unknown task {name!r}{did_you_mean(name, TASKS)}; known: {', '.join(sorted(TASKS))}") from None

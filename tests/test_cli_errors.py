@@ -1,0 +1,74 @@
+"""User mistakes end in one line that names the field or file and suggests the fix, exit 2,
+never a traceback; the command line tells what it knows (version, tasks, noise kinds)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, TINY, ray_xr
+
+
+def plan_of(tmp_path: Path, **overrides) -> subprocess.CompletedProcess:
+    path = tmp_path / "s.yaml"
+    sweep = {k: v for k, v in {**TINY, **overrides}.items() if v is not None}
+    path.write_text(yaml.safe_dump(sweep))
+    return ray_xr("plan", str(path))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"seed": [1], "seeds": None}, "seed: unknown key (did you mean 'seeds'?)"),
+    ({"intermediate": ["mnlli"]}, "intermediate: unknown task 'mnlli' (did you mean 'mnli'?); known: "),
+    ({"targets": ["xnil"]}, "targets: unknown task 'xnil' (did you mean 'xnli'?); known: "),
+    ({"target_training": {"warmpu": 0.1}}, "target_training.warmpu: unknown key (did you mean 'warmup'?)"),
+    ({"noise": {"kinds": ["chr"]}}, "noise.kinds: unknown kind 'chr' (did you mean 'char'?)"),
+    ({"seeds": [1, 1]}, "seeds: 1 listed more than once"),
+    ({"name": ".."}, "name: '..' is not a folder name"),
+    ({"targets": None}, "targets: required key is missing"),
+])
+def test_a_sweep_mistake_is_one_line_with_the_fix(tmp_path, overrides, message):
+    result = plan_of(tmp_path, **overrides)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"ray-xr: error: {tmp_path / 's.yaml'}: {message}"), result.stderr
+    assert "(top level)" not in result.stderr
+
+
+def test_a_binary_sweep_file_is_one_line(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"\x00\xff\xfe binary")
+    result = ray_xr("plan", str(path))
+    assert result.returncode == 2
+    assert result.stderr == f"ray-xr: error: {path}: not UTF-8 text; expected a YAML sweep file\n"
+
+
+def test_an_unknown_task_in_data_show_suggests_the_name(tmp_path):
+    result = ray_xr("data", "show", "xnil", str(tmp_path / "x.tsv"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("ray-xr: error: unknown task 'xnil' (did you mean 'xnli'?)")
+
+
+def test_version_tasks_and_noise_kinds_are_listed():
+    version = ray_xr("--version")
+    assert version.returncode == 0 and version.stdout.startswith("ray-xr ")
+    tasks = ray_xr("tasks")
+    assert tasks.returncode == 0
+    rows = {line.split()[0]: line.split() for line in tasks.stdout.splitlines()}
+    assert rows["xnli"][1:3] == ["classification", "accuracy"] and "de" in rows["xnli"]
+    kinds = ray_xr("noise", "kinds")
+    assert kinds.returncode == 0
+    assert {line.split()[0] for line in kinds.stdout.splitlines()} == {
+        "char", "keyboard", "word", "realworld", "codeswitch", "attack"}
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`ray-xr plan ... | head -1`, where the reader is gone before ray-xr writes (here `true`, which
+    exits at once while ray-xr starts): no BrokenPipeError traceback."""
+    exe = Path(sys.executable).with_name("ray-xr")
+    result = subprocess.run(f"'{exe}' plan sweeps/local.yaml | true", cwd=REPO, shell=True, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
