@@ -38,6 +38,9 @@ def cmd_run(args) -> int:
     _check_dirs(sweep, args.sweep)
     if sweep.data.source == "local":  # reading local files is cheap: fail before any training
         _check_data(sweep, args.sweep)
+    if "://" in args.storage:  # Path() would make "s3://b/runs" a local folder named "s3:"
+        raise RayXRError(f"--storage {args.storage}: object storage URIs are not supported yet; mount the bucket"
+                         " on every node (s3fs, gcsfuse) or use a shared file system, and pass its path")
     from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
 
     return run(sweep, Path(args.storage), args.address, tuple(args.rerun or ()))

@@ -72,3 +72,12 @@ def test_output_into_a_closed_pipe_ends_quietly():
                             text=True, timeout=60)
     assert result.returncode == 0
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+
+
+def test_an_object_storage_uri_is_refused_not_made_a_folder(tmp_path):
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump(TINY))
+    result = ray_xr("run", str(sweep), "--storage", "s3://bucket/runs", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("ray-xr: error: --storage s3://bucket/runs: object storage URIs are not supported")
+    assert not (tmp_path / "s3:").exists()

@@ -257,14 +257,23 @@ def _init_ray(address: str | None, deterministic: bool, log) -> None:
         try:
             ray.init(address=address, log_to_driver=True, runtime_env={"env_vars": env})
         except ConnectionError as err:
-            raise ClusterError(f"--address {address}: {str(err).splitlines()[0]}") from None
+            hint = "" if os.environ.get("RAY_AUTH_MODE") else (
+                "; a cluster started with `ray start --head` (Ray 2.60) requires a token: set RAY_AUTH_MODE=token"
+                " and RAY_AUTH_TOKEN to what `ray get-auth-token` prints on its head node")
+            raise ClusterError(f"--address {address}: {str(err).splitlines()[0]}{hint}") from None
     else:
         # A trial holds about eight worker processes (trial, controller, workers, helper actors),
         # so the raylet's default of one starting process per CPU warns on every run that it
         # started "4x the maximum expected"; the raylet reads this from the environment
         os.environ.setdefault("RAY_worker_maximum_startup_concurrency", str(4 * (os.cpu_count() or 1)))
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=True, log_to_driver=True,
-                 runtime_env={"env_vars": {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5", **env}})
+        try:
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=True, log_to_driver=True,
+                     runtime_env={"env_vars": {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5", **env}})
+        except ValueError as err:  # ray.init joins a cluster `ray start` left running on this machine
+            if "existing cluster" not in str(err):
+                raise
+            raise ClusterError("a Ray cluster started with `ray start` is running on this machine: pass"
+                               " --address auto to run on it (or stop it with `ray stop`)") from None
     log(f"ray-xr: Ray cluster with {ray.cluster_resources().get('CPU', 0):.0f} CPUs; watch the trials in the"
         " dashboard (Jobs/Train/Tune), signing in with the token that `ray get-auth-token` prints")
     sys.stdout.flush()
