@@ -1,49 +1,21 @@
 """Command line: `ray-xr plan|run|report|export|noise show|data show|data check ...`.
 
-Each command imports what it needs when it runs (a lazy import on purpose): `noise show` must not
-load pydantic, yaml or the task registry, and `plan`, `report` and `data` must not load torch or
-Ray. User mistakes (errors.RayXRError) end in one line on stderr and exit code 2.
+`noise show`, `noise kinds`, `report` and `export` run from here; the commands that read a sweep or
+the task registry live in commands.py, imported only for them, so that `noise show` starts in a
+tenth of a second. User mistakes (errors.RayXRError) end in one line on stderr and exit code 2.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from importlib import metadata
 from pathlib import Path
 
 from ray_xr import noise
-from ray_xr.errors import DataError, NoiseError, RayXRError, ReportError
+from ray_xr.errors import NoiseError, RayXRError, ReportError
 from ray_xr.noise.perturb import protect_names_and_numbers
 from ray_xr.report import export, render, results, xtreme
-
-
-def load_sweep(path: str):
-    from ray_xr import config  # lazy: pydantic, yaml and the task registry, which `noise show` does without
-
-    return config.load(path)
-
-
-def cmd_plan(args) -> int:
-    from ray_xr import plan  # lazy, as load_sweep
-
-    p = plan.build(load_sweep(args.sweep))
-    print(json.dumps(p.summary()) if args.json else plan.describe(p))
-    return 0
-
-
-def cmd_run(args) -> int:
-    sweep = load_sweep(args.sweep)  # validate before anything heavy starts
-    _check_dirs(sweep, args.sweep)
-    if sweep.data.source == "local":  # reading local files is cheap: fail before any training
-        _check_data(sweep, args.sweep)
-    if "://" in args.storage:  # Path() would make "s3://b/runs" a local folder named "s3:"
-        raise RayXRError(f"--storage {args.storage}: object storage URIs are not supported yet; mount the bucket"
-                         " on every node (s3fs, gcsfuse) or use a shared file system, and pass its path")
-    from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
-
-    return run(sweep, Path(args.storage), args.address, tuple(args.rerun or ()))
 
 
 def cmd_report(args) -> int:
@@ -80,48 +52,18 @@ def cmd_noise_show(args) -> int:
     return 0
 
 
-def cmd_tasks(args) -> int:
-    from ray_xr.tasks import TASKS  # lazy, as load_sweep
-
-    for spec in sorted(TASKS.values(), key=lambda t: t.name):
-        print(f"{spec.name:14} {spec.family:16} {spec.metric:11} {'/'.join(spec.source_names):22}"
-              f" {' '.join(spec.languages)}")
-    return 0
-
-
 def cmd_noise_kinds(args) -> int:
     for kind in noise.NOISE_KINDS.values():
         print(f"{kind.name:11} {kind.summary}")
     return 0
 
 
-def cmd_data_show(args) -> int:
-    from ray_xr import datatools  # lazy, as load_sweep
+def _sweep_command(name: str):
+    def call(args) -> int:
+        from ray_xr import commands  # lazy: see commands.py
 
-    print(datatools.show(args.task, args.files, args.lang, args.json))
-    return 0
-
-
-def cmd_data_check(args) -> int:
-    sweep = load_sweep(args.sweep)
-    _check_dirs(sweep, args.sweep)
-    print(_check_data(sweep, args.sweep))
-    return 0
-
-
-def _check_dirs(sweep, source: str) -> None:
-    for task, entry in sweep.data.local.items():
-        if not Path(entry.dir).is_dir():
-            raise DataError(f"{source}: data.local.{task}.dir: no such directory {entry.dir}")
-
-
-def _check_data(sweep, source: str) -> str:
-    from ray_xr import datatools, plan  # lazy, as load_sweep
-    table, problems = datatools.check(plan.build(sweep))
-    if problems:
-        print("\n".join([table] + [f"  {p}" for p in problems]))
-        raise DataError(f"{source}: {len(problems)} split(s) missing or malformed; first: {problems[0]}")
-    return table
+        return getattr(commands, name)(args)
+    return call
 
 
 def parser() -> argparse.ArgumentParser:
@@ -130,11 +72,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"ray-xr {metadata.version('ray-xr')}")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("tasks", help="list the tasks: family, metric, data sources, languages")
-    p.set_defaults(func=cmd_tasks)
+    p.set_defaults(func=_sweep_command("cmd_tasks"))
     p = sub.add_parser("plan", help="expand the grid and print the stage graph; runs nothing")
     p.add_argument("sweep")
     p.add_argument("--json", action="store_true", help="one JSON object with the stage counts")
-    p.set_defaults(func=cmd_plan)
+    p.set_defaults(func=_sweep_command("cmd_plan"))
     p = sub.add_parser("run", help="run the sweep on a Ray cluster (a local one by default)")
     p.add_argument("sweep")
     p.add_argument("--storage", default="runs", help="results go to STORAGE/<sweep name>/ (default ./runs)")
@@ -142,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rerun", action="append", choices=("eval", "target", "intermediate", "pretrain", "all"),
                    help="run the finished stages of this phase again, and everything that depends on them"
                         " (repeatable)")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=_sweep_command("cmd_run"))
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_report)
@@ -174,10 +116,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+", help="the files (Tatoeba: the non-English file, then the English one)")
     s.add_argument("--lang", default=None, help="keep the rows of this language (multi-language files, XNLI)")
     s.add_argument("--json", action="store_true", help='print {"examples": N, "labels": {label: count}}')
-    s.set_defaults(func=cmd_data_show)
+    s.set_defaults(func=_sweep_command("cmd_data_show"))
     s = dsub.add_parser("check", help="load every split and language a sweep needs; fail if any is missing")
     s.add_argument("sweep")
-    s.set_defaults(func=cmd_data_check)
+    s.set_defaults(func=_sweep_command("cmd_data_check"))
     return ap
 
 

@@ -1,4 +1,5 @@
-"""The sweep configuration: one typed, frozen object with every default in this file.
+"""The sweep configuration: one typed, frozen object; every default is here or in settings.py
+(the blocks of a sweep).
 
 Unknown keys, wrong types, unknown task names and empty grids fail at once with one line that
 names the field (`SweepError`). Names are checked against the registries they name, so this
@@ -11,186 +12,20 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from ray_xr.data.readers import READERS
 from ray_xr.errors import NoiseError, SweepError, did_you_mean
 from ray_xr.noise import NOISE_KINDS, NoiseResources, resource_file
-from ray_xr.tasks import SPLITS, TASKS, local
+from ray_xr.settings import (Data, Embedded, Frozen, Heads, LocalFile, LocalTask, MultiTask, Noise, Phase,
+                             Resources, TrainNoise)
+from ray_xr.tasks import TASKS, local
 
 EMBEDDED_MODEL = "embedded-tiny"
+__all__ = ["EMBEDDED_MODEL", "Data", "Embedded", "Heads", "LocalFile", "LocalTask", "MultiTask", "Noise",
+           "Phase", "Resources", "Sweep", "TrainNoise", "load", "parse", "to_dict"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class Phase(_Frozen):
-    """Training settings of one phase."""
-
-    epochs: int = Field(3, ge=1)
-    lr: float = Field(5e-4, gt=0)
-    batch_size: int = Field(32, ge=1)
-    max_length: int = Field(64, ge=8)
-    warmup: float = Field(0.1, ge=0, le=1)  # fraction of steps
-    weight_decay: float = Field(0.01, ge=0)
-
-
-class Embedded(_Frozen):
-    """Phase (i) for the embedded model: tokenizer + tiny XLM-R-architecture masked LM."""
-
-    vocab_size: int = Field(4000, ge=100)
-    hidden_size: int = Field(128, ge=8)
-    layers: int = Field(2, ge=1)
-    heads: int = Field(4, ge=1)
-    intermediate_size: int = Field(256, ge=8)
-    max_positions: int = Field(128, ge=8)  # longest input any phase may use
-    corpus_per_language: int = Field(3000, ge=10)
-    # tasks whose English training text (no labels) joins the synthetic corpus, so that the
-    # tokenizer and the masked LM have seen real text when a sweep reads real data
-    corpus_tasks: tuple[str, ...] = ()
-    mask_prob: float = Field(0.15, gt=0, lt=1)
-    seed: int = 0
-    train: Phase = Phase(epochs=3, lr=2e-3, batch_size=128, max_length=48)
-
-    @model_validator(mode="after")
-    def _heads_divide(self) -> "Embedded":
-        if self.hidden_size % self.heads:
-            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by heads {self.heads}")
-        return self
-
-
-class LocalFile(_Frozen):
-    """The file(s) one split is read from instead of the task layout's own."""
-
-    path: str  # a path or glob, relative to the task's directory
-    format: str | None = None  # a key of readers.READERS; default: the task's own format
-
-    @field_validator("format")
-    @classmethod
-    def _known_format(cls, fmt: str | None) -> str | None:
-        if fmt is not None and fmt not in READERS:
-            raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
-        return fmt
-
-
-class LocalTask(_Frozen):
-    """A task's files: a directory in the task's published layout, single splits overridable."""
-
-    # made absolute against the working directory when the sweep is read; checked to exist by
-    # `run` and `data check`, not here: a sweep may name cluster storage its planner lacks
-    dir: str
-    files: dict[str, LocalFile] = {}  # split -> a path (relative to dir) or {path, format}
-
-    @field_validator("dir", mode="before")
-    @classmethod
-    def _absolute_dir(cls, value: object) -> object:
-        return str(Path(value).expanduser().resolve()) if isinstance(value, str) else value
-
-    @field_validator("files", mode="before")
-    @classmethod
-    def _path_shorthand(cls, files: object) -> object:
-        if not isinstance(files, dict):
-            return files
-        return {split: {"path": v} if isinstance(v, str) else v for split, v in files.items()}
-
-    @field_validator("files")
-    @classmethod
-    def _known_splits(cls, files: dict) -> dict:
-        for split in files:
-            if split not in SPLITS:
-                raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
-        return files
-
-
-class Data(_Frozen):
-    source: Literal["synthetic", "hub", "local"] = "synthetic"
-    seed: int = 0  # seed of the synthetic benchmark
-    train_size: int = Field(2000, ge=0)  # synthetic: examples generated; hub: cap (0 = all)
-    dev_size: int = Field(300, ge=0)
-    test_size: int = Field(300, ge=0)
-    source_language: str = "en"
-    # task -> its directory (a string) or {dir, files}: with source local, every task's; with
-    # another source, the tasks listed read their local files (Mewsli-X has no hub copy)
-    local: dict[str, LocalTask] = {}
-
-    @field_validator("local", mode="before")
-    @classmethod
-    def _dir_shorthand(cls, local: object) -> object:
-        if not isinstance(local, dict):
-            return local
-        return {task: {"dir": v} if isinstance(v, str) else v for task, v in local.items()}
-
-    @model_validator(mode="after")
-    def _synthetic_sizes(self) -> "Data":
-        if self.source == "synthetic" and 0 in (self.train_size, self.dev_size, self.test_size):
-            raise ValueError("synthetic data needs sizes >= 1 (0 means 'all' for hub and local data)")
-        return self
-
-
-class Noise(_Frozen):
-    """Evaluation noise (see ray_xr.noise and ray_xr.noise.perturb)."""
-
-    kinds: tuple[str, ...] = ("char",)
-    levels: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4)
-    seed: int = 0  # the same noisy text for every model, so comparisons are paired
-    protect_entities: bool = False  # keep named entities and numbers intact (ray_xr.noise.perturb)
-    # language -> file, relative to the sweep file or absolute; their contents enter the stage keys
-    typo_files: dict[str, str] = {}  # realworld: `correct<TAB>misspelling` per line
-    lexicon_files: dict[str, str] = {}  # codeswitch: MUSE `src tgt` per line
-
-    @field_validator("levels")
-    @classmethod
-    def _in_unit_interval(cls, levels: tuple[float, ...]) -> tuple[float, ...]:
-        for level in levels:
-            if not 0 <= level <= 1:
-                raise ValueError(f"noise level {level} is outside [0, 1] (fraction of words perturbed)")
-        if not levels:
-            raise ValueError("needs at least one level (0 = clean)")
-        return tuple(sorted(set(levels)))
-
-
-class TrainNoise(_Frozen):
-    """Noise on the English training examples of one phase (the dev set stays clean)."""
-
-    kind: str
-    level: float = Field(gt=0, le=1)
-
-
-class Resources(_Frozen):
-    workers: int = Field(1, ge=0)  # data-parallel workers per training stage; 0 = in-process
-    use_gpu: bool = False
-    cpus_per_worker: int = Field(1, ge=1)
-    concurrency: int = Field(0, ge=0)  # concurrent Tune trials; 0 = as many as the cluster fits
-    group_by: Literal["chain", "stage"] = "chain"  # one TorchTrainer per (intermediate, seed) chain or per stage
-    max_failures: int = Field(1, ge=0)
-    # bf16: forward passes autocast to bfloat16 (weights, gradients, optimizer state stay fp32);
-    # part of the stage keys, as it changes the numbers
-    precision: Literal["fp32", "bf16"] = "fp32"
-    # cuDNN/cuBLAS deterministic kernels and torch.use_deterministic_algorithms (slower on
-    # GPUs; CPU runs are deterministic without it); part of the stage keys
-    deterministic: bool = False
-    # also checkpoint every N optimizer steps within an epoch (0: at epoch ends only), for
-    # epochs that last an hour; does not change the numbers, so not part of the keys
-    checkpoint_every_steps: int = Field(0, ge=0)
-
-
-class Heads(_Frozen):
-    """Settings of the QA and retrieval heads (XTREME's values where it fixes them)."""
-
-    qa_stride: float = Field(1 / 3, gt=0, lt=0.5)  # window overlap, fraction of max_length (XTREME: 128/384)
-    max_answer_tokens: int = Field(30, ge=1)
-    retrieval_layer: int = -1  # hidden state mean-pooled for retrieval (0 = embeddings, -1 = last)
-
-
-class MultiTask(_Frozen):
-    """How a multi-task intermediate stage ("mnli+conll2003") draws the task of each batch."""
-
-    sampling: Literal["proportional", "temperature"] = "proportional"  # p_t ~ n_t, or n_t^(1/T)
-    temperature: float = Field(2.0, ge=1)
-
-
-class Sweep(_Frozen):
+class Sweep(Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     model: str = EMBEDDED_MODEL  # a hub name (xlm-roberta-large), a local directory, or embedded-tiny
     embedded: Embedded = Embedded()

@@ -18,11 +18,11 @@ LAYERS = (
     {"ray_xr.data"},
     {"ray_xr.noise"},
     {"ray_xr.tasks"},
-    {"ray_xr.config"},
+    {"ray_xr.config", "ray_xr.settings"},
     {"ray_xr.plan"},
     {"ray_xr.report"},
     {"ray_xr.run"},
-    {"ray_xr.cli", "ray_xr.datatools"},
+    {"ray_xr.cli", "ray_xr.commands", "ray_xr.datatools"},
 )
 MAX_LINES = 400
 
