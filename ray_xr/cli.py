@@ -30,8 +30,10 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    files = export.collect(Path(args.run_dir), Path(args.out), args.intermediate, args.seed)
-    print(f"ray-xr: {len(files)} prediction files in {args.out} (XTREME submission layout <task>/test-<lang>.<ext>)")
+    files, capped = export.collect(Path(args.run_dir), Path(args.out), args.intermediate, args.seed,
+                                   args.allow_capped)
+    print(f"ray-xr: {len(files)} prediction files in {args.out} (XTREME submission layout <task>/test-<lang>.<ext>)"
+          + (f"; capped test sets, not scorable against the full gold files: {', '.join(capped)}" if capped else ""))
     return 0
 
 
@@ -93,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("out")
     p.add_argument("--intermediate", default="none", help="the intermediate task of the chain (default: none)")
     p.add_argument("--seed", type=int, default=None, help="needed when the run has several seeds")
+    p.add_argument("--allow-capped", action="store_true",
+                   help="export test sets capped by data.test_size too (refused by default)")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("noise", help="noise tools")
     nsub = p.add_subparsers(dest="noise_command", required=True)

@@ -149,43 +149,7 @@ def _line_id(path: PathLike, line: int) -> str:
 # ---------------------------------------------------------------- tagging
 
 
-_CONLLU_SKIPPED_ID = re.compile(r"[1-9][0-9]*(?:-[1-9][0-9]*|\.[1-9][0-9]*)")
-_CONLLU_SENT_ID = re.compile(r"#\s*sent_id\s*=\s*(.*\S)")
-
-
-def _conllu_word(path: PathLike, number: int, line: str, expected_id: int) -> tuple[str, str] | None:
-    """(FORM, UPOS) of a word line; None for multiword-token ranges and empty nodes."""
-    columns = line.split("\t")
-    if len(columns) != 10:
-        raise DataError.at(path, number, f"{len(columns)} tab-separated columns, expected 10 (CoNLL-U)")
-    token_id, form, upos = columns[0], columns[1], columns[3]
-    if _CONLLU_SKIPPED_ID.fullmatch(token_id):
-        return None
-    if token_id != str(expected_id):
-        raise DataError.at(path, number, f"word ID {token_id!r}, expected {expected_id} (1, 2, ... per sentence)")
-    if upos == "_":
-        raise DataError.at(path, number, "UPOS is '_' (unannotated), expected a UPOS tag")
-    return form, upos
-
-
-def read_conllu(path: PathLike, *, labels: Labels = None) -> list[Example]:
-    """Universal Dependencies CoNLL-U: FORM and UPOS of each word, one Tagging per sentence."""
-    examples: list[Example] = []
-    for block in _blocks(path):
-        sent_id, words, tags = None, [], []
-        for number, line in block:
-            if line.startswith("#"):
-                match = _CONLLU_SENT_ID.fullmatch(line)
-                sent_id = match.group(1) if match else sent_id
-                continue
-            word = _conllu_word(path, number, line, len(words) + 1)
-            if word is not None:
-                _check_label(path, number, word[1], labels, "UPOS tag")
-                words.append(word[0])
-                tags.append(word[1])
-        if words:
-            examples.append(Tagging(sent_id or _line_id(path, block[0][0]), tuple(words), tuple(tags)))
-    return _nonempty(path, examples, "sentences")
+# CoNLL-U (UD-POS) is read by conllu.py: multiword tokens take their fused forms, as XTREME.
 
 
 # A file-wide language prefix such as "en:" or "zh-min-nan:", followed by a token. 'http:'

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ray_xr.data import formats, retrieval
+from ray_xr.data import conllu, formats, retrieval
 from ray_xr.data.examples import Example
 from ray_xr.data.formats import PathLike
 
 Reader = Callable[..., list[Example]]
 
 READERS: dict[str, Reader] = {
-    "conllu": formats.read_conllu,
+    "conllu": conllu.read_conllu,
     "panx": formats.read_panx,
     "xnli_tsv": formats.read_xnli_tsv,
     "nli_jsonl": formats.read_nli_jsonl,

@@ -13,6 +13,7 @@ import torch
 from ray_xr.data.examples import MultipleChoice, RetrievalPair, SpanQA
 from ray_xr.noise import perturb_text
 from ray_xr.noise.perturb import perturb_retrieval, perturb_span_qa, text_protector
+from ray_xr.tasks import answers
 
 
 def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -79,8 +80,9 @@ class MultipleChoiceFamily:
         return [e.label for e in examples]
 
     def export(self, examples, predictions: list[int]) -> tuple[str, str]:
-        """One predicted choice index per line, as XTREME's classification files."""
-        return "tsv", "".join(f"{p}\n" for p in predictions)
+        """XTREME-R's XCOPA file: one JSON object `{"label": i}` per line (evaluate.py reads
+        `test-<lang>.jsonl` with `read_xcopa`, not the classification layout)."""
+        return "jsonl", "".join(json.dumps({"label": p}) + "\n" for p in predictions)
 
     def perturb(self, e: MultipleChoice, namespace: str, **noise) -> MultipleChoice:
         eid = f"{namespace}/{e.id}"
@@ -111,7 +113,7 @@ class SpanFeature:
 class SpanQAFamily:
     """SQuAD-style: long contexts become overlapping windows, each starting `qa_stride` x
     max_length tokens after the previous one (XTREME's doc_stride 128 at length 384); the
-    answer is the best-scoring valid span over all windows, cut from the context by offsets."""
+    answer is the best-scoring valid span over all windows, as XTREME post-processes it."""
 
     auto_class = "AutoModelForQuestionAnswering"
     feature_types = (SpanFeature,)  # the feature cache rebuilds these
@@ -138,19 +140,28 @@ class SpanQAFamily:
 
     def decode(self, examples: list[SpanQA], features: list[SpanFeature], predicted: list, labels, *,
                max_answer_tokens: int = 30, n_best: int = 20, **options) -> list[str]:
-        best: dict[int, tuple[float, str]] = {}
-        for f, (starts, ends) in zip(features, predicted):
-            context = examples[f.example].context
+        """XTREME's run_squad.py post-processing (tasks.answers): the best-scoring valid span over
+        the windows, starting at a token in the window where it has the most context, as
+        whole whitespace tokens narrowed by get_final_text."""
+        home = _max_context(features)
+        best: dict[int, tuple[float, int, int, int]] = {}  # example -> (score, feature, start, end)
+        for k, (f, (starts, ends)) in enumerate(zip(features, predicted)):
             top_s = sorted(range(len(starts)), key=starts.__getitem__, reverse=True)[:n_best]
             top_e = sorted(range(len(ends)), key=ends.__getitem__, reverse=True)[:n_best]
             for s in top_s:
+                if f.offsets[s] is None or home[f.example, f.offsets[s]] != k:
+                    continue
                 for e in top_e:
-                    if f.offsets[s] is None or f.offsets[e] is None or not 0 <= e - s < max_answer_tokens:
+                    if f.offsets[e] is None or not 0 <= e - s < max_answer_tokens:
                         continue
                     score = starts[s] + ends[e]
                     if f.example not in best or score > best[f.example][0]:
-                        best[f.example] = (score, context[f.offsets[s][0]:f.offsets[e][1]].strip())
-        return [best.get(n, (0.0, ""))[1] for n in range(len(examples))]
+                        best[f.example] = (score, k, s, e)
+        out = [""] * len(examples)
+        for n, (_, k, s, e) in best.items():
+            context, offsets = examples[n].context, features[k].offsets
+            out[n] = answers.answer_text(context, answers.doc_tokens(context), offsets[s][0], offsets[e][1])
+        return out
 
     def references(self, examples: list[SpanQA], **options) -> list[list[str]]:
         return [[a.text for a in e.answers] for e in examples]
@@ -161,6 +172,20 @@ class SpanQAFamily:
 
     def perturb(self, e: SpanQA, namespace: str, **noise) -> SpanQA:
         return perturb_span_qa(e, namespace, **noise)  # answer offsets follow the perturbed context
+
+
+def _max_context(features: list[SpanFeature]) -> dict[tuple[int, tuple[int, int]], int]:
+    """(example, token's characters) -> the window where the token has the most context:
+    min(tokens left, tokens right) + 0.01 x window length, the first window on ties (as the
+    reference's _check_is_max_context)."""
+    home: dict[tuple[int, tuple[int, int]], tuple[float, int]] = {}
+    for k, f in enumerate(features):
+        context = [o for o in f.offsets if o is not None]
+        for j, o in enumerate(context):
+            score = min(j, len(context) - 1 - j) + 0.01 * len(context)
+            if (f.example, o) not in home or score > home[f.example, o][0]:
+                home[f.example, o] = (score, k)
+    return {key: k for key, (_, k) in home.items()}
 
 
 def _truncate(tokenizer, text: str, max_tokens: int) -> tuple[str, int]:

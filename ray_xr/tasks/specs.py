@@ -57,8 +57,9 @@ MNLI_LOCAL = Local("nli_jsonl", {
 # WikiANN as published per language ({lang}/train), or XTREME's processed panx files
 PANX_LOCAL = Local("panx", {s: ("{lang}/{split}", "{split}-{lang}.tsv") for s in ("train", "dev", "test")})
 # one CoNLL-U file per language, or UD release folders: every treebank of the language, as XTREME
+# (by_language: the reader takes the language, whose UPOS precedence picks a multiword token's tag)
 UDPOS_LOCAL = Local("conllu", {s: ("{lang}/{split}.conllu", "UD_{name}*/*-ud-{split}.conllu")
-                               for s in ("train", "dev", "test")}, names=UDPOS_NAMES)
+                               for s in ("train", "dev", "test")}, names=UDPOS_NAMES, by_language=True)
 
 
 # -- synthetic source ------------------------------------------------------------------------
