@@ -70,15 +70,19 @@ def test_retrieval_nearest_neighbour(tokenizer):
     examples = synthetic.parallel("p", "test", "cyr", 3, 0)
     features = family.features(examples, tokenizer, (), 40)
     assert [f.labels for f in features] == [0, 0, 0, 1, 1, 1]
-    # query i is closest to target (i + 1) % 3, then to target i
+    # as XTREME's evaluate_retrieval.py: each English target looks up the nearest non-English
+    # query; target i is closest to query (i + 2) % 3, then to query i
     vectors = {0: [1.0, 0.0, 0.0], 1: [0.0, 1.0, 0.0], 2: [0.0, 0.0, 1.0]}
     near = {0: [0.6, 0.8, 0.0], 1: [0.0, 0.6, 0.8], 2: [0.8, 0.0, 0.6]}
     outputs = [vectors[f.example] if f.labels else near[f.example] for f in features]
     ids = [e.id for e in examples]
-    assert family.decode(examples, features, outputs, ()) == [ids[1], ids[2], ids[0]]
+    assert family.decode(examples, features, outputs, ()) == [ids[2], ids[0], ids[1]]
     assert METRICS["accuracy"].compute(family.decode(examples, features, outputs, ()),
                                        family.references(examples))["accuracy"] == 0
-    assert family.export(examples, [ids[1], ids[2], ids[0]]) == ("tsv", "1\n2\n0\n")
+    # the file's lines follow the sorted English sentences (XTREME's gold: their original indices)
+    order = sorted(range(3), key=lambda i: examples[i].target)
+    found = {0: 2, 1: 0, 2: 1}
+    assert family.export(examples, [ids[2], ids[0], ids[1]]) == ("tsv", "".join(f"{found[i]}\n" for i in order))
 
 
 def test_plan_untrained_family_evaluates_an_encoder(monkeypatch):

@@ -113,7 +113,7 @@ def evaluate_stage(w, stage) -> dict:
         examples = noisy(clean, task.name, **noise)
         value, preds = score(w, model, task, examples, tokenizer, spec["max_length"], batch_size,
                              spec["language"], options)
-        n, realised, extra = len(scored(examples)), realised_rate(clean, examples), {}
+        n, realised, extra = len(scored(examples)), realised_rate(clean, examples, spec["language"], spec["noise"]), {}
     result = {"metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra}
     records = records_of(stage.key, stage.cells, result)
     if w.rank == 0:

@@ -140,7 +140,7 @@ def noisy_training_data(w: Worker, stage: Stage, task: str, train: list) -> tupl
     noisy_train = noisy(train, task, tn["kind"], tn["level"], lang, tn["noise_seed"],
                         resources=noise_resources(w.sweep.noise_resources(), tn["kind"], lang, tn), protect=tn.get("protect", False),
                         namespace=f"train/{task}")
-    realised = realised_rate(train, noisy_train)
+    realised = realised_rate(train, noisy_train, lang, tn["kind"])
     w.log(f"{stage.label}: {tn['kind']} noise on the {task} training data, level {tn['level']}"
           f" (realised {realised:.2f})")
     return noisy_train, realised

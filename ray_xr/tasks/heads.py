@@ -223,8 +223,10 @@ class SentenceFeature:
 
 
 class RetrievalFamily:
-    """No head: queries and targets are mean-pooled hidden states of one encoder layer, and each
-    query's nearest target by cosine similarity should be its translation (Tatoeba). Nothing is
+    """No head: sentences are mean-pooled hidden states of one encoder layer, compared by cosine
+    similarity (Tatoeba). The search runs as XTREME's third_party/evaluate_retrieval.py does it:
+    the index holds the non-English sentences (`query`, the side noise perturbs) and each English
+    sentence (`target`) looks up its nearest one, which should be its translation. Nothing is
     trained for it (tasks.UNTRAINED_FAMILIES); ranking a pool with a trained dual encoder
     (LAReQA, Mewsli-X) is the ranking family (ranking.py)."""
 
@@ -244,19 +246,22 @@ class RetrievalFamily:
 
     def decode(self, examples: list[RetrievalPair], features: list[SentenceFeature], predicted: list, labels,
                **options) -> list[str]:
-        """Per query: the id of the nearest target."""
+        """Per example, in file order: the id of the non-English sentence nearest its English one."""
         queries = torch.tensor([p for f, p in zip(features, predicted) if f.labels == 0])
         targets = torch.tensor([p for f, p in zip(features, predicted) if f.labels == 1])
         ids = [e.id for e in examples]
-        return [ids[i] for i in (queries @ targets.T).argmax(-1).tolist()]
+        return [ids[i] for i in (targets @ queries.T).argmax(-1).tolist()]
 
     def references(self, examples: list[RetrievalPair], **options) -> list[str]:
         return [e.id for e in examples]
 
     def export(self, examples, predictions: list[str]) -> tuple[str, str]:
-        """The index of the retrieved target per line (XTREME's Tatoeba files)."""
+        """XTREME's Tatoeba file: a line per English sentence in the order of the sorted English
+        file (utils_preprocess.py sorts it, so the gold lines are the original indices), each the
+        index of the non-English sentence found for it."""
         index = {e.id: i for i, e in enumerate(examples)}
-        return "tsv", "".join(f"{index[p]}\n" for p in predictions)
+        order = sorted(range(len(examples)), key=lambda i: examples[i].target.strip())  # stable, as sorted()
+        return "tsv", "".join(f"{index[predictions[i]]}\n" for i in order)
 
     def perturb(self, e: RetrievalPair, namespace: str, **noise) -> RetrievalPair:
         return perturb_retrieval(e, namespace, **noise)  # the query side only

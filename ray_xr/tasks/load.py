@@ -11,7 +11,8 @@ from functools import lru_cache
 
 from ray_xr.data.examples import Example, cap, scored
 from ray_xr.errors import DataError
-from ray_xr.noise import NoiseResources, resource_file
+from ray_xr.noise import NOISE_KINDS, NoiseResources, resource_file, split_words
+from ray_xr.noise.edits import has_letter
 from ray_xr.noise.tables import file_digest
 from ray_xr.tasks import local
 from ray_xr.tasks.registry import LoadContext, get_task
@@ -68,30 +69,43 @@ def noisy(examples: list[Example], task: str, kind: str, level: float, lang: str
                            resources=resources, protect=protect) for e in examples]
 
 
-def realised_rate(clean: list[Example], perturbed: list[Example]) -> float:
-    """Fraction of words changed, measured on the text itself (not the noise's own bookkeeping):
-    the clean words outside the longest matching word blocks (difflib), so a rewritten or
-    dropped word counts once and so does a swap of two neighbours."""
+def realised_rate(clean: list[Example], perturbed: list[Example], lang: str = "en", kind: str = "char") -> float:
+    """Fraction of the units the noise acts on that it changed, measured on the text itself (not
+    the noise's own bookkeeping), in the units the level is defined in: words, and characters
+    in languages written without spaces (th, ja, zh: noise.split_words), and, for the kinds that
+    rewrite words, only units with a letter (punctuation and digits are not eligible, so they do
+    not dilute the rate). Changes are the units outside the longest matching blocks (difflib):
+    a rewritten unit counts once, and so does a dropped word or a swap of two neighbours for the
+    kinds that move words; for the others an inserted unit counts too (a character added to a
+    one-character word of unspaced text leaves every clean unit in place)."""
+    moves = NOISE_KINDS[kind].moves_words if kind in NOISE_KINDS else False
     changed = total = 0
     for a, b in zip(clean, perturbed):
-        for wa, wb in zip(_words(a), _words(b)):
+        for wa, wb in zip(_units(a, lang), _units(b, lang)):
             if wa != wb:
-                matcher = difflib.SequenceMatcher(None, wa, wb, autojunk=False)
-                changed += len(wa) - sum(block.size for block in matcher.get_matching_blocks())
-            total += len(wa)
-    return changed / total if total else 0.0
+                changed += _changed(wa, wb, moves)
+            total += len(wa) if moves else sum(map(has_letter, wa))
+    return min(changed / total, 1.0) if total else 0.0
 
 
-def _words(e: Example) -> list[list[str]]:
-    """The words of each text noise may rewrite (the example type's NOISED fields): a string is
-    one text, a tuple of strings several (choices), a tagged sentence's words one text."""
+def _changed(wa: list[str], wb: list[str], moves: bool) -> int:
+    matcher = difflib.SequenceMatcher(None, wa, wb, autojunk=False)
+    if moves:
+        return len(wa) - sum(block.size for block in matcher.get_matching_blocks())
+    return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal")
+
+
+def _units(e: Example, lang: str) -> list[list[str]]:
+    """The units of each text noise may rewrite (the example type's NOISED fields): a string is
+    one text, a tuple of strings several (choices), a tagged sentence's words one text (noise
+    takes a tagged word as one unit in every language)."""
     out: list[list[str]] = []
     for name in e.NOISED:
         value = getattr(e, name)
         if isinstance(value, str):
-            out.append(value.split())
+            out.append(split_words(value, lang)[0])
         elif name == "words":
             out.append(list(value))
         elif value is not None:
-            out += [text.split() for text in value]
+            out += [split_words(text, lang)[0] for text in value]
     return out
