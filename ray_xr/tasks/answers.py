@@ -13,9 +13,10 @@ transformers 2.x (`compute_predictions_logits`, after the original BERT `run_squ
    (so "(1995)." becomes "1995", but a span starting inside a word gives the whole word).
 
 This module is our own equivalent of steps 1 and 3 (written from that published behaviour,
-standard library only); heads.py applies step 2 while decoding. One difference: the reference
+standard library only); heads.py applies step 2 while decoding. Two differences: the reference
 detokenizes the predicted sub-tokens, we take the context's characters under them, which is
-the same text except where a tokenizer normalises characters (sentencepiece's NFKC).
+the same text except where a tokenizer normalises characters (sentencepiece's NFKC); and the
+predicted text's CJK ideographs are spaced apart before it is looked up (see final_text).
 """
 from __future__ import annotations
 
@@ -60,6 +61,12 @@ def final_text(predicted: str, orig: str, lower: bool = False) -> str:
     tokenized = " ".join(basic_tokenize(orig, lower))
     if lower:
         predicted = predicted.lower()
+    # CJK ideographs (and punctuation) are spaced apart in `tokenized`; a WordPiece prediction
+    # (mBERT) is too, but a sentencepiece one (XLM-R: "北京。") is not and would never be found,
+    # leaving a whole unspaced paragraph as the answer. A prediction with CJK ideographs goes
+    # through the same tokenization (text without them keeps the reference's behaviour).
+    if _space_cjk(predicted) != predicted:
+        predicted = " ".join(basic_tokenize(predicted, lower))
     start = tokenized.find(predicted)
     if start < 0 or not predicted:
         return orig
@@ -84,24 +91,19 @@ def basic_tokenize(text: str, lower: bool = False) -> list[str]:
     """BERT's BasicTokenizer: control characters dropped, whitespace normalised, spaces around
     CJK ideographs, whitespace split, then every punctuation character a token of its own
     (lower case and accents stripped when `lower`)."""
-    cleaned = []
-    for ch in text:
-        cp = ord(ch)
-        if cp == 0 or cp == 0xFFFD or (_is_control(ch)):
-            continue
-        if _is_whitespace(ch):
-            cleaned.append(" ")
-        elif any(a <= cp <= b for a, b in _CJK):
-            cleaned.append(f" {ch} ")
-        else:
-            cleaned.append(ch)
+    cleaned = "".join(" " if _is_whitespace(ch) else ch for ch in text
+                      if not (ord(ch) in (0, 0xFFFD) or _is_control(ch)))
     out: list[str] = []
-    for token in "".join(cleaned).split():
+    for token in _space_cjk(cleaned).split():
         if lower:
             token = "".join(c for c in unicodedata.normalize("NFD", token.lower())
                             if unicodedata.category(c) != "Mn")
         out += _split_punctuation(token)
     return out
+
+
+def _space_cjk(text: str) -> str:
+    return "".join(f" {ch} " if any(a <= ord(ch) <= b for a, b in _CJK) else ch for ch in text)
 
 
 def _split_punctuation(token: str) -> list[str]:

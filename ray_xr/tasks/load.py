@@ -77,7 +77,7 @@ def realised_rate(clean: list[Example], perturbed: list[Example], lang: str = "e
     not dilute the rate). Changes are the units outside the longest matching blocks (difflib):
     a rewritten unit counts once, and so does a dropped word or a swap of two neighbours for the
     kinds that move words; for the others an inserted unit counts too (a character added to a
-    one-character word of unspaced text leaves every clean unit in place)."""
+    one-character word of unspaced text leaves every clean unit in place), see _changed."""
     moves = NOISE_KINDS[kind].moves_words if kind in NOISE_KINDS else False
     changed = total = 0
     for a, b in zip(clean, perturbed):
@@ -89,10 +89,28 @@ def realised_rate(clean: list[Example], perturbed: list[Example], lang: str = "e
 
 
 def _changed(wa: list[str], wb: list[str], moves: bool) -> int:
+    """Changed units between a clean and a perturbed text. Each differing stretch counts its
+    units, but no more than the character edits between them (optimal string alignment: a
+    transposition is one edit): a Thai tone mark moved by a transposition re-attaches to the
+    neighbouring character, which changes two units for one edit."""
     matcher = difflib.SequenceMatcher(None, wa, wb, autojunk=False)
     if moves:
         return len(wa) - sum(block.size for block in matcher.get_matching_blocks())
-    return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal")
+    return sum(min(max(i2 - i1, j2 - j1), _edits("".join(wa[i1:i2]), "".join(wb[j1:j2])))
+               for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal")
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, transpositions."""
+    prev2, prev = [], list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
 
 
 def _units(e: Example, lang: str) -> list[list[str]]:
