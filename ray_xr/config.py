@@ -172,7 +172,7 @@ class Sweep(Frozen):
         """The data.local entries a task reads, as plain data (part of its stages' keys)."""
         if self.source_of(task) != "local":
             return {}
-        names = local.needed(task, self.data.local[task].files)
+        names = local.needed(task, self.data.local[task].files, self.data.local)  # + those dev excludes
         return {name: self.data.local[name].model_dump(mode="json") for name in names}
 
     def target_languages(self, target: str) -> tuple[str, ...]:

@@ -114,14 +114,19 @@ def noise_options(sweep: Sweep, kind: str, lang: str) -> dict:
 
 
 def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> dict:
+    parts = task.split("+")
+    # a task without a test-free dev set keeps the last epoch (TaskSpec.model_selection); "last"
+    # reads no dev split, so its data spec leaves it out
+    if any(get_task(t).model_selection == "last" for t in parts):
+        training = training.model_copy(update={"model_selection": "last"})
     spec = {"task": task, "seed": seed, "training": training.model_dump(mode="json"), **_compute(sweep),
             "workers": max(1, sweep.resources.workers)}  # data-parallel training is not worker-invariant
-    parts = task.split("+")
+    splits = ("train", "dev") if training.model_selection == "dev" else ("train",)
     if len(parts) == 1:
-        spec.update(data=_data_spec(sweep, ("train", "dev"), task), options=_options(sweep, task))
+        spec.update(data=_data_spec(sweep, splits, task), options=_options(sweep, task))
     else:  # multi-task intermediate training
         spec.update(sampling=sweep.multitask.model_dump(mode="json"),
-                    tasks={t: {"data": _data_spec(sweep, ("train", "dev"), t), "options": _options(sweep, t)}
+                    tasks={t: {"data": _data_spec(sweep, splits, t), "options": _options(sweep, t)}
                            for t in parts})
     noise = sweep.train_noise.get(phase)
     spec["train_noise"] = None if noise is None else {

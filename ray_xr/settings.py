@@ -27,6 +27,9 @@ class Phase(Frozen):
     max_length: int = Field(64, ge=8)
     warmup: float = Field(0.1, ge=0, le=1)  # fraction of steps
     weight_decay: float = Field(0.01, ge=0)
+    # phases ii-iii: keep the epoch with the best English dev score (dev sets hold no test item,
+    # see tasks/) or the last (XTREME's own QA scripts); TyDiQA-GoldP keeps its last either way
+    model_selection: Literal["dev", "last"] = "dev"
 
 
 class Embedded(Frozen):

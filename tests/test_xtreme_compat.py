@@ -14,7 +14,7 @@ import pytest
 
 from ray_xr.data import readers, synthetic
 from ray_xr.data.examples import Classification
-from ray_xr.errors import ExportError
+from ray_xr.errors import DataError, ExportError
 from ray_xr.report import export
 from ray_xr.run.models import train_tokenizer
 from ray_xr.tasks import answers
@@ -222,3 +222,56 @@ def test_export_refuses_capped_test_sets_unless_allowed(tmp_path):
     # a test set smaller than its cap was read whole: nothing to refuse
     files, capped = export.collect(_fake_run(tmp_path / "small", 150, 200), tmp_path / "o2", "none", None)
     assert capped == [] and [f.name for f in files] == ["test-de.tsv"]
+
+
+# ---------------------------------------------------------------- model selection without test items
+
+
+def _squad_dev_with_xquad(tmp_path):
+    """A SQuAD-layout dev file holding the XQuAD English sample's articles (as SQuAD v1.1 dev
+    does) and TyDiQA's English articles (standing in for the rest of SQuAD dev)."""
+    xquad = json.loads((REAL_DATA / "xquad/xquad.en.json").read_text(encoding="utf-8"))
+    other = json.loads((REAL_DATA / "tydiqa/english_dev.json").read_text(encoding="utf-8"))
+    (tmp_path / "dev.json").write_text(json.dumps({"version": "1.1", "data": xquad["data"] + other["data"]}))
+    return len(readers.read("squad_json", REAL_DATA / "tydiqa/english_dev.json"))
+
+
+def _local(**entries):
+    return {"source": "local", "sizes": {"train": 0, "dev": 0},
+            "local": {task: {"dir": str(d), "files": files} for task, (d, files) in entries.items()}}
+
+
+def test_squad_and_lareqa_dev_sets_leave_out_the_xquad_paragraphs(tmp_path):
+    from ray_xr.tasks.load import load_split
+
+    n_other = _squad_dev_with_xquad(tmp_path)
+    dev = {"dev": {"path": "dev.json"}}
+    squad = load_split("squad", "dev", "en", _local(squad=(tmp_path, dev), xquad=(REAL_DATA / "xquad", {})))
+    xquad_ids = {e.id for e in readers.read("squad_json", REAL_DATA / "xquad/xquad.en.json")}
+    assert len(squad) == n_other and not xquad_ids & {e.id for e in squad}
+    # LAReQA selects on SQuAD dev as sentences, without XQuAD-R's English paragraphs (its own test pool)
+    lareqa = load_split("lareqa", "dev", "en", _local(lareqa=(REAL_DATA / "xquad", {}), squad=(tmp_path, dev)))
+    queries = [e for e in lareqa if hasattr(e, "relevant")]
+    assert 0 < len(queries) <= n_other and not xquad_ids & {k for q in queries for k in q.relevant}
+    assert not {e.context for e in lareqa if hasattr(e, "keys")} & {
+        e.context for e in readers.read("squad_json", REAL_DATA / "xquad/xquad.en.json")}
+    with pytest.raises(DataError, match="set data.local.xquad so that they can be left out"):
+        load_split("squad", "dev", "en", _local(squad=(tmp_path, dev)))
+
+
+def test_model_selection_last_reads_no_dev_split_and_tydiqa_always_keeps_the_last_epoch():
+    from ray_xr import config, plan
+    from tests.conftest import TINY
+
+    def targets(**training):
+        sweep = config.parse({**TINY, "data": {**TINY["data"], "source": "hub"}, "intermediate": ["none"],
+                              "targets": ["tydiqa", "xquad"],
+                              "languages": {}, "target_training": {**TINY["target_training"], **training}}, "s.yaml")
+        return {s.spec["task"]: s.spec for s in plan.build(sweep).stages.values() if s.phase == "target"}
+
+    chosen = targets()
+    assert chosen["xquad"]["training"]["model_selection"] == "dev" and "dev" in chosen["xquad"]["data"]["sizes"]
+    assert chosen["tydiqa"]["training"]["model_selection"] == "last" and "dev" not in chosen["tydiqa"]["data"]["sizes"]
+    assert targets(model_selection="last")["xquad"]["data"]["sizes"].keys() == {"train"}
+    with pytest.raises(Exception, match="model_selection"):
+        targets(model_selection="best")

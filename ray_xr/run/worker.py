@@ -147,7 +147,8 @@ def noisy_training_data(w: Worker, stage: Stage, task: str, train: list) -> tupl
 
 
 def finetune(w: Worker, stage: Stage) -> dict:
-    """Phases (ii) and (iii): train a task head on English, select on the English dev set."""
+    """Phases (ii) and (iii): train a task head on English, select on the English dev set (or
+    keep the last epoch: the phase's model_selection)."""
     spec, task = stage.spec, get_task(stage.spec["task"])
     family, phase = FAMILIES[task.family], spec["training"]
     source, lang = model_source(w.run, stage.parent), w.sweep.data.source_language
@@ -155,7 +156,8 @@ def finetune(w: Worker, stage: Stage) -> dict:
     torch.manual_seed(derived_seed(spec["seed"], task.name, "init"))
     model = load_task_model(source, family.auto_class, len(task.labels))
     train, realised = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, spec["data"]))
-    dev = load_split(task.name, "dev", lang, spec["data"])
+    select = phase.get("model_selection", "dev") == "dev"  # else keep the last epoch, read no dev set
+    dev = load_split(task.name, "dev", lang, spec["data"]) if select else None
     options = spec["options"]
     feats = cache.features(w.run.feature_cache, task, family, train, tokenizer, phase["max_length"], options,
                               train=True)
@@ -163,7 +165,8 @@ def finetune(w: Worker, stage: Stage) -> dict:
     def dev_score(m) -> float:
         return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"], lang, options)[0]
 
-    model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, None, dev_score)
+    model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, None,
+                                dev_score if select else None)
     if realised is not None:
         metrics = {**metrics, "train_noise_realised_level": realised}
     if w.rank == 0:
@@ -186,7 +189,7 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
     for i, task in enumerate(tasks):
         setting = spec["tasks"][task.name]
         train, _ = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, setting["data"]))
-        devs.append(load_split(task.name, "dev", lang, setting["data"]))
+        devs.append(load_split(task.name, "dev", lang, setting["data"]) if "dev" in setting["data"]["sizes"] else [])
         feats.append([TaskFeature(i, f) for f in cache.features(
             w.run.feature_cache, task, FAMILIES[task.family], train, tokenizer, phase["max_length"],
             setting["options"], train=True)])
@@ -198,8 +201,9 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
 
     sizes = [len(f) for f in feats]
     batches = multitask.schedule(sizes, multitask.probabilities(sizes, **spec["sampling"]))
+    select = phase.get("model_selection", "dev") == "dev"
     model, metrics = train_loop(w, stage, model, [f for fs in feats for f in fs], phase, tokenizer.pad_token_id,
-                                None, dev_score, batches)
+                                None, dev_score if select else None, batches)
     if w.rank == 0:
         save_encoder(model, tokenizer, w.run.model_dir(stage.key))
     return metrics

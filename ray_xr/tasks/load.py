@@ -9,7 +9,7 @@ import difflib
 import json
 from functools import lru_cache
 
-from ray_xr.data.examples import Example, cap, scored
+from ray_xr.data.examples import Candidate, Example, RankQuery, SpanQA, cap, scored
 from ray_xr.errors import DataError
 from ray_xr.noise import NOISE_KINDS, NoiseResources, resource_file, split_words
 from ray_xr.noise.edits import has_letter
@@ -34,9 +34,39 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     else:
         loaded = spec.sources[data["source"]](split, lang, ctx)
     examples = tuple(cap(list(loaded), 0))  # a ranking pool after its queries
+    if split == "dev" and spec.dev_excludes and data["source"] != "synthetic":  # synthetic streams share nothing
+        examples = _without_test_items(task, examples, data)
     if not scored(list(examples)):
         raise DataError(f"task {task}: the {split} split for language {lang!r} is empty")
     return examples
+
+
+def _without_test_items(task: str, examples: tuple[Example, ...], data: dict) -> tuple[Example, ...]:
+    """The dev examples sharing no question id, answer key or paragraph with the test sets the
+    spec names (read whole, from the same source)."""
+    ids: set[str] = set()
+    contexts: set[str] = set()
+    for other, lang in get_task(task).dev_excludes:
+        if data["source"] == "local" and other not in data.get("local", {}):
+            raise DataError(f"task {task}: its dev set holds {other}'s test items; set data.local.{other} so"
+                            " that they can be left out, or select with model_selection: last")
+        for e in _cached(other, "test", lang, json.dumps({**data, "sizes": {}}, sort_keys=True)):
+            ids.update(getattr(e, "relevant", ()) or ((e.id,) if isinstance(e, SpanQA) else ()))
+            if isinstance(e, (SpanQA, Candidate)):
+                contexts.add(e.context)
+    kept = tuple(e for e in examples if not _shares(e, ids, contexts))
+    if not scored(list(kept)):
+        raise DataError(f"task {task}: every dev example is also a test item of"
+                        f" {', '.join(t for t, _ in get_task(task).dev_excludes)}; select with model_selection: last")
+    return kept
+
+
+def _shares(e: Example, ids: set[str], contexts: set[str]) -> bool:
+    if isinstance(e, SpanQA):
+        return e.id in ids or e.context in contexts
+    if isinstance(e, RankQuery):
+        return bool(ids.intersection(e.relevant))
+    return isinstance(e, Candidate) and e.context in contexts
 
 
 def noise_resources(resources: NoiseResources, kind: str, lang: str, options: dict) -> NoiseResources:

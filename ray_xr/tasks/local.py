@@ -88,13 +88,14 @@ def load(task: str, split: str, lang: str, local: Mapping, limit: int = 0) -> li
     return cap(examples, limit)
 
 
-def needed(task: str, files: Mapping[str, object]) -> list[str]:
+def needed(task: str, files: Mapping[str, object], have: Mapping[str, object] = {}) -> list[str]:
     """The tasks whose directories a task's local layout reads, itself first; `files` are the
-    sweep's overrides for it (an overridden split borrows nothing)."""
+    sweep's overrides for it (an overridden split borrows nothing). Tasks whose test items its
+    dev split leaves out (TaskSpec.dev_excludes) are read too where `have` (data.local) has them."""
 
     spec = get_task(task)
     out = [task]
     borrowed = [f.task for split, f in spec.local.files.items() if isinstance(f, From) and split not in files]
     for other in borrowed + ([spec.encoder_task] if spec.encoder_task else []):
-        out += [name for name in needed(other, {}) if name not in out]
-    return out
+        out += [name for name in needed(other, {}, have) if name not in out]
+    return out + [t for t, _ in spec.dev_excludes if t in have and t not in out]

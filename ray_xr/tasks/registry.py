@@ -77,6 +77,11 @@ class TaskSpec:
     # data source -> a task trained first, whose model (head included) this task's training
     # continues (XTREME-R trains XCOPA after SocialIQA); sources without an entry train directly
     after: Mapping[str, str] = field(default_factory=dict)
+    # (task, language) whose test items (same id or context) its dev split leaves out, so that
+    # model selection never sees a test item (SQuAD v1.1 dev holds XQuAD's paragraphs)
+    dev_excludes: tuple[tuple[str, str], ...] = ()
+    # "last": no English dev set apart from its test set; its models keep the last epoch
+    model_selection: str | None = None
 
     @property
     def trains(self) -> bool:

@@ -176,6 +176,7 @@ register(TaskSpec(
     sources=_offline(synthetic.qa, "squad") | {"hub": hub_squad},
     local=Local("squad_json", {"train": ("train-v1.1.json",), "dev": ("dev-v1.1.json",),
                                "test": ("dev-v1.1.json",)}),
+    dev_excludes=(("xquad", "en"),),  # XQuAD translates 240 paragraphs of SQuAD v1.1 dev
     description="SQuAD v1.1 (English training source of XQuAD and MLQA; intermediate task)",
 ))
 register(TaskSpec(
@@ -183,6 +184,7 @@ register(TaskSpec(
     sources=_offline(synthetic.qa, "xquad") | {"hub": _hub_xquad},
     local=Local("squad_json", {"train": From("squad", "train"), "dev": From("squad", "dev"),
                                "test": ("xquad.{lang}.json",)}),
+    dev_excludes=(("xquad", "en"),),  # selects on SQuAD v1.1 dev without XQuAD's own paragraphs
     description="XQuAD: extractive QA, trained on SQuAD v1.1",
 ))
 register(TaskSpec(
@@ -203,6 +205,7 @@ register(TaskSpec(
         "dev": ("tydiqa-goldp-v1.1-dev/tydiqa-goldp-dev-{name}.json", "{name}_dev.json"),
         "test": ("tydiqa-goldp-v1.1-dev/tydiqa-goldp-dev-{name}.json", "{name}_dev.json")},
         names=TYDIQA_NAMES),
+    model_selection="last",  # its English dev set is its English test set: keep the last epoch, as XTREME
     description="TyDiQA-GoldP: extractive QA on the gold passage, trained on its English training set",
 ))
 register(TaskSpec(
@@ -223,6 +226,7 @@ register(TaskSpec(
         "dev": From("squad", "dev", format="squad_sentences"),
         "test": ("xquad-r/*.json", "*.json")}, by_language=True),
     options={"rank": 20},
+    dev_excludes=(("lareqa", "en"),),  # SQuAD v1.1 dev holds XQuAD-R's English paragraphs
     description="LAReQA (XQuAD-R): answer-sentence retrieval from a pool in all eleven languages; "
                 "dual encoder fine-tuned on SQuAD v1.1",
 ))
