@@ -12,7 +12,8 @@ from ray_xr.tasks.registry import From
 from tests.conftest import ray_xr
 
 XTREME_R = ("xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "lareqa", "mewslix")
-INTERMEDIATE = ("mnli", "conll2003", "squad", "anli", "qqp", "sst2", "hellaswag", "cosmosqa", "commonsenseqa")
+INTERMEDIATE = ("mnli", "conll2003", "squad", "anli", "anliplus", "qqp", "sst2", "hellaswag", "cosmosqa",
+                "commonsenseqa")
 
 
 def test_every_task_is_wired():
@@ -84,6 +85,10 @@ def test_hub_rows_become_typed_examples(monkeypatch):
         ("nyu-mll/glue", "sst2", "train"): Dataset.from_dict(
             {"sentence": ["good", "bad"], "label": [1, 0]},
             features=Features({"sentence": Value("string"), "label": ClassLabel(names=["negative", "positive"])})),
+        ("nyu-mll/glue", "mnli", "train"): Dataset.from_dict(
+            {"premise": ["p"], "hypothesis": ["mnli"], "label": [0]}, features=nli),
+        ("stanfordnlp/snli", None, "train"): Dataset.from_dict(  # -1: no consensus, dropped
+            {"premise": ["p", "p"], "hypothesis": ["snli", "x"], "label": [1, -1]}, features=nli),
         **anli,
     })
     ctx = LoadContext(sizes={"train": 0, "dev": 0, "test": 1})
@@ -98,6 +103,9 @@ def test_hub_rows_become_typed_examples(monkeypatch):
     rounds = TASKS["anli"].sources["hub"]("train", "en", ctx)
     assert [e.text_b for e in rounds] == ["r1", "r2", "r3"] and len({e.id for e in rounds}) == 3
     assert {e.label for e in rounds} == {"contradiction"}
+    # Phang et al.'s ANLI+: ANLI's rounds with MNLI and SNLI added for training
+    plus = TASKS["anliplus"].sources["hub"]("train", "en", ctx)
+    assert [e.text_b for e in plus] == ["r1", "r2", "r3", "mnli", "snli"] and len({e.id for e in plus}) == 5
 
 
 def test_xtreme_hub_configs_and_schemas(monkeypatch):

@@ -1,5 +1,6 @@
-"""The English intermediate tasks of Phang et al. (2020) beyond MNLI and CoNLL-2003 (specs.py)
-and SQuAD (xtreme_r.py): ANLI, QQP, SST-2, HellaSwag, CosmosQA, CommonsenseQA, and SocialIQA
+"""The English intermediate tasks of Phang et al. (2020) beyond MNLI (specs.py) and SQuAD
+(xtreme_r.py): ANLI+ (and ANLI alone), QQP, SST-2, HellaSwag, CosmosQA, CommonsenseQA (their
+ninth, CCG, is CCGbank: LDC-licensed, not on the hub, so not registered), and SocialIQA
 (which XTREME-R trains XCOPA models on before COPA). Hugging Face hub sources; each row becomes
 one of the typed examples, so the families need nothing task-specific.
 """
@@ -19,6 +20,16 @@ def _hub_anli(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
     out: list[Classification] = []
     for round_ in ("r1", "r2", "r3"):
         out += _hub_pairs("facebook/anli", None, "premise", "hypothesis", f"{ds_split}_{round_}", split, ctx)
+    return [Classification(f"{split}-{i}", e.text_a, e.text_b, e.label) for i, e in enumerate(out)]
+
+
+def _hub_anliplus(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
+    """Phang et al.'s ANLI+: ANLI (rounds 1-3) with MNLI and SNLI added to its training set;
+    dev and test are ANLI's."""
+    if split != "train":
+        return _hub_anli(split, lang, ctx)
+    out = _hub_anli(split, lang, ctx) + _hub_pairs("nyu-mll/glue", "mnli", "premise", "hypothesis", "train", split, ctx)
+    out += _hub_pairs("stanfordnlp/snli", None, "premise", "hypothesis", "train", split, ctx)
     return [Classification(f"{split}-{i}", e.text_a, e.text_b, e.label) for i, e in enumerate(out)]
 
 
@@ -70,6 +81,11 @@ def _hub_siqa(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
 register(TaskSpec(
     name="anli", family="classification", metric="accuracy", labels=NLI_LABELS, languages=("en",),
     sources={"hub": _hub_anli}, description="Adversarial NLI, rounds 1-3 (intermediate task)",
+))
+register(TaskSpec(
+    name="anliplus", family="classification", metric="accuracy", labels=NLI_LABELS, languages=("en",),
+    sources={"hub": _hub_anliplus},
+    description="ANLI+ of Phang et al. 2020: ANLI rounds 1-3 plus MNLI and SNLI for training (intermediate task)",
 ))
 register(TaskSpec(
     name="qqp", family="classification", metric="accuracy", labels=("not_duplicate", "duplicate"),
