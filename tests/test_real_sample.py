@@ -16,7 +16,9 @@ pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data sampl
 
 def test_real_sample_sweep_runs_end_to_end(tmp_path):
     sweep = yaml.safe_load((REPO / "sweeps/real_sample.yaml").read_text())
-    sweep.update({key: TINY[key] for key in ("intermediate_training", "target_training")})
+    # the sample's SQuAD stand-in is XQuAD's English test file: nothing to select on without test items
+    sweep.update(intermediate_training=TINY["intermediate_training"],
+                 target_training={**TINY["target_training"], "model_selection": "last"})
     sweep["embedded"] = {**TINY["embedded"], "corpus_tasks": ["mnli", "panx"]}
     sweep["data"].update(train_size=64, dev_size=16, test_size=24)
     # the intermediate stage is multi-task here: MNLI and UD-POS batches under temperature sampling
@@ -53,8 +55,11 @@ def check_feature_cache_and_export(tmp_path, run_dir):
     # xnli trained after none and after mnli+udpos, evaluated clean and noisy: tokenized once per input
     assert len(list((run_dir / "cache" / "features").glob("xnli-*.json"))) == 4  # train, dev, test de x 2 levels
     out = tmp_path / "submission"
-    result = ray_xr("export", str(run_dir), str(out), "--intermediate", "mnli+udpos")
+    refused = ray_xr("export", str(run_dir), str(out), "--intermediate", "mnli+udpos")
+    assert refused.returncode == 2 and "capped by data.test_size" in refused.stderr and not out.exists()
+    result = ray_xr("export", str(run_dir), str(out), "--intermediate", "mnli+udpos", "--allow-capped")
     assert result.returncode == 0, result.stderr
+    assert "capped test sets" in result.stdout and "xnli/de" in result.stdout
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == ["lareqa/test-de.json", "panx/test-en.tsv", "panx/test-fr.tsv", "tatoeba/test-ru.tsv",
                      "xnli/test-de.tsv", "xquad/test-de.json"]
