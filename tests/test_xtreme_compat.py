@@ -206,7 +206,7 @@ def _fake_run(tmp_path, n: int, cap: int):
     (stage / "predictions").mkdir(parents=True)
     (stage / "predictions" / "test-de.tsv").write_text("entailment\n" * n)
     (stage / "stage.json").write_text(json.dumps({
-        "phase": "eval", "status": "done", "metrics": {"n": n},
+        "phase": "eval", "status": "done", "metrics": {"result": {"n": n}},
         "spec": {"task": "xnli", "language": "de", "level": 0, "data": {"sizes": {"test": cap}}},
         "cells": [{"intermediate": "none", "seed": 1}]}))
     return tmp_path / "run"

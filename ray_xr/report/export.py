@@ -112,8 +112,9 @@ def _find(run_dir: Path, out: Path, intermediate: str, seed: int | None) -> dict
                 if target in found and found[target].seed != cell["seed"]:
                     raise ExportError(f"{run_dir}: several seeds evaluated {spec['task']}/{spec['language']}"
                                       " after this intermediate task; pick one with --seed")
+                metrics = record["metrics"]  # {"result": {..., "n"}}; runs before it: {"n"}
                 found[target] = Found(source, cell["seed"], spec["task"], spec["language"],
-                                      record["metrics"].get("n", 0), cap)
+                                      metrics.get("result", metrics).get("n", 0), cap)
     if not found:
         raise ExportError(f"{run_dir}: no finished clean predictions after intermediate task {intermediate!r}"
                           + (f" with seed {seed}" if seed is not None else ""))
