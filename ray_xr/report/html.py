@@ -21,7 +21,7 @@ th{background:#f5f5f7;cursor:pointer;user-select:none;position:sticky;top:0}
 th:first-child,td:first-child,td.t{text-align:left}
 th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
 .sig{color:#0b6e3b;font-weight:600}.neg{color:#a4161a;font-weight:600}.note{color:#555;font-size:.92rem}
-.headline{background:#f0f6ff;border-left:4px solid #2b6cb0;padding:.6rem 1rem}
+.wide{overflow-x:auto}.headline{background:#f0f6ff;border-left:4px solid #2b6cb0;padding:.6rem 1rem}
 img{max-width:100%;margin:.5rem 1rem .5rem 0;border:1px solid #eee}.figs{display:flex;flex-wrap:wrap}
 """
 # Sort a table by the clicked column: numbers (data-v) numerically, otherwise as text.
@@ -67,7 +67,8 @@ def _td(text, value=None, cls: str = "") -> str:
 def _table(header: Sequence[str], body: list[str], caption: str = "") -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     cap = f"<caption class=note>{_e(caption)}</caption>" if caption else ""
-    return f"<table class=sortable>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f"<div class=wide><table class=sortable>{cap}<thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _scores(rows: Sequence[dict], target: str) -> str:
