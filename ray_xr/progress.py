@@ -60,7 +60,8 @@ def status(run_dir: Path, now: float | None = None) -> dict:
             durations.setdefault(stage.phase, []).append(record["finished"] - record["started"])
             spans.append((record["started"], record["finished"]))
     return {"phases": {ph: {"done": c["done"], "running": c["running"], "failed": c["failed"],
-                            "todo": c["todo"], "total": c["total"]} for ph, c in phases.items()},
+                            "todo": c["todo"], "total": c["total"]}
+                       for ph, c in sorted(phases.items(), key=lambda item: plan.PHASES.index(item[0]))},
             "eta_s": _eta(phases, durations, spans), "stale": stale}
 
 
