@@ -18,6 +18,7 @@ between seeds is in the interval and in the ± std, not in p.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +41,22 @@ def nanmean(values, axis):
 
 def read_outcomes(path: Path, metric: str) -> tuple[list[str], np.ndarray, np.ndarray] | None:
     """(example ids, numerator, denominator) of one outcome file, None if it is missing."""
+    try:
+        stamp = Path(path).stat().st_mtime_ns
+    except OSError:
+        return None
+    return _read(str(path), stamp, metric)
+
+
+# The live report rereads every outcome file every few seconds; they are written once
+# (atomically), so a file's modification time identifies its content.
+@functools.lru_cache(maxsize=4096)
+def _read(path: str, stamp: int, metric: str) -> tuple[list[str], np.ndarray, np.ndarray] | None:
     import pyarrow.parquet as pq  # lazy: only reports with outcome files need pyarrow
 
     try:
         table = pq.read_table(path).to_pydict()
-    except (FileNotFoundError, OSError):
+    except OSError:
         return None
     ratio = METRICS[metric].ratio
 
