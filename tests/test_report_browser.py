@@ -73,3 +73,25 @@ def test_report_page_loads_without_errors_and_shows_tables_and_plots(chromium, t
     blue = sum(n for rgb, n in counts.items() if all(abs(a - b) < 12 for a, b in zip(rgb, PLOT_BLUE)))
     assert dark > 5000, "no table text in the screenshot"
     assert blue > 500, "no plot in the screenshot"
+
+
+def test_tables_sort_on_a_header_click(chromium, tmp_path):
+    """A copy of the page with a script that clicks the score header of the first table twice
+    and logs the column each time."""
+    write_run(tmp_path, _planted())
+    write_report(tmp_path)
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    probe = """<script>
+    var table = document.querySelector("table.sortable"), th = table.tHead.rows[0].cells[2];
+    function column() { return Array.prototype.map.call(table.tBodies[0].rows,
+                                                         function (r) { return r.cells[2].dataset.v; }).join(","); }
+    th.click(); console.log("ASC " + column()); th.click(); console.log("DESC " + column());
+    </script></body>"""
+    copy = tmp_path / "probe.html"
+    copy.write_text(page.replace("</body>", probe), encoding="utf-8")
+    messages = console_messages(browse(chromium, copy.as_uri(), "--dump-dom").stderr)
+    logged = {m.group(1): m.group(2).split(",") for m in (re.match(r'"(ASC|DESC) ([^"]*)"', x) for x in messages) if m}
+    ascending, descending = logged["ASC"], logged["DESC"]
+    values = [float(v) for v in ascending]
+    assert values == sorted(values) and len(values) == 4
+    assert [float(v) for v in descending] == sorted(values, reverse=True)
