@@ -15,13 +15,15 @@ from pathlib import Path
 from ray_xr import noise
 from ray_xr.errors import NoiseError, RayXRError, ReportError
 from ray_xr.noise.perturb import protect_names_and_numbers
-from ray_xr.report import export, render, results, xtreme
+from ray_xr.report import export, results, xtreme
 
 
 def cmd_report(args) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "results.jsonl").exists():
         raise ReportError(f"{run_dir}: no results.jsonl (is this a run folder?)")
+    from ray_xr.report import render  # lazy: numpy and pyarrow, which `noise show` does without
+
     path = render.write_report(run_dir, progress=_progress(run_dir))
     print(path.read_text())
     print(xtreme.write(run_dir, results.load_results(run_dir)).read_text())
