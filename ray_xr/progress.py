@@ -35,7 +35,8 @@ def load_plan(run_dir: Path) -> plan.Plan:
 
 
 def _last_change(run: RunDir) -> float:
-    files = [run.results, *run.root.glob("stages/*/stage.json")]
+    # a training stage writes its checkpoint folder every epoch, long before its stage.json
+    files = [run.results, *run.root.glob("stages/*/stage.json"), *run.root.glob("stages/*/checkpoint")]
     return max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
 
 

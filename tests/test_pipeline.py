@@ -91,11 +91,11 @@ def test_outcomes_rebuild_every_recorded_value(finished_run):
     _, run_dir, _ = finished_run
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     for r in records:
-        columns = pq.read_table(run_dir / r["outcomes"]).to_pydict()
+        columns = pq.read_table(run_dir / "stages" / r["stage"] / "outcomes.parquet").to_pydict()
         assert len(columns["example_id"]) == r["n"]
         assert from_outcomes(METRICS[r["metric"]], columns) == pytest.approx(r["value"], abs=1e-9), r
-    assert {"tp", "fp", "fn"} <= set(pq.read_table(run_dir / next(
-        r["outcomes"] for r in records if r["target"] == "udpos")).column_names)
+    udpos = next(r["stage"] for r in records if r["target"] == "udpos")
+    assert {"tp", "fp", "fn"} <= set(pq.read_table(run_dir / "stages" / udpos / "outcomes.parquet").column_names)
 
 
 def test_statistics_report_and_status(finished_run):

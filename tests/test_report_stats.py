@@ -37,7 +37,7 @@ def write_run(run_dir, outcomes: dict, target="xnli", metric="accuracy", seed=1)
         pq.write_table(pa.table({"example_id": [f"{lang}{i}" for i in range(n)], **columns}), path)
         records.append({"intermediate": model, "target": target, "seed": seed, "noise": "char", "level": level,
                         "language": lang, "metric": metric, "value": from_outcomes(METRICS[metric], columns), "n": n,
-                        "outcomes": f"stages/{key}/outcomes.parquet"})
+                        "stage": key})
     with open(run_dir / "results.jsonl", "a", encoding="utf-8") as f:
         f.writelines(json.dumps(r) + "\n" for r in records)
     return records

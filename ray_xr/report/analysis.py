@@ -30,6 +30,7 @@ from ray_xr.report import stats
 from ray_xr.report.results import BASELINE, first_seen
 
 N_BOOT = 1000
+OUTCOMES_FILE = "outcomes.parquet"  # in the evaluation's stage folder (ray_xr.tasks.outcomes writes it)
 N_PERM = 2000
 
 
@@ -100,9 +101,9 @@ def build_panel(run_dir: Path, records: list[dict], source: str, n_boot: int = N
     target, metric = records[0]["target"], records[0]["metric"]
     loaded, cache = {}, {}
     for r in records:
-        if not r.get("outcomes"):
+        if not r.get("stage"):  # a record from before outcome files: no statistics
             continue
-        path = Path(run_dir) / r["outcomes"]
+        path = Path(run_dir) / "stages" / r["stage"] / OUTCOMES_FILE
         if path not in cache:
             cache[path] = read_outcomes(path, metric)
         if cache[path] is not None:
