@@ -1,4 +1,4 @@
-"""Command line: `ray-xr plan|run|report|export|noise show|data show|data check ...`.
+"""Command line: `ray-xr plan|run|report|status|export|noise show|data show|data check ...`.
 
 `noise show`, `noise kinds`, `report` and `export` run from here; the commands that read a sweep or
 the task registry live in commands.py, imported only for them, so that `noise show` starts in a
@@ -15,17 +15,36 @@ from pathlib import Path
 from ray_xr import noise
 from ray_xr.errors import NoiseError, RayXRError, ReportError
 from ray_xr.noise.perturb import protect_names_and_numbers
-from ray_xr.report import export, render, results, xtreme
+from ray_xr.report import export, results, xtreme
 
 
 def cmd_report(args) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "results.jsonl").exists():
         raise ReportError(f"{run_dir}: no results.jsonl (is this a run folder?)")
-    path = render.write_report(run_dir)
+    from ray_xr.report import render  # lazy: numpy and pyarrow, which `noise show` does without
+
+    path = render.write_report(run_dir, progress=_progress(run_dir))
     print(path.read_text())
     print(xtreme.write(run_dir, results.load_results(run_dir)).read_text())
     print(f"ray-xr: report written to {path}")
+    return 0
+
+
+def _progress(run_dir: Path) -> dict | None:
+    from ray_xr import progress  # lazy: pydantic and the task registry, as load_sweep
+
+    try:
+        return progress.status(run_dir)
+    except RayXRError:  # a results.jsonl without the sweep beside it still has a report
+        return None
+
+
+def cmd_status(args) -> int:
+    from ray_xr import progress  # lazy: pydantic and the task registry, as load_sweep
+
+    found = progress.status(Path(args.run_dir))
+    print(json.dumps(found) if args.json else progress.table(found))
     return 0
 
 
@@ -90,6 +109,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("status", help="stages done / running / failed / to do per phase and the time left, without Ray")
+    p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true", help='{"phases": {phase: {done, running, failed, todo, total}}, "eta_s"}')
+    p.set_defaults(func=cmd_status)
     p = sub.add_parser("export", help="copy one chain's clean test predictions into the XTREME submission layout")
     p.add_argument("run_dir")
     p.add_argument("out")

@@ -27,11 +27,26 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Ratio:
+    """How a metric's headline is recomputed from per-example outcome columns (see outcomes):
+    100 x sum(numerator) / sum(denominator), each a weighted sum of columns; denominator None
+    counts the examples (a mean). A ratio of sums is what lets the report resample examples
+    for corpus-level scores such as seqeval's F1 (ray_xr.report.stats)."""
+
+    numerator: Mapping[str, float]
+    denominator: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     compute: Callable[..., dict[str, float]]
     main: str
     by_language: bool = False  # compute takes lang= (the language of the answers)
+    # outcomes(predictions, references[, lang=]) -> {column: one value per example}; always a
+    # "score" column, plus what `ratio` needs to rebuild `main`
+    outcomes: Callable[..., dict[str, list]] | None = None
+    ratio: Ratio = Ratio({"score": 1.0})
 
 
 def _check_parallel(predictions: Sequence, references: Sequence) -> None:
@@ -45,6 +60,12 @@ def accuracy(predictions: Sequence[Any], references: Sequence[Any]) -> dict[str,
     _check_parallel(predictions, references)
     correct = sum(p == r for p, r in zip(predictions, references))
     return {"accuracy": 100.0 * correct / len(references)}
+
+
+def accuracy_outcomes(predictions: Sequence[Any], references: Sequence[Any]) -> dict[str, list]:
+    """score: 1.0 for a right prediction, else 0.0."""
+    _check_parallel(predictions, references)
+    return {"score": [float(p == r) for p, r in zip(predictions, references)]}
 
 
 # ---------------------------------------------------------------- tagging
@@ -86,6 +107,29 @@ def seqeval_f1(predictions: Sequence[Sequence[str]], references: Sequence[Sequen
         }
 
 
+def seqeval_outcomes(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> dict[str, list]:
+    """Per sentence: tp, fp, fn (chunks right, predicted but wrong, missed) as seqeval counts
+    them, and score, the sentence's F1 (1.0 with no chunk on either side). Summed over the
+    corpus, 2 tp / (2 tp + fp + fn) is seqeval_f1's F1: seqeval joins the sentences with an
+    "O" between them, so no chunk crosses a sentence and per-sentence chunk sets add up."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    _check_parallel(predictions, references)
+    out: dict[str, list] = {"score": [], "tp": [], "fp": [], "fn": []}
+    for i, (predicted, gold) in enumerate(zip(predictions, references)):
+        if len(predicted) != len(gold):
+            raise ValueError(f"sequence {i}: {len(predicted)} predicted tags but {len(gold)} gold tags")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*seems not to be NE tag")
+            found, wanted = set(get_entities(list(predicted))), set(get_entities(list(gold)))
+        tp = len(found & wanted)
+        fp, fn = len(found) - tp, len(wanted) - tp
+        out["score"].append(2 * tp / (2 * tp + fp + fn) if found or wanted else 1.0)
+        for key, value in (("tp", tp), ("fp", fp), ("fn", fn)):
+            out[key].append(value)
+    return out
+
+
 # ---------------------------------------------------------------- extractive QA
 
 
@@ -104,16 +148,24 @@ def _em_f1(predictions: Sequence[str], references: Sequence[Collection[str]],
     Like the official scripts, an empty normalised prediction matches an empty normalised
     gold for EM but scores F1 0.
     """
+    per = _em_f1_outcomes(predictions, references, normalize)
+    return {"exact_match": 100.0 * sum(per["exact"]) / len(references),
+            "f1": 100.0 * sum(per["score"]) / len(references)}
+
+
+def _em_f1_outcomes(predictions: Sequence[str], references: Sequence[Collection[str]],
+                    normalize: Callable[[str], str]) -> dict[str, list]:
+    """Per question: exact (0/1) and score, the token F1 (0-1), each the max over the golds."""
     _check_parallel(predictions, references)
-    exact = f1 = 0.0
+    out: dict[str, list] = {"score": [], "exact": []}
     for i, (prediction, golds) in enumerate(zip(predictions, references)):
         if isinstance(golds, str) or not golds:
             raise ValueError(f"example {i}: references must be a non-empty collection of answer strings")
         predicted = normalize(prediction)
         gold_texts = [normalize(gold) for gold in golds]
-        exact += max(float(predicted == gold) for gold in gold_texts)
-        f1 += max(_token_f1(predicted.split(), gold.split()) for gold in gold_texts)
-    return {"exact_match": 100.0 * exact / len(references), "f1": 100.0 * f1 / len(references)}
+        out["exact"].append(max(float(predicted == gold) for gold in gold_texts))
+        out["score"].append(max(_token_f1(predicted.split(), gold.split()) for gold in gold_texts))
+    return out
 
 
 def _squad_normalize(text: str) -> str:
@@ -126,6 +178,10 @@ def _squad_normalize(text: str) -> str:
 def squad(predictions: Sequence[str], references: Sequence[Collection[str]]) -> dict[str, float]:
     """predictions[i]: answer text; references[i]: the gold answer texts of that question."""
     return _em_f1(predictions, references, _squad_normalize)
+
+
+def squad_outcomes(predictions: Sequence[str], references: Sequence[Collection[str]]) -> dict[str, list]:
+    return _em_f1_outcomes(predictions, references, _squad_normalize)
 
 
 # Taken from mlqa_evaluation_v1.py. Its Vietnamese list holds common function words rather
@@ -162,9 +218,17 @@ def _mlqa_normalize(text: str, lang: str) -> str:
 
 def mlqa(predictions: Sequence[str], references: Sequence[Collection[str]], *, lang: str) -> dict[str, float]:
     """As squad, with MLQA's normalisation for the answer language `lang`."""
+    return _em_f1(predictions, references, _mlqa_normalizer(lang))
+
+
+def mlqa_outcomes(predictions: Sequence[str], references: Sequence[Collection[str]], *, lang: str) -> dict[str, list]:
+    return _em_f1_outcomes(predictions, references, _mlqa_normalizer(lang))
+
+
+def _mlqa_normalizer(lang: str) -> Callable[[str], str]:
     if lang not in _MLQA_ARTICLES:
         raise ValueError(f"MLQA has no normalisation for language {lang!r}, expected one of {sorted(_MLQA_ARTICLES)}")
-    return _em_f1(predictions, references, functools.partial(_mlqa_normalize, lang=lang))
+    return functools.partial(_mlqa_normalize, lang=lang)
 
 
 # ---------------------------------------------------------------- retrieval
@@ -185,21 +249,40 @@ def _average_precision_at_k(ranked: Sequence[str], relevant: Collection[str], k:
 def map_at_k(predictions: Sequence[Sequence[str]], references: Sequence[Collection[str]],
              *, k: int = 20) -> dict[str, float]:
     """predictions[i]: candidate ids ranked best first; references[i]: the relevant ids."""
+    return {f"map@{k}": 100.0 * fmean(map_outcomes(predictions, references, k=k)["score"])}
+
+
+def map_outcomes(predictions: Sequence[Sequence[str]], references: Sequence[Collection[str]],
+                 *, k: int = 20) -> dict[str, list]:
+    """score: each query's average precision at k (0-1)."""
     _check_parallel(predictions, references)
     for i, relevant in enumerate(references):
         if isinstance(relevant, str) or not relevant:
             raise ValueError(f"query {i}: references must be a non-empty collection of relevant ids")
-    scores = [_average_precision_at_k(p, set(r), k) for p, r in zip(predictions, references)]
-    return {f"map@{k}": 100.0 * fmean(scores)}
+    return {"score": [_average_precision_at_k(p, set(r), k) for p, r in zip(predictions, references)]}
 
+
+_F1_OF_COUNTS = Ratio({"tp": 2.0}, {"tp": 2.0, "fp": 1.0, "fn": 1.0})  # 2PR/(P+R) = 2tp/(2tp+fp+fn)
 
 METRICS: dict[str, Metric] = {
-    "accuracy": Metric("accuracy", accuracy, "accuracy"),
-    "seqeval_f1": Metric("seqeval_f1", seqeval_f1, "f1"),
-    "squad": Metric("squad", squad, "f1"),
-    "mlqa": Metric("mlqa", mlqa, "f1", by_language=True),
-    "map@20": Metric("map@20", functools.partial(map_at_k, k=20), "map@20"),
+    "accuracy": Metric("accuracy", accuracy, "accuracy", outcomes=accuracy_outcomes),
+    "seqeval_f1": Metric("seqeval_f1", seqeval_f1, "f1", outcomes=seqeval_outcomes, ratio=_F1_OF_COUNTS),
+    "squad": Metric("squad", squad, "f1", outcomes=squad_outcomes),
+    "mlqa": Metric("mlqa", mlqa, "f1", by_language=True, outcomes=mlqa_outcomes),
+    "map@20": Metric("map@20", functools.partial(map_at_k, k=20), "map@20",
+                     outcomes=functools.partial(map_outcomes, k=20)),
 }
+
+
+def from_outcomes(metric: Metric, columns: Mapping[str, Sequence[float]]) -> float:
+    """The metric's headline (0-100) rebuilt from its outcome columns."""
+    def total(weights: Mapping[str, float] | None) -> float:
+        if weights is None:
+            return float(len(columns["score"]))
+        return sum(w * sum(columns[name]) for name, w in weights.items())
+
+    den = total(metric.ratio.denominator)
+    return 100.0 * total(metric.ratio.numerator) / den if den else 0.0
 
 
 # ---------------------------------------------------------------- XTREME-R score

@@ -81,6 +81,40 @@ def test_report_tables(finished_run):
     assert rendered.returncode == 0 and "| none |" in rendered.stdout
 
 
+def test_outcomes_rebuild_every_recorded_value(finished_run):
+    """Each evaluation's outcomes.parquet, recomputed to its metric, gives the value in
+    results.jsonl (accuracy for xnli, seqeval F1 from per-sentence tp/fp/fn for udpos)."""
+    import pyarrow.parquet as pq
+
+    from ray_xr.metrics import METRICS, from_outcomes
+
+    _, run_dir, _ = finished_run
+    records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    for r in records:
+        columns = pq.read_table(run_dir / "stages" / r["stage"] / "outcomes.parquet").to_pydict()
+        assert len(columns["example_id"]) == r["n"]
+        assert from_outcomes(METRICS[r["metric"]], columns) == pytest.approx(r["value"], abs=1e-9), r
+    udpos = next(r["stage"] for r in records if r["target"] == "udpos")
+    assert {"tp", "fp", "fn"} <= set(pq.read_table(run_dir / "stages" / udpos / "outcomes.parquet").column_names)
+
+
+def test_statistics_report_and_status(finished_run):
+    _, run_dir, _ = finished_run
+    out = run_dir / "report"
+    summary = json.loads((out / "summary.json").read_text())
+    assert {(c["a"], c["b"]) for c in summary["comparisons"]} == {("nli", "none")}
+    assert summary["headline"] and summary["progress"]["eta_s"] == 0.0
+    rows = list(csv.DictReader((out / "robustness.csv").open()))
+    assert all(float(r["ci_low"]) <= float(r["mean"]) <= float(r["ci_high"]) for r in rows)
+    for name in ("comparisons.csv", "robustness.tex", "report.html", "plots/score_xnli.png", "plots/gain_udpos.png"):
+        assert (out / name).exists(), name
+    status = ray_xr("status", str(run_dir), "--json")
+    assert status.returncode == 0, status.stderr
+    phases = json.loads(status.stdout)["phases"]
+    evals = sum(s["phase"] == "eval" for s in stage_records(run_dir).values())
+    assert all(p["done"] == p["total"] for p in phases.values()) and phases["eval"]["total"] == evals
+
+
 def test_second_run_trains_nothing(finished_run):
     sweep, run_dir, _ = finished_run
     before = finished_training(run_dir)

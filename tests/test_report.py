@@ -13,7 +13,15 @@ from ray_xr import stages
 from ray_xr.report import results as report
 from ray_xr.report.results import load_results, robustness_rows
 from ray_xr.errors import ReportError
+from ray_xr.report import summary
 from ray_xr.report.render import render_markdown, write_report
+
+REPORT_FILES = ["comparisons.csv", "per_language.csv", "plots", "report.html", "robustness.csv", "robustness.md",
+                "robustness.tex", "summary.json"]
+
+
+def row_without_outcomes_has_empty_intervals(table) -> bool:
+    return all(r["ci_low"] == "" and r["gain"] == "" for r in table)
 
 # Per-seed, per-language values. Intermediate `squad` comes first in the file, the baseline
 # `none` second. English (en) is far off so that including it would show in every mean.
@@ -143,16 +151,17 @@ def test_markdown_tables(tmp_path):
     assert header == ("| Intermediate task | xnli clean | xnli char 0.1 | xnli char 0.2 "
                       "| wikiann clean | wikiann char 0.1 | wikiann char 0.2 |")
     assert baseline.startswith("| none | 67.5 ± 0.7 | 59.0 ± 0.0 | 50.0 ± 0.0 |")
-    assert squad.startswith("| squad | **74.0 ± 1.4** | **68.5 ± 0.7** |")
+    # nothing is bold for being largest; without outcome files nothing is marked either
+    assert squad.startswith("| squad | 74.0 ± 1.4 | 68.5 ± 0.7 |")
+    assert "**" not in markdown and "▲" not in scores
     drop_lines = drops.strip().split("\n")
     assert drop_lines[4].startswith("| Intermediate task | xnli char 0.1 | xnli char 0.2 |")
     assert drop_lines[6].startswith("| none | 8.5 ± 0.7 | 17.5 ± 0.7 |")
-    assert drop_lines[7].startswith("| squad | **5.5 ± 2.1** | **13.0 ± 2.8** |")
-    # wikiann drops tie (10 and 20 for both), so nothing there is bold.
+    assert drop_lines[7].startswith("| squad | 5.5 ± 2.1 | 13.0 ± 2.8 |")
     assert drop_lines[6].endswith("| 10.0 ± 0.0 | 20.0 ± 0.0 |")
     assert source.startswith("Source language (English)")
     assert "| none | 84.0 ± 1.4 | 94.0 ± 0.0 |" in source
-    assert "| squad | **89.0 ± 1.4** | **95.0 ± 0.0** |" in source
+    assert "| squad | 89.0 ± 1.4 | 95.0 ± 0.0 |" in source
 
 
 def test_several_noise_kinds_share_one_clean_column_and_get_their_own_levels():
@@ -190,7 +199,7 @@ def test_attack_success_rate_gets_its_own_table_and_csv_column(tmp_path):
     markdown = render_markdown(records, "run")
     attack = markdown.split("## Attack success rate")[1].split("## Source")[0]
     assert "| Intermediate task | xnli attack 0.1 | xnli attack 0.2 |" in attack
-    assert "| none | 40.0 | 40.0 |" in attack and "| squad | **20.5** |" in attack
+    assert "| none | 40.0 | 40.0 |" in attack and "| squad | 20.5 |" in attack
     write_report(write_results(tmp_path / "run", records))
     with open(tmp_path / "run" / "report" / "robustness.csv", newline="", encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
@@ -209,7 +218,8 @@ def test_write_report_files(tmp_path):
 
     with open(run_dir / "report" / "robustness.csv", newline="", encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
-    assert list(table[0]) == list(report.ROBUSTNESS_COLUMNS)
+    assert list(table[0]) == list(report.ROBUSTNESS_COLUMNS + summary.EXTRA_COLUMNS)
+    assert row_without_outcomes_has_empty_intervals(table)
     assert len(table) == 2 * 2 * 3
     row = next(r for r in table if (r["intermediate"], r["target"], r["level"]) == ("squad", "xnli", "0.1"))
     assert (row["mean"], row["std"], row["drop"], row["seeds"], row["languages"]) == (
@@ -218,7 +228,7 @@ def test_write_report_files(tmp_path):
     with open(run_dir / "report" / "per_language.csv", newline="", encoding="utf-8") as handle:
         long = list(csv.DictReader(handle))
     assert len(long) == len(records)
-    assert list(long[0]) == list(report.RECORD_KEYS) + ["realised_level"]
+    assert list(long[0]) == list(report.RECORD_KEYS) + ["ci_low", "ci_high", "realised_level"]
     assert (long[0]["intermediate"], long[0]["target"], long[0]["level"], long[0]["seed"],
             long[0]["language"]) == ("none", "xnli", "0", "1", "de")
     assert long[-1]["intermediate"] == "squad" and long[-1]["target"] == "wikiann"
@@ -232,14 +242,14 @@ def test_write_report_reads_sweep_source_language(tmp_path):
     markdown = write_report(run_dir, run_name="custom").read_text(encoding="utf-8")
     assert markdown.startswith("# Robustness: custom\n")
     assert "non-`de` target languages (en, fr)" in markdown
-    assert "| squad | **79.0 ± 1.4** |" in markdown
+    assert "| squad | 79.0 ± 1.4 |" in markdown
 
 
 def test_writes_leave_no_temp_files_and_keep_old_file_on_failure(tmp_path, monkeypatch):
     run_dir = write_results(tmp_path / "run", make_records())
     write_report(run_dir)
     out = run_dir / "report"
-    assert sorted(p.name for p in out.iterdir()) == ["per_language.csv", "robustness.csv", "robustness.md"]
+    assert sorted(p.name for p in out.iterdir()) == REPORT_FILES
     before = (out / "robustness.csv").read_bytes()
 
     def fail(src, dst):
@@ -248,7 +258,7 @@ def test_writes_leave_no_temp_files_and_keep_old_file_on_failure(tmp_path, monke
     monkeypatch.setattr(stages.os, "replace", fail)  # the atomic writer every report file goes through
     with pytest.raises(OSError, match="disk full"):
         write_report(run_dir, records=make_records(seeds=(1,)))
-    assert sorted(p.name for p in out.iterdir()) == ["per_language.csv", "robustness.csv", "robustness.md"]
+    assert sorted(p.name for p in out.iterdir()) == REPORT_FILES
     assert (out / "robustness.csv").read_bytes() == before
 
 
@@ -302,7 +312,8 @@ def test_empty_results_give_an_empty_report(tmp_path):
     run_dir = tmp_path / "run"
     path = write_report(run_dir, records=[])
     assert "No results yet." in path.read_text(encoding="utf-8")
-    assert (run_dir / "report" / "robustness.csv").read_text().strip() == ",".join(report.ROBUSTNESS_COLUMNS)
+    assert (run_dir / "report" / "robustness.csv").read_text().strip() == ",".join(
+        report.ROBUSTNESS_COLUMNS + summary.EXTRA_COLUMNS)
 
 
 def test_report_imports_only_the_standard_library():

@@ -1,7 +1,8 @@
-"""Markdown and CSV text of a sweep's robustness report, and write_report, which writes them.
+"""Markdown and CSV text of a sweep's robustness report, and write_report, which writes every
+report file (the markdown, CSVs, summary.json, LaTeX, plots and report.html).
 
-The files and their columns are specified in ray_xr.report's docstring. Standard library and
-ray_xr.report only, like ray_xr.report: reports must be rebuildable on any machine.
+The files and their columns are specified in ray_xr.report's docstring. No torch or ray:
+reports must be rebuildable on any machine.
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from ray_xr.report import html, plots, sections, summary, tex
+from ray_xr.report.compare import ALPHA, COMPARISON_COLUMNS
+from ray_xr.report.summary import LANGUAGE_COLUMNS
 from ray_xr.report.results import (
     BASELINE, RECORD_KEYS, ROBUSTNESS_COLUMNS, cell_order, first_seen, load_results,
     robustness_rows, sweep_source_language, target_metrics,
@@ -20,6 +24,7 @@ from ray_xr.stages import write_text
 
 _TABLE_WIDTH = 12  # more columns than this: one table per target
 _STD_OF = {"mean": "std", "drop": "drop_std", "source_mean": "source_std"}
+_CI_OF = {"mean": ("ci_low", "ci_high"), "drop": ("drop_ci_low", "drop_ci_high"), "auc": ("auc_ci_low", "auc_ci_high")}
 _LANGUAGE_NAMES = {"en": "English"}
 _MISSING = "–"
 
@@ -56,27 +61,33 @@ def _number(value: float) -> str:
     return "0.0" if text == "-0.0" else text
 
 
-def _grid(rows: Sequence[dict], columns: list, field: str, best: Callable) -> list[list[str]]:
-    """Markdown cells per intermediate (baseline first); the best value per column in bold."""
+def _grid(rows: Sequence[dict], columns: list, field: str, marks: Callable | None = None) -> list[list[str]]:
+    """Markdown cells per intermediate (baseline first). Nothing is bold for being largest: a
+    cell carries a mark only where `marks(row)` finds a significant difference (after Holm)."""
     index = {(r["intermediate"], r["target"], r["noise"], r["level"]): r for r in rows}
     intermediates = first_seen(r["intermediate"] for r in rows)
     grid = [[_escape(name)] for name in intermediates]
     for target, noise, level, _ in columns:
-        found = [index.get((name, target, noise, level)) for name in intermediates]
-        shown = [round(r[field], 1) for r in found if r and r[field] is not None]
-        # Bold only a real winner: when every value ties, bolding all of them says nothing.
-        top = best(shown) if len(set(shown)) > 1 else None
-        for line, row in zip(grid, found):
-            line.append(_cell(row, field, top))
+        for line, name in zip(grid, intermediates):
+            row = index.get((name, target, noise, level))
+            line.append(_cell(row, field) + (marks(row) if marks and row else ""))
     return grid
 
 
-def _cell(row: dict | None, field: str, top: float | None) -> str:
+def _cell(row: dict | None, field: str) -> str:
     if row is None or row[field] is None:
         return _MISSING
     std = row.get(_STD_OF.get(field, ""))
     text = _number(row[field]) + ("" if std is None else f" ± {_number(std)}")
-    return f"**{text}**" if top is not None and round(row[field], 1) == top else text
+    low, high = row.get(_CI_OF.get(field, ("",))[0]), row.get(_CI_OF.get(field, ("", ""))[1])
+    return text if low is None or high is None else f"{text} [{_number(low)}, {_number(high)}]"
+
+
+def gain_mark(row: dict) -> str:
+    """▲ / ▼: significantly above / below the baseline after Holm's correction."""
+    if row.get("gain_p_holm") is None or row["gain_p_holm"] >= ALPHA:
+        return ""
+    return " ▲" if row["gain"] > 0 else " ▼"
 
 
 def _escape(text: str) -> str:
@@ -133,31 +144,42 @@ def _description(records: Sequence[dict], columns: list, source_language: str) -
     if attacked:
         sentences.append(f"Under `{attacked[0]}` a cell is the score under the model-aware attack,"
                          " whose level is the share of words it may edit.")
-    intermediates = {r["intermediate"] for r in records}
-    if BASELINE in intermediates:
+    if BASELINE in {r["intermediate"] for r in records}:
         sentences.append(f"`{BASELINE}` is the baseline without intermediate training.")
-    if len(intermediates) > 1:
-        sentences.append("The best value per column is in bold.")
     return " ".join(sentences)
+
+
+def _statistics_note(rows: Sequence[dict], seeds: int) -> str:
+    if not any(r.get("ci_low") is not None for r in rows):
+        return ("No per-example outcome files were found, so there are no confidence intervals or tests: "
+                "differences between rows may be noise.")
+    over = "test examples and seeds" if seeds > 1 else "test examples"
+    return (f"[low, high] is the 95% bootstrap interval (resampling {over}). "
+            f"{MARK_NOTE} Nothing is marked for merely being largest.")
+
+
+MARK_NOTE = ("▲ / ▼ mark a score significantly above / below the baseline `none` (paired permutation "
+             "test over test examples, Holm-corrected over every comparison of the report, 5% level).")
 
 
 def render_markdown(records: Sequence[dict], run_name: str, source_language: str = "en") -> str:
     return _render(records, robustness_rows(records, source_language), run_name, source_language)
 
 
-def _tables(rows: Sequence[dict], columns: list, field: str, best: Callable) -> list[str]:
+def _tables(rows: Sequence[dict], columns: list, field: str, marks: Callable | None = None) -> list[str]:
     """One table, or one per target (under a heading) when a single one would be too wide."""
     targets = first_seen(c[0] for c in columns)
     if len(columns) <= _TABLE_WIDTH or len(targets) == 1:
-        return [_table("Intermediate task", columns, _grid(rows, columns, field, best))]
+        return [_table("Intermediate task", columns, _grid(rows, columns, field, marks))]
     parts = []
     for target in targets:
         mine = [c for c in columns if c[0] == target]
-        parts += [f"### {target}", _table("Intermediate task", mine, _grid(rows, mine, field, best))]
+        parts += [f"### {target}", _table("Intermediate task", mine, _grid(rows, mine, field, marks))]
     return parts
 
 
-def _render(records: Sequence[dict], rows: list[dict], run_name: str, source_language: str) -> str:
+def _render(records: Sequence[dict], rows: list[dict], run_name: str, source_language: str,
+            found=None) -> str:
     title = f"# Robustness: {run_name}"
     if not rows:
         return f"{title}\n\nNo results yet.\n"
@@ -165,24 +187,29 @@ def _render(records: Sequence[dict], rows: list[dict], run_name: str, source_lan
     noisy = [c for c in columns if c[2] > 0]
     clean = [c for c in columns if c[2] == 0]
     source = _language_name(source_language)
-    parts = [title, _description(records, columns, source_language), "## Scores"]
-    parts += _tables(rows, columns, "mean", max)
+    parts = [title, _description(records, columns, source_language),
+             _statistics_note(rows, len(first_seen(r["seed"] for r in records)))]
+    if found is not None and found.headline:
+        parts += sections.headline(found)
+    parts += ["## Scores"] + _tables(rows, columns, "mean", gain_mark)
     if noisy:
         parts += ["## Drop under noise",
                   "Clean minus noisy score in points, paired per seed; larger means less robust."]
-        parts += _tables(rows, noisy, "drop", min)
+        parts += _tables(rows, noisy, "drop")
+    if found is not None and found.comparisons:
+        parts += sections.robustness(rows) + sections.comparisons(found)
     attacked = [c for c in noisy if any(r["attack_success_rate"] is not None for r in rows
                                         if (r["target"], r["noise"], r["level"]) == c[:3])]
     if attacked:
         parts += ["## Attack success rate",
                   "Percentage of the examples a model got right that the greedy character attack"
                   " made it get wrong (mean over languages and seeds); larger means less robust.",
-                  _table("Intermediate task", attacked, _grid(rows, attacked, "attack_success_rate", min))]
+                  _table("Intermediate task", attacked, _grid(rows, attacked, "attack_success_rate"))]
     if any(r["source_mean"] is not None for r in rows if r["level"] == 0):
         parts += [
             f"## Source language ({source})",
             f"Clean {source} test score, excluded from the tables above.",
-            _table("Intermediate task", clean, _grid(rows, clean, "source_mean", max)),
+            _table("Intermediate task", clean, _grid(rows, clean, "source_mean")),
         ]
     return "\n\n".join(parts) + "\n"
 
@@ -207,7 +234,7 @@ def _csv_text(header: Sequence[str], rows: Iterable[dict], rounded: bool) -> str
 
 
 def _per_language_text(records: Sequence[dict]) -> str:
-    extras = first_seen(key for r in records for key in r if key not in RECORD_KEYS)
+    extras = first_seen(key for r in records for key in r if key not in RECORD_KEYS + LANGUAGE_COLUMNS)
     order = cell_order(records)
 
     def sort_key(r: dict) -> tuple:
@@ -216,7 +243,8 @@ def _per_language_text(records: Sequence[dict]) -> str:
         rank = order(r["intermediate"], r["target"], r["noise"], float(r["level"]))
         return rank + (seed_key, r["language"])
 
-    return _csv_text(RECORD_KEYS + tuple(extras), sorted(records, key=sort_key), rounded=False)
+    header = RECORD_KEYS + LANGUAGE_COLUMNS + tuple(extras)
+    return _csv_text(header, sorted(records, key=sort_key), rounded=False)
 
 
 def write_report(
@@ -224,23 +252,35 @@ def write_report(
     records: Sequence[dict] | None = None,
     run_name: str | None = None,
     source_language: str | None = None,
+    final: bool = True,
+    progress: dict | None = None,
 ) -> Path:
-    """Write robustness.md, robustness.csv and per_language.csv; return robustness.md's path.
+    """Write every report file (ray_xr.report's docstring); return robustness.md's path.
 
-    source_language defaults to sweep.json's source_language, else English.
+    source_language defaults to sweep.json's source_language, else English. `final=False` (the
+    live report during a run) leaves the plots out: they cost seconds, the tables milliseconds.
     """
     run_dir = Path(run_dir)
     if source_language is None:
         source_language = sweep_source_language(run_dir)
     if records is None:
         records = load_results(run_dir)
-    rows = robustness_rows(records, source_language)
+    records = list(records)
+    found = summary.gather(run_dir, records, source_language)
+    rows = summary.enrich(robustness_rows(records, source_language), found)
     out = run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "robustness.csv", _csv_text(ROBUSTNESS_COLUMNS, rows, rounded=True))
-    write_text(out / "per_language.csv", _per_language_text(records))
-    # The markdown goes last: once it is there, the CSVs beside it match it.
-    markdown = out / "robustness.md"
+    write_text(out / "robustness.csv", _csv_text(ROBUSTNESS_COLUMNS + summary.EXTRA_COLUMNS, rows, rounded=True))
+    languages = summary.with_language_intervals(records, found)
+    write_text(out / "per_language.csv", _per_language_text(languages))
+    write_text(out / "comparisons.csv", _csv_text(COMPARISON_COLUMNS, found.comparisons, rounded=True))
+    write_text(out / "summary.json", json.dumps(summary.summary(found, rows, progress), indent=1) + "\n")
     name = run_name or run_dir.resolve().name
-    write_text(markdown, _render(records, rows, name, source_language))
-    return markdown
+    write_text(out / "robustness.tex", tex.render(rows, found, name))
+    figures = plots.write_all(out, rows, found) if final else {}
+    markdown = _render(records, rows, name, source_language, found)
+    write_text(out / "report.html", html.page(name, rows, languages, found, figures, progress))
+    # The markdown goes last: once it is there, the files beside it match it.
+    path = out / "robustness.md"
+    write_text(path, markdown)
+    return path

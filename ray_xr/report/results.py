@@ -51,6 +51,11 @@ per_language.csv
     by intermediate (baseline first), target, noise (order of first appearance), level, seed
     and language.
 
+With per-example outcome files (stages/<stage>/outcomes.parquet, `stage` the record's
+evaluation stage), robustness.csv and per_language.csv gain 95% interval columns
+(ray_xr.report.summary), and the report adds comparisons.csv, summary.json, robustness.tex,
+plots/*.png and report.html (ray_xr.report.compare, tex, plots, html).
+
 Rendering and writing these files: ray_xr.report.render.
 """
 from __future__ import annotations

@@ -15,6 +15,8 @@ import os
 import time
 from pathlib import Path
 
+from ray_xr import progress
+from ray_xr.errors import RayXRError
 from ray_xr.report import render, results, xtreme
 from ray_xr.stages import write_text
 
@@ -62,21 +64,32 @@ class Aggregator:
                 os.fsync(f.fileno())
             self.records.update((record_key(r), r) for r in new)
         if time.monotonic() - self.last_render > RENDER_EVERY_S:
-            self.write_report()
+            self.write_report(final=False)
         return len(self.records)
 
     def table(self) -> list[dict]:
         return results.robustness_rows(list(self.records.values()), self.source)
 
     def write_report(self, final: bool = False) -> str:
-        """The report of the records so far; `final` also sorts results.jsonl."""
+        """The report of the records so far; `final` also sorts results.jsonl and draws the
+        plots; a live one (not final) prints where the run stands."""
         self.last_render = time.monotonic()
         if final:
             self._rewrite()
         records = list(self.records.values())
-        path = render.write_report(self.run_dir, records, self.run_name, self.source)
+        try:
+            found = progress.status(self.run_dir)
+        except RayXRError:  # no sweep.json (a folder not made by the driver): no progress
+            found = None
+        if found and not final:
+            print(f"[ray-xr] progress: {progress.line(found)}", flush=True)
+        path = render.write_report(self.run_dir, records, self.run_name, self.source, final=final, progress=found)
         xtreme.write(self.run_dir, records)
         return str(path)
 
     def markdown(self) -> str:
+        """The report as last written (with its statistics), else the tables alone."""
+        written = self.run_dir / "report" / "robustness.md"
+        if written.exists():
+            return written.read_text(encoding="utf-8")
         return render.render_markdown(list(self.records.values()), self.run_name, self.source)

@@ -153,7 +153,7 @@ def evaluate(w, model, task, examples: list, tokenizer, *, kind: str, level: flo
     attacked = sum(r["correct"] for r in results)
     flipped = sum(r["flipped"] for r in results)
     words = sum(r["words"] for r in results)
-    return {"value": value, "n": len(examples),
+    return {"value": value, "n": len(examples), "preds": [r["pred"] for r in results],
             "realised_level": sum(r["edits"] for r in results) / words if words else 0.0,
             "extra": {"attack_success_rate": round(100 * flipped / attacked, 4) if attacked else None,
                       "attacked": attacked}}

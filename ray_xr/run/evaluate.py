@@ -21,7 +21,7 @@ from ray_xr.metrics import METRICS
 from ray_xr.run.models import autocast, load_task_model, load_tokenizer
 from ray_xr.noise import NOISE_KINDS
 from ray_xr.stages import write_text
-from ray_xr.tasks import TaskSpec, get_task
+from ray_xr.tasks import TaskSpec, get_task, outcomes
 from ray_xr.tasks.families import FAMILIES, collate
 
 AGGREGATOR_NAMESPACE = "ray-xr"
@@ -109,6 +109,7 @@ def evaluate_stage(w, stage) -> dict:
             w, model, task, clean, tokenizer, namespace=task.name, max_length=spec["max_length"],
             batch_size=batch_size, **noise)
         value, n, realised, extra = result["value"], result["n"], result["realised_level"], result["extra"]
+        examples, preds = clean, result["preds"]
     else:
         examples = noisy(clean, task.name, **noise)
         value, preds = score(w, model, task, examples, tokenizer, spec["max_length"], batch_size,
@@ -116,7 +117,8 @@ def evaluate_stage(w, stage) -> dict:
         n, realised, extra = len(scored(examples)), realised_rate(clean, examples, spec["language"], spec["noise"]), {}
     result = {"metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra}
     records = records_of(stage.key, stage.cells, result)
-    if w.rank == 0:
+    if w.rank == 0:  # per-example outcomes, before the records of the stage that holds them
+        outcomes.write(w.run.stage_dir(stage.key), task, examples, preds, spec["language"], options, value)
         if not spec["level"]:  # the clean test predictions, in the XTREME submission layout
             ext, text = FAMILIES[task.family].export(clean, preds)
             write_text(w.run.stage_dir(stage.key) / "predictions" / f"test-{spec['language']}.{ext}", text)

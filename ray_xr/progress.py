@@ -1,0 +1,103 @@
+"""Where a run stands, read from its folder alone (no Ray): stages done / running / failed / to
+do per phase, and an estimate of the time left. `ray-xr status RUN_DIR` prints it; the
+aggregator puts it in the live report and prints a line of it to the terminal.
+
+The stage graph comes from RUN_DIR/sweep.json (plan.build); a stage's state from its
+stage.json. A stage marked "running" whose run folder has not changed for STALE_S counts as
+failed: the process that ran it is gone (crashed or interrupted), and a rerun resumes it.
+The time left is each phase's stages to do times the mean duration of its finished stages,
+divided by the parallelism seen so far (summed stage time over the wall time they spanned).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ray_xr import config, plan
+from ray_xr.errors import ReportError
+from ray_xr.stages import RunDir
+
+STALE_S = 1800.0  # longer than any stage goes without writing a file (an epoch checkpoint, a result)
+STATES = ("done", "running", "failed", "todo")
+
+
+def load_plan(run_dir: Path) -> plan.Plan:
+    path = Path(run_dir) / "sweep.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: not found (is this a run folder?)") from None
+    except json.JSONDecodeError as err:
+        raise ReportError(f"{path}: not valid JSON ({err.msg})") from None
+    data.pop("source_language", None)  # the driver's addition, not a sweep key
+    return plan.build(config.parse(data, str(path)))
+
+
+def _last_change(run: RunDir) -> float:
+    # a training stage writes its checkpoint folder every epoch, long before its stage.json
+    files = [run.results, *run.root.glob("stages/*/stage.json"), *run.root.glob("stages/*/checkpoint")]
+    return max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
+
+
+def status(run_dir: Path, now: float | None = None) -> dict:
+    """{"phases": {phase: {state: count, "total": n}}, "eta_s": seconds or None, "stale": bool}."""
+    run = RunDir(run_dir)
+    p = load_plan(run.root)
+    now = time.time() if now is None else now
+    stale = now - _last_change(run) > STALE_S
+    phases: dict[str, dict] = {}
+    durations: dict[str, list[float]] = {}
+    spans = []
+    for stage in p.stages.values():
+        record = run.read_stage(stage.key) or {}
+        state = record.get("status", "todo")
+        if state == "running" and stale:
+            state = "failed"
+        counts = phases.setdefault(stage.phase, {**dict.fromkeys(STATES, 0), "total": 0})
+        counts[state if state in STATES else "todo"] += 1
+        counts["total"] += 1
+        if state == "done" and record.get("started") and record.get("finished"):
+            durations.setdefault(stage.phase, []).append(record["finished"] - record["started"])
+            spans.append((record["started"], record["finished"]))
+    return {"phases": {ph: {"done": c["done"], "running": c["running"], "failed": c["failed"],
+                            "todo": c["todo"], "total": c["total"]}
+                       for ph, c in sorted(phases.items(), key=lambda item: plan.PHASES.index(item[0]))},
+            "eta_s": _eta(phases, durations, spans), "stale": stale}
+
+
+def _eta(phases: dict, durations: dict, spans: list) -> float | None:
+    left = {ph: c["todo"] + c["running"] + c["failed"] for ph, c in phases.items()}
+    if not any(left.values()):
+        return 0.0
+    if any(n and ph not in durations for ph, n in left.items()):
+        return None  # a phase with nothing finished yet: no basis for a guess
+    work = sum(n * sum(durations[ph]) / len(durations[ph]) for ph, n in left.items() if n)
+    wall = max(f for _, f in spans) - min(s for s, _ in spans)
+    parallel = max(1.0, sum(f - s for s, f in spans) / wall) if wall > 0 else 1.0
+    return work / parallel
+
+
+def line(found: dict) -> str:
+    """One line: `pretrain 1/1, intermediate 2/2, target 5/9 (1 running), eval 60/180; ~3 min left`."""
+    parts = []
+    for phase, c in found["phases"].items():
+        extra = [f"{c[s]} {s}" for s in ("running", "failed") if c[s]]
+        parts.append(f"{phase} {c['done']}/{c['total']}" + (f" ({', '.join(extra)})" if extra else ""))
+    eta = found["eta_s"]
+    tail = "" if eta is None else ("; finished" if eta == 0 else f"; about {_duration(eta)} left")
+    return ", ".join(parts) + tail
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def table(found: dict) -> str:
+    header = f"{'phase':<14}{'done':>6}{'running':>9}{'failed':>8}{'to do':>7}{'total':>7}"
+    rows = [f"{ph:<14}{c['done']:>6}{c['running']:>9}{c['failed']:>8}{c['todo']:>7}{c['total']:>7}"
+            for ph, c in found["phases"].items()]
+    eta = found["eta_s"]
+    left = "unknown (no stage of a remaining phase has finished)" if eta is None else _duration(eta)
+    note = ["stale: nothing has changed for 30 min; 'running' stages are counted as failed"] if found["stale"] else []
+    return "\n".join([header, *rows, f"time left: {left}", *note])
