@@ -15,7 +15,7 @@ import torch.distributed as dist
 import ray  # [ray] only to reach the aggregator actor
 from ray_xr.data import cache
 from ray_xr.config import EMBEDDED_MODEL
-from ray_xr.tasks.load import load_split, noise_resources, noisy, realised_rate
+from ray_xr.tasks.load import load_split, noise_resources, noisy, published_condition, realised_rate
 from ray_xr.data.examples import scored
 from ray_xr.metrics import METRICS
 from ray_xr.run.models import autocast, load_task_model, load_tokenizer
@@ -110,14 +110,17 @@ def evaluate_stage(w, stage) -> dict:
             batch_size=batch_size, **noise)
         value, n, realised, extra = result["value"], result["n"], result["realised_level"], result["extra"]
     else:
-        examples = noisy(clean, task.name, **noise)
+        if "published" in spec:  # clean and noisy: the published set's aligned examples only
+            clean, examples = published_condition(clean, task.name, spec, w.sweep)
+        else:
+            examples = noisy(clean, task.name, **noise)
         value, preds = score(w, model, task, examples, tokenizer, spec["max_length"], batch_size,
                              spec["language"], options)
         n, realised, extra = len(scored(examples)), realised_rate(clean, examples, spec["language"], spec["noise"]), {}
     result = {"metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra}
     records = records_of(stage.key, stage.cells, result)
     if w.rank == 0:
-        if not spec["level"]:  # the clean test predictions, in the XTREME submission layout
+        if not spec["level"] and "published" not in spec:  # the clean test predictions, in the XTREME submission layout
             ext, text = FAMILIES[task.family].export(clean, preds)
             write_text(w.run.stage_dir(stage.key) / "predictions" / f"test-{spec['language']}.{ext}", text)
         aggregator = ray.get_actor(w.aggregator, namespace=AGGREGATOR_NAMESPACE)  # [ray]
