@@ -106,7 +106,7 @@ def _typo_edit(word: str, rng: Draws, profile) -> str:
 # --- the registry ---------------------------------------------------------------------------
 
 NOISE_KINDS: dict[str, NoiseKind] = {kind.name: kind for kind in (
-    NoiseKind("char", "one random insertion, deletion, substitution (same script) or transposition",
+    NoiseKind("char", "one random insertion, deletion, substitution (own alphabet) or transposition of a character",
               eligible=has_letter, edit=char_edit),
     NoiseKind("keyboard", "one character replaced by an adjacent key of the language's keyboard",
               eligible=has_letter, edit=keyboard_edit, setup=lambda lang, _: base_lang(lang)),
