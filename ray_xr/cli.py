@@ -1,4 +1,4 @@
-"""Command line: `ray-xr plan|run|report|status|export|noise show|data show|data check ...`.
+"""Command line: `ray-xr plan|run|report|status|export|noise show|stats|fit|data show|data check ...`.
 
 `noise show`, `noise kinds`, `report` and `export` run from here; the commands that read a sweep or
 the task registry live in commands.py, imported only for them, so that `noise show` starts in a
@@ -7,6 +7,7 @@ tenth of a second. User mistakes (errors.RayXRError) end in one line on stderr a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from importlib import metadata
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ray_xr import noise
 from ray_xr.errors import NoiseError, RayXRError, ReportError
+from ray_xr.noise import languages
 from ray_xr.noise.perturb import protect_names_and_numbers
 from ray_xr.report import export, results, xtreme
 
@@ -56,19 +58,21 @@ def cmd_export(args) -> int:
     return 0
 
 
+_FILE_OPTIONS = {"typo_files": "--typo-file", "lexicon_files": "--lexicon-file", "profiles": "--profile"}
+
+
 def cmd_noise_show(args) -> int:
     """Only the perturbed text on stdout (for scripts); --verbose adds a summary on stderr."""
-    resources = noise.NoiseResources(typo_files={args.lang: args.typo_file} if args.typo_file else {},
-                                     lexicon_files={args.lang: args.lexicon_file} if args.lexicon_file else {})
+    lang = languages.check(args.lang)
+    given = {"typo_files": args.typo_file, "lexicon_files": args.lexicon_file, "profiles": args.profile}
+    resources = noise.NoiseResources(**{field: {lang: path} for field, path in given.items() if path})
     field = noise.NOISE_KINDS[args.kind].resource if args.kind in noise.NOISE_KINDS else None
-    if field and noise.resource_file(args.kind, args.lang, resources) is None:
-        option = "--" + field.removesuffix("_files") + "-file"
-        raise NoiseError(f"noise kind {args.kind!r} reads a file: pass {option} PATH")
+    if field and noise.resource_file(args.kind, lang, resources) is None:
+        raise NoiseError(f"noise kind {args.kind!r} reads a file: pass {_FILE_OPTIONS[field]} PATH")
     protect = protect_names_and_numbers if args.protect else None
-    out = noise.perturb_text(args.text, args.kind, args.level, lang=args.lang, seed=args.seed,
-                             example_id="show", resources=resources, protect=protect)
-    if args.verbose:
-        print(noise.show(args.kind, args.level, args.lang, args.seed, args.text, resources), file=sys.stderr)
+    out, summary = noise.shown(args.kind, args.level, lang, args.seed, args.text, resources, protect)
+    if args.verbose:  # the same call as stdout's, so -v describes the perturbation printed
+        print(summary, file=sys.stderr)
     print(out)
     return 0
 
@@ -76,6 +80,27 @@ def cmd_noise_show(args) -> int:
 def cmd_noise_kinds(args) -> int:
     for kind in noise.NOISE_KINDS.values():
         print(f"{kind.name:11} {kind.summary}")
+    return 0
+
+
+def cmd_noise_stats(args) -> int:
+    from ray_xr import noisetools  # lazy: the task registry and readers
+    from ray_xr.noise.profile import describe
+
+    found = noisetools.stats(args)
+    print(json.dumps(found) if args.json else describe(found))
+    return 0
+
+
+def cmd_noise_fit(args) -> int:
+    from ray_xr import noisetools  # lazy, as cmd_noise_stats
+    from ray_xr.noise.profile import describe
+
+    doc = noisetools.fit(args)
+    noisetools.write_profile(doc, args.output)
+    print(describe(doc["profile"]))
+    print(f"ray-xr: typo profile for {doc['lang']} written to {args.output} (noise kind `typo`,"
+          f" noise.profiles.{doc['lang']} in a sweep)")
     return 0
 
 
@@ -130,10 +155,32 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--typo-file", help="realworld: `correct<TAB>misspelling` lines for --lang")
     s.add_argument("--lexicon-file", help="codeswitch: MUSE `src tgt` lines for --lang")
+    s.add_argument("--profile", help="typo: a profile written by `ray-xr noise fit` for --lang")
     s.add_argument("--protect", action="store_true", help="keep numbers and capitalised non-initial words")
     s.add_argument("-v", "--verbose", action="store_true", help="also describe the edit on stderr")
     s.add_argument("text")
     s.set_defaults(func=cmd_noise_show)
+    s = nsub.add_parser("stats", help="the edit profile of a noisy file against its clean original, or of a kind")
+    s.add_argument("--task", required=True, help="the task whose reader reads the files (panx, xnli, ...)")
+    s.add_argument("--lang", required=True)
+    s.add_argument("--clean", required=True, help="the clean file")
+    s.add_argument("--noisy", help="its noisy version (e.g. a published real-noise set)")
+    s.add_argument("--kind", help="or: a noise kind applied to the clean file")
+    s.add_argument("--level", type=float)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--typo-file", help="realworld: `correct<TAB>misspelling` lines")
+    s.add_argument("--lexicon-file", help="codeswitch: MUSE `src tgt` lines")
+    s.add_argument("--profile", help="typo: a profile written by `ray-xr noise fit`")
+    s.add_argument("--json", action="store_true", help="the numbers as one JSON object")
+    s.set_defaults(func=cmd_noise_stats)
+    s = nsub.add_parser("fit", help="fit a typo profile to real (clean, misspelled) pairs")
+    s.add_argument("pairs", nargs="*", help="`correct<TAB>misspelling` files (or use --task/--clean/--noisy)")
+    s.add_argument("--task")
+    s.add_argument("--clean")
+    s.add_argument("--noisy")
+    s.add_argument("--lang", required=True)
+    s.add_argument("-o", "--output", required=True, help="the profile JSON to write")
+    s.set_defaults(func=cmd_noise_fit)
     s = nsub.add_parser("kinds", help="list the noise kinds")
     s.set_defaults(func=cmd_noise_kinds)
     p = sub.add_parser("data", help="data tools")

@@ -15,10 +15,10 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ray_xr.errors import NoiseError, SweepError, did_you_mean
-from ray_xr.noise import NOISE_KINDS, NoiseResources, resource_file
+from ray_xr.noise import NOISE_FILES, NOISE_KINDS, NoiseResources, resource_file
 from ray_xr.settings import (Data, Embedded, Frozen, Heads, LocalFile, LocalTask, MultiTask, Noise, Phase,
                              Resources, TrainNoise)
-from ray_xr.tasks import TASKS, local
+from ray_xr.tasks import TASKS, local, published
 
 EMBEDDED_MODEL = "embedded-tiny"
 __all__ = ["EMBEDDED_MODEL", "Data", "Embedded", "Heads", "LocalFile", "LocalTask", "MultiTask", "Noise",
@@ -58,6 +58,7 @@ class Sweep(Frozen):
             raise ValueError(f"name: {self.name!r} is not a folder name (results go to <storage>/<name>/)")
         self._check_lengths_and_languages()
         self._check_noise_files()
+        published.check(self.noise.published, self.targets, [k for k in self.noise.kinds if NOISE_KINDS[k].published])
         return self
 
     def _check_tasks(self) -> None:
@@ -98,8 +99,9 @@ class Sweep(Frozen):
             if tn.kind not in NOISE_KINDS:
                 raise ValueError(f"train_noise.{phase}.kind: unknown kind {tn.kind!r};"
                                  f" known: {', '.join(sorted(NOISE_KINDS))}")
-            if NOISE_KINDS[tn.kind].needs_model:
-                raise ValueError(f"train_noise.{phase}.kind: {tn.kind!r} needs a trained model; it is for evaluation only")
+            if NOISE_KINDS[tn.kind].needs_model or NOISE_KINDS[tn.kind].published:
+                raise ValueError(f"train_noise.{phase}.kind: {tn.kind!r} needs a trained model or is a published"
+                                 " test set; it is for evaluation only")
 
     def _check_lengths_and_languages(self) -> None:
         if self.model == EMBEDDED_MODEL:
@@ -118,7 +120,7 @@ class Sweep(Frozen):
     def _check_noise_files(self) -> None:
         """Every file exists and parses, and every kind that reads one has it for every
         language it runs in: evaluation languages, and the source language for train_noise."""
-        for field in ("typo_files", "lexicon_files"):
+        for field in NOISE_FILES:
             for lang, path in getattr(self.noise, field).items():
                 if not Path(path).is_file():
                     raise ValueError(f"noise.{field}.{lang}: no such file: {path}")
@@ -144,7 +146,7 @@ class Sweep(Frozen):
                     raise ValueError(f"noise.{field}.{lang}: {err}") from None
 
     def noise_resources(self) -> NoiseResources:
-        return NoiseResources(typo_files=self.noise.typo_files, lexicon_files=self.noise.lexicon_files)
+        return NoiseResources(**{field: getattr(self.noise, field) for field in NOISE_FILES})
 
     @staticmethod
     def _multitask_parts(names: tuple[str, ...]) -> list[str]:
@@ -221,13 +223,15 @@ def _resolve_noise_files(data: dict, base: Path) -> dict:
     noise = data.get("noise")
     if not isinstance(noise, dict):
         return data
-    noise = dict(noise)
-    for field in ("typo_files", "lexicon_files"):
-        files = noise.get(field)
-        if isinstance(files, dict):
-            noise[field] = {lang: str((base / path).resolve()) if isinstance(path, str) and path else path
-                            for lang, path in files.items()}
+    noise = {k: _absolute(v, base) if k in (*NOISE_FILES, "published") and isinstance(v, dict) else v
+             for k, v in noise.items()}
     return {**data, "noise": noise}
+
+
+def _absolute(files, base: Path):  # {lang: path}, or published's {task: {lang: path}}
+    if isinstance(files, dict):
+        return {key: _absolute(value, base) for key, value in files.items()}
+    return str((base / files).resolve()) if isinstance(files, str) and files else files
 
 
 def _listify(value):

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from ray_xr.data.examples import Classification, Example, MultipleChoice, Tagging, scored
 from ray_xr.errors import DataError
-from ray_xr.tasks import get_task, load, local
+from ray_xr.tasks import get_task, load, local, published
 
 
 def label_counts(examples: Sequence[Example]) -> Counter:
@@ -85,6 +85,27 @@ def check(plan) -> tuple[str, list[str]]:
             n = "ERROR"
             problems.append(f"{task} {split} {lang}: {err}")
         rows.append((task, split, lang, n))
+    rows += _published_rows(plan, problems)
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
     return table, problems
+
+
+def _published_rows(plan, problems: list[str]) -> list[tuple[str, str, str, str]]:
+    """Each published noisy set the sweep evaluates, aligned to its clean test split (refused
+    with one line if it does not align), so `data check` and `run` fail before training."""
+    rows, seen = [], set()
+    for stage in plan.stages.values():
+        spec = stage.spec
+        if stage.phase != "eval" or "published" not in spec or (spec["task"], spec["language"]) in seen:
+            continue
+        task, lang = spec["task"], spec["language"]
+        seen.add((task, lang))
+        path, _ = published.find(plan.sweep.noise.published, task, lang)
+        try:
+            found = load.published_alignment(load.load_split(task, "test", lang, spec["data"]), task, lang, path)
+            rows.append((task, f"test {spec['noise']}", lang, f"{len(found.pairs)} of {found.noisy} aligned"))
+        except Exception as err:  # reported with the others, as above
+            rows.append((task, f"test {spec['noise']}", lang, "ERROR"))
+            problems.append(f"{task} test {spec['noise']} {lang}: {err}")
+    return rows

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ray_xr.config import EMBEDDED_MODEL, Sweep
-from ray_xr.noise import resource_file
+from ray_xr.noise import NOISE_KINDS, resource_file
 from ray_xr.noise.tables import file_digest
 from ray_xr.stages import data_fingerprint, library_versions
-from ray_xr.tasks import FAMILY_OPTIONS, get_task
+from ray_xr.tasks import FAMILY_OPTIONS, get_task, published
 
 PHASES = ("pretrain", "intermediate", "target", "eval")
 # The implementation version of each phase, part of its stages' keys (and so of everything
@@ -24,7 +25,8 @@ PHASES = ("pretrain", "intermediate", "target", "eval")
 # results; README "Stage keys" says when.
 # 3: UD-POS read with fused multiword tokens (pretraining text, training and test data), dev
 # sets without test items, QA answers, Tatoeba's direction and realised rates as XTREME's scripts.
-VERSIONS = {"pretrain": 3, "intermediate": 3, "target": 3, "eval": 3}
+# eval 4: char and keyboard noise edit grapheme clusters and draw from per-language inventories.
+VERSIONS = {"pretrain": 3, "intermediate": 3, "target": 3, "eval": 4}
 # Libraries whose versions change numbers: part of the pretraining key, so of every key.
 KEYED_LIBRARIES = ("torch", "transformers", "tokenizers")
 
@@ -210,6 +212,9 @@ def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, 
     tkey = keys[-1] if keys else parent
     for lang in sweep.target_languages(target):
         for kind in sweep.noise.kinds:
+            if NOISE_KINDS[kind].published:
+                _published_evals(stages, sweep, (inter, target, seed, lang, kind), tkey, keys)
+                continue
             for level in sweep.noise.levels:
                 # level 0 is the clean text whatever the kind: one stage serves every kind
                 espec = {"task": target, "language": lang, "noise": kind if level else "clean", "level": level,
@@ -224,6 +229,28 @@ def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, 
                 if key not in keys:
                     keys.append(key)
     return keys
+
+
+def _published_evals(stages, sweep: Sweep, where: tuple, tkey: str, keys: list[str]) -> None:
+    """A published noisy test set (noise.published): the aligned clean examples at level 0 and
+    their noisy versions at the level the file states, as two stages of the kind's own (not
+    the shared clean stage), so that the clean score and the drop cover the same examples.
+    Languages without a published set get no cells of the kind."""
+    inter, target, seed, lang, kind = where
+    found = published.find(sweep.noise.published, target, lang)
+    if found is None:
+        return
+    path, stated = found
+    for level in (0.0, stated):
+        espec = {"task": target, "language": lang, "noise": kind, "level": level, "noise_seed": sweep.noise.seed,
+                 "published": {"file": Path(path).name, "sha256": file_digest(path)},
+                 "data": _data_spec(sweep, ("test",), target), "max_length": sweep.target_training.max_length,
+                 "options": _options(sweep, target), "batch_size": 2 * sweep.target_training.batch_size,
+                 **_compute(sweep), **noise_options(sweep, "clean", lang)}  # reads no noise file
+        cell = {"intermediate": inter, "target": target, "seed": seed, "noise": kind, "level": level, "language": lang}
+        key = _add(stages, "eval", espec, tkey, f"eval {target}/{lang} {kind}@{level}", (cell,))
+        if key not in keys:
+            keys.append(key)
 
 
 def _groups(sweep: Sweep, stages: dict[str, Stage], pre: str, chains) -> tuple[Group, ...]:

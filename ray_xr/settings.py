@@ -134,6 +134,8 @@ class Noise(Frozen):
     # language -> file, relative to the sweep file or absolute; their contents enter the stage keys
     typo_files: dict[str, str] = {}  # realworld: `correct<TAB>misspelling` per line
     lexicon_files: dict[str, str] = {}  # codeswitch: MUSE `src tgt` per line
+    profiles: dict[str, str] = {}  # typo: a profile written by `ray-xr noise fit`
+    published: dict[str, dict[str, str]] = {}  # realtypos: task -> lang -> published file (or its folder)
 
     @field_validator("levels")
     @classmethod

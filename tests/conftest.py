@@ -1,6 +1,7 @@
 """Shared helpers: the repository root, a tiny sweep, and running the real CLI."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +36,20 @@ def write_sweep(path: Path, **overrides) -> Path:
     sweep = {**TINY, **overrides}
     path.write_text(yaml.safe_dump(sweep))
     return path
+
+
+def typo_profile(pairs: Path, lang: str = "en") -> str:
+    """A typo profile (`ray-xr noise fit`) fitted to a `correct<TAB>misspelling` file, beside it."""
+    from ray_xr.noise import typo
+    from ray_xr.noise.profile import Tally
+
+    tally = Tally(lang)
+    for line in pairs.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            tally.add(*line.split("\t"))
+    out = pairs.with_suffix(f".{lang}.profile.json")
+    out.write_text(json.dumps(typo.fit(tally, {"pairs_files": [pairs.name]})), encoding="utf-8")
+    return str(out)
 
 
 def ray_xr(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:

@@ -61,7 +61,7 @@ def test_version_tasks_and_noise_kinds_are_listed():
     kinds = ray_xr("noise", "kinds")
     assert kinds.returncode == 0
     assert {line.split()[0] for line in kinds.stdout.splitlines()} == {
-        "char", "keyboard", "word", "realworld", "codeswitch", "attack"}
+        "char", "keyboard", "word", "realworld", "typo", "realtypos", "codeswitch", "attack"}
 
 
 def test_output_into_a_closed_pipe_ends_quietly():

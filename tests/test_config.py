@@ -112,7 +112,7 @@ def test_resource_kinds_at_level_zero_only_need_no_files():
 
 @pytest.mark.parametrize("train_noise, fragment", [
     ({"target": {"kind": "attack", "level": 0.1}}, "train_noise.target.kind: 'attack' needs a trained model"),
-    ({"target": {"kind": "typo", "level": 0.1}}, "train_noise.target.kind: unknown kind 'typo'"),
+    ({"target": {"kind": "typpo", "level": 0.1}}, "train_noise.target.kind: unknown kind 'typpo'"),
     ({"target": {"kind": "char", "level": 0}}, "train_noise.target.level"),
     ({"pretrain": {"kind": "char", "level": 0.1}}, "train_noise.pretrain"),
     ({"target": {"kind": "realworld", "level": 0.1}}, "noise.typo_files: no file for language 'en'"),

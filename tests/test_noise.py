@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from ray_xr.data import synthetic
 from ray_xr.errors import NoiseError
+from tests.conftest import typo_profile
 from ray_xr.noise import keyboards
 from ray_xr.noise import (
     NOISE_KINDS, NoiseKind, NoiseResources, candidates, perturb_text, perturb_words, show,
@@ -25,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 CYRILLIC_UPPER = "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ"
 CYRILLIC = CYRILLIC_UPPER.lower() + CYRILLIC_UPPER
 EDITING_KINDS = ("char", "keyboard")  # kinds that rewrite words in place
-TEXT_KINDS = sorted(k for k, spec in NOISE_KINDS.items() if not spec.needs_model)
+# generated kinds (the model-aware attack and the published real-noise sets are not)
+TEXT_KINDS = sorted(k for k, spec in NOISE_KINDS.items() if not spec.needs_model and not spec.published)
 SMALL = settings(max_examples=60, deadline=None)
 
 latin_words = st.lists(st.text(string.ascii_letters, min_size=1, max_size=10), max_size=25)
@@ -42,7 +44,9 @@ def resources(tmp_path_factory: pytest.TempPathFactory) -> NoiseResources:
     typos.write_text("the\tteh\nreceive\trecieve\nreceive\treceeve\n\nhouse\thuose\nsame\tsame\n", encoding="utf-8")
     lexicon = folder / "en-fr.txt"
     lexicon.write_text("house maison\ndog chien\nthe le\nthe la\ncat cat\n", encoding="utf-8")
-    return NoiseResources(typo_files={"en": str(typos)}, lexicon_files={"en": str(lexicon)})
+    # the typo kind's profile, fitted to the typo file, for every language the tests run in
+    profiles = {lang: typo_profile(typos, lang) for lang in ("en", "zh", "ja", "th", "de", "ru", "ar", "hi")}
+    return NoiseResources(typo_files={"en": str(typos)}, lexicon_files={"en": str(lexicon)}, profiles=profiles)
 
 
 def run(words, kind, level, seed=0, resources=None, lang="en", **kw):
@@ -301,7 +305,7 @@ def keyboard_outcomes(word: str, lang: str, seeds: int = 150) -> set[str]:
 @pytest.mark.parametrize("lang, key, adjacent", [
     ("en", "g", "fhtyvb"), ("en", "G", "FHTYVB"), ("it", "g", "fhtyvb"), ("de", "z", "tugh"),
     ("fr", "a", "zqé"), ("es", "ñ", "lp"), ("ru", "к", "уева"), ("tr", "ı", "uojk"), ("el", "ά", "ςσζ"),
-    ("th", "ก", "หดำพปแ"), ("ar", "ر", "بلؤ"), ("hi", "क", "गदरतस"), ("ru", "g", "fhtyvb"), ("en", "ж", "дэзхю"),
+    ("th", "ก", "หดพป"),  # not the vowel keys ำ and แ: a consonant's place takes a consonant ("ar", "ر", "بلؤ"), ("hi", "क", "गदरतस"), ("ru", "g", "fhtyvb"), ("en", "ж", "дэзхю"),
 ])
 def test_keyboard_substitutes_an_adjacent_key(lang, key, adjacent):
     assert keyboard_outcomes(key, lang) == set(adjacent)
@@ -373,8 +377,8 @@ def test_level_outside_unit_interval_is_an_error(level):
 
 
 def test_unknown_kind_is_an_error_listing_the_kinds():
-    with pytest.raises(NoiseError, match="unknown noise kind 'typo'; expected one of: attack, char, codeswitch"):
-        perturb_text("a b", "typo", 0.1, lang="en", seed=0, example_id="x")
+    with pytest.raises(NoiseError, match="unknown noise kind 'typpo'; expected one of: attack, char, codeswitch"):
+        perturb_text("a b", "typpo", 0.1, lang="en", seed=0, example_id="x")
 
 
 def test_bad_protect_and_seed_are_errors():
@@ -502,7 +506,8 @@ def test_cli_noise_show_prints_only_the_perturbed_text(resources):
     (["--kind", "attack", "--level", "0.5", "--lang", "en", "a b"], "needs the model"),
     (["--kind", "realworld", "--level", "0.5", "--lang", "en", "a b"], "pass --typo-file PATH"),
     (["--kind", "codeswitch", "--level", "0.5", "--lang", "en", "a b"], "pass --lexicon-file PATH"),
-    (["--kind", "typo", "--level", "0.5", "--lang", "en", "a b"], "unknown noise kind"),
+    (["--kind", "typo", "--level", "0.5", "--lang", "en", "a b"], "pass --profile PATH"),
+    (["--kind", "typpo", "--level", "0.5", "--lang", "en", "a b"], "unknown noise kind"),
 ])
 def test_cli_noise_show_mistakes_are_one_line(args, fragment):
     out = cli(*args)

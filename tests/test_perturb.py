@@ -8,6 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ray_xr.data.examples import Answer, Classification, RetrievalPair, SpanQA, Tagging
+from tests.conftest import typo_profile
 from ray_xr.noise import NOISE_KINDS, NoiseResources
 from ray_xr.noise.perturb import (
     perturb_classification, perturb_retrieval, perturb_span_qa, perturb_tagging, protect_names_and_numbers,
@@ -15,7 +16,8 @@ from ray_xr.noise.perturb import (
 )
 
 SMALL = settings(max_examples=80, deadline=None)
-TEXT_KINDS = sorted(k for k, spec in NOISE_KINDS.items() if not spec.needs_model)
+# generated kinds (the model-aware attack and the published real-noise sets are not)
+TEXT_KINDS = sorted(k for k, spec in NOISE_KINDS.items() if not spec.needs_model and not spec.published)
 kinds = st.sampled_from(TEXT_KINDS)
 levels = st.floats(0, 1)
 seeds = st.integers(0, 2**32)
@@ -31,7 +33,9 @@ def resources(tmp_path_factory) -> NoiseResources:
     typos.write_text("".join(f"{w}\t{w[::-1]}x\n" for w in ["the", "of", "Paris", "house", "a", "in"]), encoding="utf-8")
     lexicon = folder / "lex.txt"
     lexicon.write_text("the le\nhouse maison\nof de\nin dans\n", encoding="utf-8")
-    return NoiseResources(typo_files={"en": str(typos)}, lexicon_files={"en": str(lexicon)})
+    # the typo kind's profile, fitted to the typo file, for every language the tests run in
+    profiles = {lang: typo_profile(typos, lang) for lang in ("en", "zh", "ja", "th", "de", "ru", "ar", "hi")}
+    return NoiseResources(typo_files={"en": str(typos)}, lexicon_files={"en": str(lexicon)}, profiles=profiles)
 
 
 def noise(kind, level, seed, resources, **kw):

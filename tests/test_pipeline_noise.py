@@ -11,9 +11,9 @@ import json
 import pytest
 
 from ray_xr.noise import NOISE_KINDS
-from tests.conftest import TINY, ray_xr, write_sweep
+from tests.conftest import TINY, ray_xr, typo_profile, write_sweep
 
-KINDS = ["char", "keyboard", "word", "realworld", "codeswitch", "attack"]
+KINDS = ["char", "keyboard", "word", "realworld", "typo", "codeswitch", "attack"]
 LANGUAGES = {"xnli": ["en", "cog"], "udpos": ["en", "cyr"]}
 TYPOS = {
     "en": {"the": "teh", "a": "aa", "dog": "dgo", "house": "hosue", "sees": "sess", "old": "odl"},
@@ -39,6 +39,7 @@ def noise_run(tmp_path_factory):
         target_training={**TINY["target_training"], "epochs": 3, "lr": 2e-3},
         noise={"kinds": KINDS, "levels": [0, 0.5], "protect_entities": True,
                "typo_files": {lang: f"typos.{lang}.tsv" for lang in TYPOS},  # relative to the sweep file
+               "profiles": {lang: typo_profile(tmp / f"typos.{lang}.tsv", lang) for lang in TYPOS},
                "lexicon_files": {lang: str(tmp / f"{lang}-xx.txt") for lang in LEXICONS}},
         train_noise={"target": {"kind": "char", "level": 0.1}})
     result = ray_xr("run", str(sweep), "--storage", str(tmp / "runs"))
@@ -50,7 +51,8 @@ def noise_run(tmp_path_factory):
 
 def test_every_kind_has_its_records(noise_run):
     _, records = noise_run
-    assert set(KINDS) == set(NOISE_KINDS)  # a new kind belongs in this sweep
+    # a new kind belongs in this sweep; the published real-noise sets run in test_real_sample
+    assert set(KINDS) == {k for k, spec in NOISE_KINDS.items() if not spec.published}
     assert len(records) == len(KINDS) * 2 * 4  # kinds x levels x (2 + 2 languages)
     assert {r["noise"] for r in records} == set(KINDS)
     for r in records:
@@ -79,7 +81,7 @@ def test_stage_specs_carry_the_noise_options(noise_run):
     assert all(0.05 < s["metrics"]["train_noise_realised_level"] < 0.15 for s in targets)
     evals = [s for s in stages if s["phase"] == "eval" and s["spec"]["level"]]
     assert all(s["spec"]["protect"] for s in evals)
-    assert all(len(s["spec"]["resource_sha256"]) == 64 for s in evals if s["spec"]["noise"] in ("realworld", "codeswitch"))
+    assert all(len(s["spec"]["resource_sha256"]) == 64 for s in evals if s["spec"]["noise"] in ("realworld", "typo", "codeswitch"))
 
 
 def test_report_shows_each_kind_as_its_own_columns(noise_run):

@@ -13,7 +13,7 @@ def build(**overrides) -> plan.Plan:
     return plan.build(config.parse({**TINY, **overrides}))
 
 
-PINNED = "41cb24589fa0e2e3"  # the stage keys of TINY (tests/conftest.py)
+PINNED = "3add4df700882757"  # the stage keys of TINY (tests/conftest.py)
 
 
 def keys(p: plan.Plan, phase: str) -> set[str]:
@@ -185,5 +185,5 @@ def test_protection_changes_only_noisy_evaluations():
 def test_every_kind_sweep_plans_from_any_directory(tmp_path):
     result = ray_xr("plan", str(REPO / "sweeps" / "noise_kinds.yaml"), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    # 3 chains x 2 targets x 5 languages x (clean + 6 kinds x 2 noisy levels)
-    assert json.loads(result.stdout)["stages"]["eval"] == 3 * 2 * 5 * (1 + 6 * 2)
+    # 3 chains x 2 targets x 5 languages x (clean + 7 kinds x 2 noisy levels)
+    assert json.loads(result.stdout)["stages"]["eval"] == 3 * 2 * 5 * (1 + 7 * 2)

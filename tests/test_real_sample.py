@@ -76,3 +76,30 @@ def check_feature_cache_and_export(tmp_path, run_dir):
     assert len([s for s in sentences if s.strip()]) == 24
     missing = ray_xr("export", str(run_dir), str(out), "--intermediate", "qqp")
     assert missing.returncode == 2 and "no finished clean predictions" in missing.stderr
+
+
+def test_published_real_noise_beside_its_aligned_clean_subset_and_char_noise(tmp_path):
+    """sweeps/real_noise.yaml, shrunk: XNLI de and PAN-X fr under char noise, the calibrated typo
+    kind and the published real-typo sets, whose clean score and drop cover the aligned examples."""
+    sweep = yaml.safe_load((REPO / "sweeps/real_noise.yaml").read_text())
+    sweep.update({key: TINY[key] for key in ("intermediate_training", "target_training")}, intermediate=["none"])
+    sweep["embedded"] = {**TINY["embedded"], "corpus_tasks": ["mnli", "panx"]}
+    sweep["data"].update(train_size=64, dev_size=16)
+    sweep["noise"] = {**sweep["noise"], "levels": [0, 0.2],
+                      **{key: {k: str((REPO / "sweeps" / v).resolve()) if isinstance(v, str) else
+                               {lang: str((REPO / "sweeps" / p).resolve()) for lang, p in v.items()}
+                               for k, v in sweep["noise"][key].items()} for key in ("profiles", "published")}}
+    path = tmp_path / "real_noise.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    result = ray_xr("run", str(path), "--storage", str(tmp_path / "runs"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = tmp_path / "runs" / "real_noise"
+    records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    real = {(r["target"], r["level"]): r for r in records if r["noise"] == "realtypos"}
+    assert set(real) == {("xnli", 0.0), ("xnli", 0.05), ("panx", 0.0), ("panx", 0.1)}
+    assert real["panx", 0.0]["n"] == real["panx", 0.1]["n"] == 232 and real["xnli", 0.0]["n"] == 65
+    assert real["panx", 0.1]["realised_level"] > 0.1 and real["panx", 0.0]["realised_level"] == 0
+    assert {r["n"] for r in records if r["noise"] == "char" and r["target"] == "panx"} == {300}
+    rows = {(r["target"], r["noise"], r["level"]): r for r in csv.DictReader((run_dir / "report" / "robustness.csv").open())}
+    drop = float(rows["panx", "realtypos", "0.1"]["drop"])
+    assert abs(drop - (real["panx", 0.0]["value"] - real["panx", 0.1]["value"])) < 1e-3

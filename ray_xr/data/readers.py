@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ray_xr.data import conllu, formats, retrieval
+from ray_xr.data import conllu, formats, realnoise, retrieval
 from ray_xr.data.examples import Example
 from ray_xr.data.formats import PathLike
 
@@ -13,8 +13,8 @@ Reader = Callable[..., list[Example]]
 
 READERS: dict[str, Reader] = {
     "conllu": conllu.read_conllu,
-    "panx": formats.read_panx,
-    "xnli_tsv": formats.read_xnli_tsv,
+    "panx": realnoise.read_panx,  # or the published noisy JSONL, by its layout
+    "xnli_tsv": realnoise.read_xnli_tsv,  # or the published noisy TSV
     "nli_jsonl": formats.read_nli_jsonl,
     "pawsx_tsv": formats.read_pawsx_tsv,
     "squad_json": formats.read_squad_json,

@@ -13,17 +13,22 @@ from typing import Mapping, Sequence, TypeVar
 T = TypeVar("T")
 
 
+NOISE_FILES = ("typo_files", "lexicon_files", "profiles")  # the NoiseResources fields, a sweep's noise.<field>
+
+
 @dataclass(frozen=True)
 class NoiseResources:
     """User files some kinds need, keyed by language code."""
 
     typo_files: Mapping[str, str] = field(default_factory=dict)  # `correct<TAB>misspelling` lines
     lexicon_files: Mapping[str, str] = field(default_factory=dict)  # MUSE `src tgt` lines
+    profiles: Mapping[str, str] = field(default_factory=dict)  # typo profiles (`ray-xr noise fit`)
 
     def __post_init__(self) -> None:
         # Frozen all the way down: a shared resources object must not change under a sweep.
         object.__setattr__(self, "typo_files", MappingProxyType(dict(self.typo_files)))
         object.__setattr__(self, "lexicon_files", MappingProxyType(dict(self.lexicon_files)))
+        object.__setattr__(self, "profiles", MappingProxyType(dict(self.profiles)))
 
 
 class Draws:

@@ -44,7 +44,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ray_xr.noise import keyboards
+from ray_xr.noise import keyboards, languages
 from ray_xr.noise.base import Draws, Move, NoiseResources, base_lang
 from ray_xr.errors import NoiseError
 from ray_xr.noise.edits import attack_candidate, char_edit, has_letter, keyboard_edit, word_move
@@ -74,6 +74,8 @@ class NoiseKind:
     # "module:function" that evaluates a model under this kind; its edits are candidates only
     model_aware: str | None = None
     families: tuple[str, ...] | None = None  # the task families it applies to; None: all
+    # read from a published noisy test set (noise.published), not generated: ray_xr.tasks.load
+    published: bool = False
 
     @property
     def needs_model(self) -> bool:
@@ -89,10 +91,22 @@ def resource_file(kind: str, lang: str, resources: NoiseResources | None) -> str
     return resource_path(getattr(resources, spec.resource), lang)
 
 
+def _typo_setup(lang: str, resources: NoiseResources):
+    from ray_xr.noise import typo  # lazy: the profile machinery, which `noise show --kind char` does without
+
+    return typo.setup(lang, resources)
+
+
+def _typo_edit(word: str, rng: Draws, profile) -> str:
+    from ray_xr.noise import typo  # lazy, as _typo_setup (imported once, then a dict lookup)
+
+    return typo.typo_edit(word, rng, profile)
+
+
 # --- the registry ---------------------------------------------------------------------------
 
 NOISE_KINDS: dict[str, NoiseKind] = {kind.name: kind for kind in (
-    NoiseKind("char", "one random insertion, deletion, substitution (same script) or transposition",
+    NoiseKind("char", "one random insertion, deletion, substitution (own alphabet) or transposition of a character",
               eligible=has_letter, edit=char_edit),
     NoiseKind("keyboard", "one character replaced by an adjacent key of the language's keyboard",
               eligible=has_letter, edit=keyboard_edit, setup=lambda lang, _: base_lang(lang)),
@@ -101,6 +115,10 @@ NOISE_KINDS: dict[str, NoiseKind] = {kind.name: kind for kind in (
     NoiseKind("realworld", "word replaced by a real misspelling from the language's typo file",
               eligible=has_options, edit=lookup_edit, resource="typo_files",
               setup=table_setup("typo_files", "typo file ('correct<TAB>misspelling' lines)", "\t")),
+    NoiseKind("typo", "a misspelling drawn from the language's typo profile, fitted to real pairs (`noise fit`)",
+              eligible=has_letter, edit=_typo_edit, resource="profiles", setup=_typo_setup),
+    NoiseKind("realtypos", "the published real-typo test set (Stickland et al. 2023), aligned to its clean original",
+              eligible=lambda word, _: False, edit=lambda word, rng, _: word, published=True),
     NoiseKind("codeswitch", "word replaced by its translation from a bilingual lexicon",
               eligible=has_options, edit=lookup_edit, resource="lexicon_files",
               setup=table_setup("lexicon_files", "bilingual lexicon (MUSE 'src tgt' lines)", None)),
@@ -120,6 +138,9 @@ def perturb_words(words: Sequence[str], kind: str, level: float, *, lang: str, s
     if _kind(kind).needs_model:
         raise NoiseError(f"noise kind {kind!r} needs the model under evaluation: it runs inside"
                          " `ray-xr run` only (its candidate edits: noise.candidates)")
+    if _kind(kind).published:
+        raise NoiseError(f"noise kind {kind!r} is a published noisy test set, read rather than generated:"
+                         " name it in a sweep's noise.published, or compare it with `ray-xr noise stats --noisy`")
     spec, words, protect, context, key, eligible = _prepare(words, kind, level, lang, seed, example_id, field,
                                                             protect, resources)
     chosen = _choose(key, len(words), eligible, level)
@@ -266,13 +287,21 @@ def perturb_text(text: str, kind: str, level: float, *, lang: str, seed: int, ex
     return _perturb_text(text, kind, level, lang, seed, example_id, field, resources, protect)[0]
 
 
-def show(kind: str, level: float, lang: str, seed: int, text: str,
-         resources: NoiseResources | None = None) -> str:
+def show(kind: str, level: float, lang: str, seed: int, text: str, resources: NoiseResources | None = None,
+         protect: Protector | None = None) -> str:
     """A human-readable before/after of one text, for `ray-xr noise show`."""
-    out, result = _perturb_text(text, kind, level, lang, seed, "show", "", resources)
-    return "\n".join((
+    return shown(kind, level, lang, seed, text, resources, protect)[1]
+
+
+def shown(kind: str, level: float, lang: str, seed: int, text: str, resources: NoiseResources | None = None,
+          protect: Protector | None = None) -> tuple[str, str]:
+    """The perturbed text and show()'s summary of it: one perturbation, so `-v` describes
+    exactly the text printed (with --protect too)."""
+    out, result = _perturb_text(text, kind, level, lang, seed, "show", "", resources, protect)
+    lines = [
         f"{kind} noise ({NOISE_KINDS[kind].summary})",
         f"level {level:g}, lang {lang}, seed {seed}: {result.n_perturbed} of {result.n_words} words perturbed",
-        f"in:  {text}",
-        f"out: {out}",
-    ))
+    ]
+    if kind in ("keyboard", "attack"):
+        lines.append(languages.layout_note(lang))
+    return out, "\n".join(lines + [f"in:  {text}", f"out: {out}"])

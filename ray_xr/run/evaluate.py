@@ -15,7 +15,7 @@ import torch.distributed as dist
 import ray  # [ray] only to reach the aggregator actor
 from ray_xr.data import cache
 from ray_xr.config import EMBEDDED_MODEL
-from ray_xr.tasks.load import load_split, noise_resources, noisy, realised_rate
+from ray_xr.tasks.load import load_split, noise_resources, noisy, published_condition, realised_rate
 from ray_xr.data.examples import scored
 from ray_xr.metrics import METRICS
 from ray_xr.run.models import autocast, load_task_model, load_tokenizer
@@ -111,7 +111,10 @@ def evaluate_stage(w, stage) -> dict:
         value, n, realised, extra = result["value"], result["n"], result["realised_level"], result["extra"]
         examples, preds = clean, result["preds"]
     else:
-        examples = noisy(clean, task.name, **noise)
+        if "published" in spec:  # clean and noisy: the published set's aligned examples only
+            clean, examples = published_condition(clean, task.name, spec, w.sweep)
+        else:
+            examples = noisy(clean, task.name, **noise)
         value, preds = score(w, model, task, examples, tokenizer, spec["max_length"], batch_size,
                              spec["language"], options)
         n, realised, extra = len(scored(examples)), realised_rate(clean, examples, spec["language"], spec["noise"]), {}
@@ -119,7 +122,7 @@ def evaluate_stage(w, stage) -> dict:
     records = records_of(stage.key, stage.cells, result)
     if w.rank == 0:  # per-example outcomes, before the records of the stage that holds them
         outcomes.write(w.run.stage_dir(stage.key), task, examples, preds, spec["language"], options, value)
-        if not spec["level"]:  # the clean test predictions, in the XTREME submission layout
+        if not spec["level"] and "published" not in spec:  # the clean test predictions, in the XTREME submission layout
             ext, text = FAMILIES[task.family].export(clean, preds)
             write_text(w.run.stage_dir(stage.key) / "predictions" / f"test-{spec['language']}.{ext}", text)
         aggregator = ray.get_actor(w.aggregator, namespace=AGGREGATOR_NAMESPACE)  # [ray]

@@ -3,10 +3,10 @@ that train and evaluate them (families are code).
 
 Owns: registry.py (TaskSpec, TASKS, get_task), specs.py + xtreme_r.py + intermediate.py (the
 specs; importing this package fills the registry), local.py (the `local` source: published
-files under a directory), load.py (a stage's examples from its data source, noise applied),
-families.py + heads.py + ranking.py (features, heads, decoding per family; torch), answers.py
-(QA answer text as XTREME post-processes it; no torch), outcomes.py (an evaluation's
-per-example outcomes.parquet).
+files under a directory), published.py (published noisy test sets, noise.published), load.py
+(a stage's examples from its data source, noise applied), families.py + heads.py + ranking.py
+(features, heads, decoding per family; torch), answers.py (QA answer text as XTREME
+post-processes it; no torch), outcomes.py (an evaluation's per-example outcomes.parquet).
 May import: ray_xr.data, ray_xr.noise, ray_xr.metrics, ray_xr.stages, ray_xr.errors. Must not import: config,
 plan, run, report, ray. Importing the package imports no torch (only the family modules do):
 `ray-xr plan` and `data check` use the registry.

@@ -11,10 +11,10 @@ from functools import lru_cache
 
 from ray_xr.data.examples import Candidate, Example, RankQuery, SpanQA, cap, scored
 from ray_xr.errors import DataError
-from ray_xr.noise import NOISE_KINDS, NoiseResources, resource_file, split_words
+from ray_xr.noise import NOISE_KINDS, NoiseResources, align, resource_file, split_words
 from ray_xr.noise.edits import has_letter
 from ray_xr.noise.tables import file_digest
-from ray_xr.tasks import local
+from ray_xr.tasks import local, published
 from ray_xr.tasks.registry import LoadContext, get_task
 
 
@@ -97,6 +97,26 @@ def noisy(examples: list[Example], task: str, kind: str, level: float, lang: str
     family = FAMILIES[get_task(task).family]
     return [family.perturb(e, namespace=namespace or task, kind=kind, level=level, lang=lang, seed=seed,
                            resources=resources, protect=protect) for e in examples]
+
+
+def published_condition(clean: list[Example], task: str, spec: dict, sweep) -> tuple[list[Example], list[Example]]:
+    """A published noisy set's condition (plan._published_evals): the clean examples it aligns
+    to and, at its level, their noisy versions; level 0 evaluates the aligned clean ones, so the
+    clean score and the drop are computed on exactly the same examples."""
+    path, _ = published.find(sweep.noise.published, task, spec["language"])
+    if file_digest(path) != spec["published"]["sha256"]:
+        raise DataError(f"published noisy set {path} changed since the run was planned;"
+                        " run the sweep again so that the affected stages get new keys")
+    pairs = published_alignment(clean, task, spec["language"], path).pairs
+    originals = [c for c, _ in pairs]
+    return originals, ([n for _, n in pairs] if spec["level"] else originals)
+
+
+def published_alignment(clean: list[Example], task: str, lang: str, path: str) -> align.Alignment:
+    """The published noisy file of a task, read by the task's own reader and aligned to `clean`."""
+    spec = get_task(task)
+    examples = local.read(spec.local.format, [(path,)], spec.labels, lang if spec.local.by_language else None)
+    return align.align(clean, examples, what=path)
 
 
 def realised_rate(clean: list[Example], perturbed: list[Example], lang: str = "en", kind: str = "char") -> float:
