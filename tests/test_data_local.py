@@ -104,7 +104,7 @@ def local_sweep(**local):
 def test_local_layout_reads_the_published_layout():
     sweep = local_sweep(udpos={"dir": str(REAL_DATA / "udpos"), "files": {"dev": "en/test.conllu"}})
     data = plan._data_spec(sweep, ("train", "dev", "test"), "udpos")
-    assert data["local"]["udpos"]["dir"] == str(REAL_DATA / "udpos")
+    assert data["local"]["udpos"]["dir"] == str((REAL_DATA / "udpos").resolve())
     capped = {**data, "sizes": {"train": 0, "dev": 0, "test": 7}}
     assert len(load_split("udpos", "train", "en", capped)) == raw_conllu_tags(REAL_DATA / "udpos/en/train.conllu")[0]
     assert len(load_split("udpos", "test", "ru", capped)) == 7
