@@ -112,6 +112,13 @@ def _sweep_command(name: str):
     return call
 
 
+def _noise_file_args(s: argparse.ArgumentParser) -> None:
+    """The files some kinds read, for --lang (the same as a sweep's noise.<field>)."""
+    s.add_argument("--typo-file", help="realworld: `correct<TAB>misspelling` lines for --lang")
+    s.add_argument("--lexicon-file", help="codeswitch: MUSE `src tgt` lines for --lang")
+    s.add_argument("--profile", help="typo: a profile written by `ray-xr noise fit` for --lang")
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ray-xr", description=__doc__.splitlines()[0],
                                  epilog="`ray-xr tasks` lists the tasks, `ray-xr noise kinds` the noise kinds.")
@@ -153,9 +160,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--level", type=float, required=True)
     s.add_argument("--lang", required=True)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--typo-file", help="realworld: `correct<TAB>misspelling` lines for --lang")
-    s.add_argument("--lexicon-file", help="codeswitch: MUSE `src tgt` lines for --lang")
-    s.add_argument("--profile", help="typo: a profile written by `ray-xr noise fit` for --lang")
+    _noise_file_args(s)
     s.add_argument("--protect", action="store_true", help="keep numbers and capitalised non-initial words")
     s.add_argument("-v", "--verbose", action="store_true", help="also describe the edit on stderr")
     s.add_argument("text")
@@ -168,9 +173,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", help="or: a noise kind applied to the clean file")
     s.add_argument("--level", type=float)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--typo-file", help="realworld: `correct<TAB>misspelling` lines")
-    s.add_argument("--lexicon-file", help="codeswitch: MUSE `src tgt` lines")
-    s.add_argument("--profile", help="typo: a profile written by `ray-xr noise fit`")
+    _noise_file_args(s)
     s.add_argument("--json", action="store_true", help="the numbers as one JSON object")
     s.set_defaults(func=cmd_noise_stats)
     s = nsub.add_parser("fit", help="fit a typo profile to real (clean, misspelled) pairs")
