@@ -24,6 +24,7 @@ on arrays, so the same code gives the estimate and every bootstrap replicate.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -70,7 +71,11 @@ def flip_masks(rng: np.random.Generator, n: int, size: int) -> Iterator[np.ndarr
 def percentile_ci(replicates, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
     """The percentile interval over axis 0, ignoring NaN replicates."""
     tail = 100 * (1 - confidence) / 2
-    low, high = np.nanpercentile(np.asarray(replicates, float), [tail, 100 - tail], axis=0)
+    with warnings.catch_warnings():
+        # a column undefined in every replicate (F1 of a cell without entities) has no interval:
+        # NaN is the answer, not a problem to print into the user's terminal
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(np.asarray(replicates, float), [tail, 100 - tail], axis=0)
     return low, high
 
 
