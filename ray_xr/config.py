@@ -231,7 +231,9 @@ def _resolve_noise_files(data: dict, base: Path) -> dict:
 def _absolute(files, base: Path):  # {lang: path}, or published's {task: {lang: path}}
     if isinstance(files, dict):
         return {key: _absolute(value, base) for key, value in files.items()}
-    return str((base / files).resolve()) if isinstance(files, str) and files else files
+    if not isinstance(files, str) or not files or files == "release" or "://" in files:
+        return files  # published.RELEASE, or a mirror's URL
+    return str((base / files).resolve())
 
 
 def _listify(value):

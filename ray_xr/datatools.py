@@ -101,8 +101,8 @@ def _published_rows(plan, problems: list[str]) -> list[tuple[str, str, str, str]
             continue
         task, lang = spec["task"], spec["language"]
         seen.add((task, lang))
-        path, _ = published.find(plan.sweep.noise.published, task, lang)
         try:
+            path = published.fetch(plan.sweep.noise.published, task, lang)
             found = load.published_alignment(load.load_split(task, "test", lang, spec["data"]), task, lang, path)
             rows.append((task, f"test {spec['noise']}", lang, f"{len(found.pairs)} of {found.noisy} aligned"))
         except Exception as err:  # reported with the others, as above

@@ -243,7 +243,7 @@ def _published_evals(stages, sweep: Sweep, where: tuple, tkey: str, keys: list[s
     path, stated = found
     for level in (0.0, stated):
         espec = {"task": target, "language": lang, "noise": kind, "level": level, "noise_seed": sweep.noise.seed,
-                 "published": {"file": Path(path).name, "sha256": file_digest(path)},
+                 "published": {"file": Path(path).name, "sha256": published.digest(sweep.noise.published, target, lang)},
                  "data": _data_spec(sweep, ("test",), target), "max_length": sweep.target_training.max_length,
                  "options": _options(sweep, target), "batch_size": 2 * sweep.target_training.batch_size,
                  **_compute(sweep), **noise_options(sweep, "clean", lang)}  # reads no noise file

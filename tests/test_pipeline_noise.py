@@ -82,6 +82,11 @@ def test_stage_specs_carry_the_noise_options(noise_run):
     evals = [s for s in stages if s["phase"] == "eval" and s["spec"]["level"]]
     assert all(s["spec"]["protect"] for s in evals)
     assert all(len(s["spec"]["resource_sha256"]) == 64 for s in evals if s["spec"]["noise"] in ("realworld", "typo", "codeswitch"))
+    # the keyboard each evaluation typed on, or what stood in for a language without one
+    notes = {(s["spec"]["noise"], s["spec"]["language"]): s["metrics"].get("noise_note") for s in evals}
+    assert notes["keyboard", "en"] == notes["attack", "en"] == "keyboard layout: en"
+    assert notes["keyboard", "cyr"].startswith("keyboard layout: none for cyr")
+    assert all(note is None for (kind, _), note in notes.items() if kind not in ("keyboard", "attack"))
 
 
 def test_report_shows_each_kind_as_its_own_columns(noise_run):

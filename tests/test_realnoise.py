@@ -211,6 +211,50 @@ def test_a_published_set_is_evaluated_beside_its_aligned_clean_subset(tmp_path):
     assert 0.1 < load.realised_rate(originals, noisy) < 0.3
 
 
+@pytest.fixture
+def mirror(tmp_path):
+    """A copy of paper_data/ (the samples in ../shared) served over HTTP on loopback."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    root = tmp_path / "www"
+    shutil.copytree(NOISY, root / "paper_data")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/paper_data"
+    server.shutdown()
+
+
+def test_the_release_is_planned_offline_with_its_pinned_checksum(tmp_path):
+    from ray_xr.tasks import published
+    p = plan.build(config.load(real_sweep(tmp_path, published={"panx": {"fr": "release"}, "xnli": {"de": "release"}})))
+    specs = {(s.spec["task"], s.spec["level"]): s.spec["published"] for s in p.stages.values() if "published" in s.spec}
+    assert set(specs) == {("panx", 0.0), ("panx", 0.1), ("xnli", 0.0), ("xnli", 0.05)}  # levels from the names
+    assert specs["panx", 0.1] == {"file": "test_fr_typos_0.1.jsonl", "sha256": published.RELEASE_FILES["panx", "fr"][1]}
+    assert published.find({"xnli": {"de": "release"}}, "xnli", "de")[0] == (
+        published.RELEASE_URL + "/xnli/test_de_typos_0.05.tsv")
+    with pytest.raises(config.SweepError, match=r"noise.published.panx.en: the published release has no panx set in 'en'"):
+        config.load(real_sweep(tmp_path, published={"panx": {"en": "release"}}))
+
+
+def test_a_mirror_is_downloaded_and_checked_against_the_release(tmp_path, mirror, monkeypatch):
+    from ray_xr.tasks import published
+    sets = {"panx": {"fr": mirror}}
+    with pytest.raises(DataError, match=r"test_fr_typos_0.1.jsonl: SHA-256 .*expected c9748eda7e29"):
+        published.fetch(sets, "panx", "fr")  # the sample is not the whole release file
+    sample = NOISY / "panx/test_fr_typos_0.1.jsonl"
+    import hashlib
+    monkeypatch.setitem(published.RELEASE_FILES, ("panx", "fr"),
+                        ("test_fr_typos_0.1.jsonl", hashlib.sha256(sample.read_bytes()).hexdigest()))
+    path = published.fetch(sets, "panx", "fr")
+    assert open(path, "rb").read() == sample.read_bytes()
+    with pytest.raises(DataError, match=r"cannot download"):
+        published.fetch({"xnli": {"hi": mirror}}, "xnli", "hi")  # the mirror lacks it
+
+
 @pytest.mark.parametrize("noise, fragment", [
     ({"published": {}}, "noise.kinds: 'realtypos' reads published noisy test sets"),
     ({"published": {"panx": {"de": str(NOISY)}}}, "noise.published.panx.de: "),

@@ -302,6 +302,11 @@ def shown(kind: str, level: float, lang: str, seed: int, text: str, resources: N
         f"{kind} noise ({NOISE_KINDS[kind].summary})",
         f"level {level:g}, lang {lang}, seed {seed}: {result.n_perturbed} of {result.n_words} words perturbed",
     ]
-    if kind in ("keyboard", "attack"):
-        lines.append(languages.layout_note(lang))
-    return out, "\n".join(lines + [f"in:  {text}", f"out: {out}"])
+    note = noise_note(kind, lang)
+    return out, "\n".join(lines + ([note] if note else []) + [f"in:  {text}", f"out: {out}"])
+
+
+def noise_note(kind: str, lang: str) -> str | None:
+    """What a kind stands in with for a language (the keyboard it types on, or its fallback):
+    said in `noise show -v` and in the evaluation's stage record."""
+    return languages.layout_note(lang) if kind in ("keyboard", "attack") else None

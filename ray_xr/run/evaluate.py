@@ -19,7 +19,7 @@ from ray_xr.tasks.load import load_split, noise_resources, noisy, published_cond
 from ray_xr.data.examples import scored
 from ray_xr.metrics import METRICS
 from ray_xr.run.models import autocast, load_task_model, load_tokenizer
-from ray_xr.noise import NOISE_KINDS
+from ray_xr.noise import NOISE_KINDS, noise_note
 from ray_xr.stages import write_text
 from ray_xr.tasks import TaskSpec, get_task, outcomes
 from ray_xr.tasks.families import FAMILIES, collate
@@ -129,7 +129,8 @@ def evaluate_stage(w, stage) -> dict:
         ray.get(aggregator.record.remote(records))  # [ray] returns once results.jsonl has them
         more = "".join(f", {k} {v}" for k, v in extra.items())
         w.log(f"{stage.label}: {task.metric} {value:.1f} (n={n}, realised level {realised:.2f}{more})")
-    return {"result": result}
+    note = noise_note(spec["noise"], spec["language"]) if spec["level"] else None
+    return {"result": result, **({"noise_note": note} if note else {})}
 
 
 def records_of(key: str, cells, result: dict) -> list[dict]:

@@ -103,7 +103,7 @@ def published_condition(clean: list[Example], task: str, spec: dict, sweep) -> t
     """A published noisy set's condition (plan._published_evals): the clean examples it aligns
     to and, at its level, their noisy versions; level 0 evaluates the aligned clean ones, so the
     clean score and the drop are computed on exactly the same examples."""
-    path, _ = published.find(sweep.noise.published, task, spec["language"])
+    path = published.fetch(sweep.noise.published, task, spec["language"])
     if file_digest(path) != spec["published"]["sha256"]:
         raise DataError(f"published noisy set {path} changed since the run was planned;"
                         " run the sweep again so that the affected stages get new keys")
