@@ -51,7 +51,7 @@ class Group:
     """Stages that run back to back in one TorchTrainer (one Tune trial)."""
 
     name: str
-    wave: int  # groups of a wave depend only on earlier waves
+    wave: int  # its depth: it reads models of groups of lower depth only (the trials start by need)
     stages: tuple[str, ...]
     info: dict = field(default_factory=dict)  # shown as the Tune trial's config
 
@@ -282,9 +282,9 @@ def describe(plan: Plan) -> str:
     s = plan.summary()
     lines = [f"sweep {s['name']}: {s['cells']} grid cells -> "
              + ", ".join(f"{n} {p}" for p, n in s["stages"].items())
-             + f" stages in {s['trials']} trials over {s['waves']} waves"]
+             + f" stages in {s['trials']} trials, {s['waves']} deep"]
     for group in plan.groups:
-        lines.append(f"  wave {group.wave} trial {group.name}:")
+        lines.append(f"  depth {group.wave} trial {group.name}:")
         for key in group.stages:
             stage = plan.stages[key]
             if stage.phase != "eval":

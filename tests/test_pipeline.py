@@ -122,7 +122,7 @@ def test_second_run_trains_nothing(finished_run):
     again = ray_xr("run", str(sweep), "--storage", str(run_dir.parent))
     assert again.returncode == 0, again.stderr[-3000:]
     assert finished_training(run_dir) == before
-    assert "wave" not in again.stdout  # no trial was launched
+    assert "trial(s)" not in again.stdout  # no trial was launched
     assert (run_dir / "results.jsonl").read_text() == results_before
 
 

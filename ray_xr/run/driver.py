@@ -1,10 +1,11 @@
 """The driver: builds the stage graph, starts the aggregator, and runs every group of stages as a
 Ray Tune trial whose function launches one Ray Train TorchTrainer.
 
-Groups run in waves (pretraining first, then the (intermediate, seed) chains), so every shared
-stage exists before the stages that read it. A chain trains its intermediate model and all its
-target models back to back in one worker group, which pays the worker-group start-up once per
-chain instead of once per stage.
+The whole sweep is one Tune experiment: each group's trial starts as soon as the groups whose
+models it reads have finished (run/schedule.py), so every shared stage exists before the stages
+that read it. A chain trains its intermediate model and all its target models back to back in
+one worker group, which pays the worker-group start-up once per chain instead of once per stage.
+The driver, the aggregator and every trial's own actor stay on the head node.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import socket
 import sys
 import time
@@ -27,13 +29,18 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ray_xr import config as cfg
 from ray_xr.errors import ClusterError, RunLockedError
+from ray_xr.run import schedule
 from ray_xr.run.aggregator import Aggregator
 from ray_xr.run.evaluate import AGGREGATOR_NAMESPACE, records_of
 from ray_xr.plan import Plan, build
 from ray_xr.stages import RunDir, write_json, write_text
+from ray_xr.run.schedule import Dependencies
 from ray_xr.run.worker import run_group
 
 TRIAL_MEMORY = 256 * 1024**2
+# every Ray node has a resource named by its id; the head node also this one (Ray Train pins its
+# own state actor with it)
+HEAD_RESOURCE = "node:__internal_head__"
 
 
 def trial(config: dict, groups: dict) -> None:
@@ -85,28 +92,35 @@ def _mark_trivial(plan: Plan, run: RunDir) -> None:
             run.write_stage(stage, "done", cfg.to_dict(plan.sweep), {"model": stage.spec["model"]})
 
 
-def _run_wave(plan: Plan, run: RunDir, aggregator: str, wave: int, log) -> list[str]:
-    todo = [g for g in plan.groups if g.wave == wave and not all(run.is_done(k) for k in g.stages)]
+def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list[str], Dependencies | None]:
+    """Every unfinished group as a trial of one Tune experiment, each released when its parents
+    are done (schedule.Dependencies)."""
+    needs = schedule.after(plan)
+    done = {g.name for g in plan.groups if all(run.is_done(k) for k in g.stages)}
+    todo = [g for g in plan.groups if g.name not in done]
     if not todo:
-        return []
-    log(f"wave {wave}: {len(todo)} trial(s): {', '.join(g.name for g in todo)}")
+        return [], None
+    log(f"ray-xr: {len(todo)} trial(s), each started when the models it reads exist: "
+        + ", ".join(g.name for g in todo))
     payload = {g.name: _payload(plan, run, aggregator, g) for g in todo}
-    conc = _concurrency(plan.sweep.resources)
     res = plan.sweep.resources
+    searcher = Dependencies(todo, needs, done)
     # The trial process only waits on its TorchTrainer, so it holds no CPU (a bundle cannot be
     # empty, and the memory is what it really uses); with workers=0 the loop runs inside it.
-    trial_resources = {"CPU": res.cpus_per_worker if res.workers == 0 else 0, "memory": TRIAL_MEMORY}
+    # It lives on the head node: a trial whose own actor is on a lost node fails, whatever
+    # FailureConfig says, while a lost worker node only restarts the trial's worker group.
+    trial_resources = {"CPU": res.cpus_per_worker if res.workers == 0 else 0, "memory": TRIAL_MEMORY,
+                       HEAD_RESOURCE: 0.001}
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trial, groups=payload), trial_resources),
-        # the trial config shown in the dashboard: which chain and what it trains
-        param_space={"group": tune.grid_search([{"name": g.name, **g.info} for g in todo])},
-        tune_config=tune.TuneConfig(max_concurrent_trials=conc),
-        run_config=tune.RunConfig(name=f"{plan.sweep.name}-wave{wave}", storage_path=str((run.root / "ray").resolve()),
-                                  verbose=0),
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=len(todo),
+                                    max_concurrent_trials=_concurrency(res)),
+        run_config=tune.RunConfig(name=plan.sweep.name, storage_path=str((run.root / "ray").resolve()), verbose=0),
     )
     results = tuner.fit()
-    return [f"{r.config['group']['name']}: {type(r.error).__name__}: {str(r.error).strip().splitlines()[-1]}"
-            for r in results if r.error]
+    failures = [f"{r.config['group']['name']}: {type(r.error).__name__}: {str(r.error).strip().splitlines()[-1]}"
+                for r in results if r.error]
+    return failures, searcher
 
 
 def run(sweep: cfg.Sweep, storage: Path, address: str | None, rerun: tuple[str, ...] = (), log=print) -> int:
@@ -129,16 +143,17 @@ def run(sweep: cfg.Sweep, storage: Path, address: str | None, rerun: tuple[str, 
 
 def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[str, ...], log) -> int:
     sweep = plan.sweep
+    started = time.time()
     write_json(run_dir.root / "sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
     s = plan.summary()
     log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.root}")
-    t0 = time.perf_counter()
     if rerun:
         _force_rerun(plan, run_dir, rerun, log)
     _mark_trivial(plan, run_dir)
     plan_cells = {k: list(st.cells) for k, st in plan.stages.items() if st.phase == "eval"}
     args = (str(run_dir.root.resolve()), sweep.name, sweep.data.source_language, plan_cells)
     failures: list[str] = []
+    searcher, cluster_s, slots = None, 0.0, 0
     if all(run_dir.is_done(k) for k in plan.stages):
         log("ray-xr: every stage has finished already; no cluster needed")
         aggregator = Aggregator(*args)  # the actor's class, used in-process
@@ -146,10 +161,12 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
         path, markdown = aggregator.write_report(final=True), aggregator.markdown()
     else:
         _init_ray(address, sweep.resources.deterministic, log)
+        cluster_s, slots = time.time() - started, _concurrency(sweep.resources)
+        probe_storage(run_dir)
         name = aggregator_name(run_dir)
         actor = _start_aggregator(name, args)
         _resend_finished(plan, run_dir, lambda records: ray.get(actor.record.remote(records)))
-        failures = _run_waves(plan, run_dir, name, log)
+        failures, searcher = _run_experiment(plan, run_dir, name, log)
         try:
             path, markdown = ray.get(actor.write_report.remote(True)), ray.get(actor.markdown.remote())
         except ray.exceptions.RayError as err:  # rebuilt from disk: every acknowledged record is there
@@ -157,7 +174,11 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
             aggregator = Aggregator(*args)
             path, markdown = aggregator.write_report(final=True), aggregator.markdown()
     log(markdown)
-    log(f"ray-xr: report written to {path} ({time.perf_counter() - t0:.0f} s)")
+    records = [r for k in plan.stages if (r := run_dir.read_stage(k))]
+    timed = schedule.timing(started, time.time(), cluster_s, records, searcher.times if searcher else {}, slots)
+    write_json(run_dir.root / "timing.json", timed)
+    log(f"ray-xr: report written to {path} ({timed['wall_s']:.0f} s, of which {timed['fixed_overhead_s']:.0f} s"
+        f" with no stage computing: {100 * timed['fixed_overhead_share']:.0f}%; {run_dir.root / 'timing.json'})")
     if failures:
         _log_failures(plan, run_dir, failures, log)
         return 1
@@ -170,15 +191,48 @@ def aggregator_name(run: RunDir) -> str:
 
 
 def _start_aggregator(name: str, args: tuple):
-    """The run's aggregator, on the driver's node (the head, never a spot worker), restarted by
-    Ray whenever it dies: it rebuilds itself from results.jsonl, and calls in flight are retried."""
+    """The run's aggregator, on the head node (never a spot worker), restarted by Ray whenever
+    it dies: it rebuilds itself from results.jsonl, and calls in flight are retried."""
     try:  # a previous driver of this folder died and left its actor (the lock says it is gone)
         ray.kill(ray.get_actor(name, namespace=AGGREGATOR_NAMESPACE))
     except ValueError:
         pass
-    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(Aggregator).options(
-        name=name, namespace=AGGREGATOR_NAMESPACE, scheduling_strategy=here).remote(*args)
+    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, resources={HEAD_RESOURCE: 0.001})(
+        Aggregator).options(name=name, namespace=AGGREGATOR_NAMESPACE).remote(*args)
+
+
+class _Probe:
+    """Runs on one node: reads the driver's file in the run folder and writes one beside it."""
+
+    def check(self, probe: str, node: str, token: str) -> str | None:
+        try:
+            if (Path(probe) / "driver").read_text() != token:
+                return "it holds another file under that name (a different disk)"
+            write_text(Path(probe) / node, token)
+        except OSError as err:
+            return f"{type(err).__name__}: {err.strerror or err}"
+        return None
+
+
+def probe_storage(run: RunDir) -> None:
+    """Every node can read what the driver wrote into the run folder and write beside it: a
+    node without the shared disk would otherwise fail deep inside its first stage. (An actor,
+    killed when done: an idle task worker can abort noisily when Ray reaps it.)"""
+    token, probe = f"{os.getpid()}-{time.time_ns()}", run.root / ".probe"
+    write_text(probe / "driver", token)
+    nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
+    actors = [ray.remote(num_cpus=0)(_Probe).options(
+        scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote() for n in nodes]
+    answers = ray.get([a.check.remote(str(probe), n, token) for a, n in zip(actors, nodes)])
+    for actor in actors:
+        ray.kill(actor)
+    bad = [f"node {n[:8]}: {a}" for n, a in zip(nodes, answers) if a]
+    if not bad and any((probe / n).read_text() != token for n in nodes):
+        bad = ["the driver cannot read what the nodes wrote"]
+    shutil.rmtree(probe, ignore_errors=True)
+    if bad:
+        raise ClusterError(f"--storage {run.root.parent}: not the same storage on every node ({bad[0]}); give"
+                           " a shared file system mounted at the same path on all nodes")
 
 
 def _force_rerun(plan: Plan, run: RunDir, phases: tuple[str, ...], log) -> None:
@@ -198,14 +252,6 @@ def _force_rerun(plan: Plan, run: RunDir, phases: tuple[str, ...], log) -> None:
         lines = run.results.read_text().splitlines(keepends=True)
         write_text(run.results, "".join(line for line in lines if json.loads(line).get("stage") not in keys))
     log(f"ray-xr: --rerun {','.join(phases)}: {len(stale)} finished stage(s) will run again")
-
-
-def _run_waves(plan: Plan, run: RunDir, aggregator: str, log) -> list[str]:
-    for wave in sorted({g.wave for g in plan.groups}):
-        failures = _run_wave(plan, run, aggregator, wave, log)
-        if failures:
-            return failures  # later waves need this one's models
-    return []
 
 
 def _log_failures(plan: Plan, run: RunDir, failures: list[str], log) -> None:

@@ -1,0 +1,153 @@
+"""A real two-node Ray cluster on this machine (`ray start --head`, then a second `ray start
+--address` with CPUs of its own), joined as users join one (token authentication): a small sweep
+runs on both nodes, and a run whose worker node is killed mid-training (its raylet and its
+workers, by PID) restarts the lost stage on the head from its checkpoint and ends with the
+undisturbed run's results, byte for byte.
+
+The head has one CPU and the worker node two, and the sweep has two chains that train at the
+same time, so while both train at least one of them is on the worker node.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import REPO, ray_xr, write_sweep
+from tests.test_resume import stage_records, wait_for
+
+RAY = Path(sys.executable).with_name("ray")
+CHAINS = dict(intermediate=["none", "nli"], targets=["xnli"], languages={"xnli": ["en", "cog"]},
+              data={"source": "synthetic", "train_size": 600, "dev_size": 16, "test_size": 48},
+              noise={"kinds": ["char"], "levels": [0, 0.5]},
+              intermediate_training={"epochs": 2, "batch_size": 16, "max_length": 48},
+              target_training={"epochs": 3, "batch_size": 16, "max_length": 48},
+              resources={"workers": 1, "cpus_per_worker": 1, "max_failures": 2, "checkpoint_every_steps": 10})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ray_start(env: dict, *args: str) -> None:
+    result = subprocess.run([str(RAY), "start", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *args],
+                            capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def raylet(port: int) -> psutil.Process:
+    """The raylet of the node started with this --node-manager-port."""
+    return next(p for p in psutil.process_iter(["cmdline"])
+                if f"--node_manager_port={port}" in " ".join(p.info["cmdline"] or ()))
+
+
+def kill_node(port: int) -> None:
+    """A node dies as a lost machine does: its raylet and every process under it, at once."""
+    node = raylet(port)
+    for proc in [*node.children(recursive=True), node]:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def processes_with(fragment: str) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if fragment in " ".join(p.info["cmdline"] or ())]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    port, head_nm, worker_nm = free_port(), free_port(), free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}  # what `ray start --head` asks of every client
+    ray_start(env, "--head", "--port", str(port), "--num-cpus", "1", "--node-manager-port", str(head_nm),
+              "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()))
+    gcs = processes_with(f"--gcs_server_port={port}")[0]
+    session = next(a.split("=", 1)[1] for a in gcs.cmdline() if a.startswith("--session-dir="))
+    try:
+        ray_start(env, "--address", f"127.0.0.1:{port}", "--num-cpus", "2", "--node-manager-port", str(worker_nm))
+        yield {"address": f"127.0.0.1:{port}", "env": env, "worker_port": worker_nm}
+    finally:  # only what this test started, by PID: other Ray clusters may share the machine
+        for nm in (worker_nm, head_nm):
+            if processes_with(f"--node_manager_port={nm}"):
+                kill_node(nm)
+        for proc in processes_with(session):  # the head's GCS, dashboard and monitors
+            proc.kill()
+        current = Path("/tmp/ray/ray_current_cluster")  # else a later ray.init() joins the dead cluster
+        if current.exists() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()
+
+
+def run_on(cluster: dict, sweep: Path, storage: Path) -> subprocess.Popen:
+    exe = Path(sys.executable).with_name("ray-xr")
+    return subprocess.Popen([str(exe), "run", str(sweep), "--storage", str(storage), "--address", cluster["address"]],
+                            cwd=REPO, env=cluster["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def nodes_of_train_workers(cluster: dict) -> set[str]:
+    result = subprocess.run([str(RAY), "list", "actors", "--filter", "class_name=RayTrainWorker", "--detail",
+                             "--format", "json", "--limit", "1000", "--address", cluster["address"]],
+                            capture_output=True, text=True, env=cluster["env"], timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {a["node_id"] for a in json.loads(result.stdout)}
+
+
+def head_node_id(cluster: dict) -> str:
+    result = subprocess.run([str(RAY), "list", "nodes", "--format", "json", "--address", cluster["address"]],
+                            capture_output=True, text=True, env=cluster["env"], timeout=120)
+    return next(n["node_id"] for n in json.loads(result.stdout) if n["is_head_node"])
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    return write_sweep(tmp_path_factory.mktemp("chains") / "chains.yaml", **CHAINS)
+
+
+@pytest.fixture(scope="module")
+def undisturbed(cluster, sweep, tmp_path_factory) -> Path:
+    storage = tmp_path_factory.mktemp("two-nodes")
+    proc = run_on(cluster, sweep, storage)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-4000:]
+    return storage / "tiny"
+
+
+def test_a_sweep_runs_on_both_nodes_and_keeps_driver_and_aggregator_on_the_head(cluster, undisturbed):
+    records = [json.loads(line) for line in (undisturbed / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 2 * 2 * 2  # chains x languages x levels
+    nodes = nodes_of_train_workers(cluster)
+    assert len(nodes) == 2, f"Ray Train workers ran on {len(nodes)} node(s)"
+    timing = json.loads((undisturbed / "timing.json").read_text())
+    assert timing["trials"] == 3 and 0 < timing["fixed_overhead_share"] < 1
+    result = subprocess.run([str(RAY), "list", "actors", "--filter", "class_name=Aggregator", "--format", "json",
+                             "--address", cluster["address"]], capture_output=True, text=True, env=cluster["env"])
+    assert {a["node_id"] for a in json.loads(result.stdout)} == {head_node_id(cluster)}
+
+
+def test_losing_the_worker_node_mid_training_loses_nothing(cluster, sweep, undisturbed, tmp_path):
+    proc = run_on(cluster, sweep, tmp_path)
+    run_dir = tmp_path / "tiny"
+
+    def both_chains_training_with_checkpoints():
+        running = [k for k, s in stage_records(run_dir).items()
+                   if s["phase"] in ("intermediate", "target") and s["status"] == "running"]
+        return len(running) == 2 and all((run_dir / "stages" / k / "checkpoint" / "latest.json").exists()
+                                         for k in running)
+
+    wait_for(both_chains_training_with_checkpoints, proc, "two chains training at once", timeout=600)
+    kill_node(cluster["worker_port"])  # one CPU on the head: one of the two was on the worker node
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-4000:]
+    resumed = [s for s in stage_records(run_dir).values() if s["metrics"].get("resumed_from_step") is not None
+               or s["metrics"].get("resumed_from_epoch") is not None]
+    assert resumed, "no stage resumed from its checkpoint"
+    assert (run_dir / "results.jsonl").read_bytes() == (undisturbed / "results.jsonl").read_bytes()
