@@ -137,6 +137,17 @@ class RunDir:
         record = self.read_stage(key)
         return bool(record) and record.get("status") == "done"
 
+    # A stage whose trial failed in this invocation: a trial started early to wait for it
+    # (run/schedule.py) ends instead of waiting forever. Cleared when a run starts.
+    def mark_failed(self, key: str) -> None:
+        write_text(self.root / ".failed" / key, "")
+
+    def has_failed(self, key: str) -> bool:
+        return (self.root / ".failed" / key).exists()
+
+    def clear_failed(self) -> None:
+        shutil.rmtree(self.root / ".failed", ignore_errors=True)
+
     def write_stage(self, stage, status: str, sweep: dict, metrics: dict | None = None,
                     started: float | None = None) -> dict:
         record = {

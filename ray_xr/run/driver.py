@@ -78,6 +78,7 @@ def _payload(plan: Plan, run: RunDir, aggregator: str, group) -> dict:
     res = plan.sweep.resources
     return {
         "stages": [dataclasses.asdict(plan.stages[k]) for k in group.stages],
+        "keys": list(group.stages),
         "train_run": f"{group.name}-{hashlib.sha256(' '.join(group.stages).encode()).hexdigest()[:12]}",
         "resources": res.model_dump(),
         "loop": {"run_dir": str(run.root.resolve()), "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator,
@@ -104,7 +105,19 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
         + ", ".join(g.name for g in todo))
     payload = {g.name: _payload(plan, run, aggregator, g) for g in todo}
     res = plan.sweep.resources
-    searcher = Dependencies(todo, needs, done)
+    run.clear_failed()
+
+    def failed(name: str) -> None:  # a trial waiting for this group's models ends instead
+        for key in payload[name]["keys"]:
+            run.mark_failed(key)
+
+    begun = time.time()
+
+    def computing(name: str) -> bool:  # its worker group holds its resources (a record from now)
+        return any((r := run.read_stage(key)) and r["status"] == "running" and (r["started"] or 0) >= begun
+                   for key in payload[name]["keys"] if plan.stages[key].phase != "eval")
+
+    searcher = Dependencies(todo, needs, done, computing=computing, on_failure=failed)
     # The trial process only waits on its TorchTrainer, so it holds no CPU (a bundle cannot be
     # empty, and the memory is what it really uses); with workers=0 the loop runs inside it.
     # It lives on the head node: a trial whose own actor is on a lost node fails, whatever
@@ -153,7 +166,7 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
     plan_cells = {k: list(st.cells) for k, st in plan.stages.items() if st.phase == "eval"}
     args = (str(run_dir.root.resolve()), sweep.name, sweep.data.source_language, plan_cells)
     failures: list[str] = []
-    searcher, cluster_s, slots = None, 0.0, 0
+    searcher, cluster_s, slots, reported = None, 0.0, 0, time.time()
     if all(run_dir.is_done(k) for k in plan.stages):
         log("ray-xr: every stage has finished already; no cluster needed")
         aggregator = Aggregator(*args)  # the actor's class, used in-process
@@ -167,15 +180,18 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
         actor = _start_aggregator(name, args)
         _resend_finished(plan, run_dir, lambda records: ray.get(actor.record.remote(records)))
         failures, searcher = _run_experiment(plan, run_dir, name, log)
+        reported = time.time()
         try:
             path, markdown = ray.get(actor.write_report.remote(True)), ray.get(actor.markdown.remote())
         except ray.exceptions.RayError as err:  # rebuilt from disk: every acknowledged record is there
             failures.append(f"aggregator: {type(err).__name__}; report rendered from results.jsonl instead")
             aggregator = Aggregator(*args)
             path, markdown = aggregator.write_report(final=True), aggregator.markdown()
+    report_s = time.time() - reported
     log(markdown)
     records = [r for k in plan.stages if (r := run_dir.read_stage(k))]
-    timed = schedule.timing(started, time.time(), cluster_s, records, searcher.times if searcher else {}, slots)
+    timed = schedule.timing(started, time.time(), cluster_s, report_s, records,
+                            searcher.times if searcher else {}, slots)
     write_json(run_dir.root / "timing.json", timed)
     log(f"ray-xr: report written to {path} ({timed['wall_s']:.0f} s, of which {timed['fixed_overhead_s']:.0f} s"
         f" with no stage computing: {100 * timed['fixed_overhead_share']:.0f}%; {run_dir.root / 'timing.json'})")

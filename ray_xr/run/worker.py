@@ -87,6 +87,7 @@ def run_group(loop: dict) -> None:
         stage = Stage(**raw)
         if w.run.is_done(stage.key):
             continue
+        wait_for_parent(w, stage)
         started = time.time()
         if w.rank == 0:
             w.run.write_stage(stage, "running", w.resolved, started=started)
@@ -95,6 +96,16 @@ def run_group(loop: dict) -> None:
             w.run.write_stage(stage, "done", w.resolved, metrics, started)
             w.run.clear_checkpoint(stage.key)  # the stage's result is on disk: nothing to resume
         w.barrier()  # the next stage may read this one's files
+
+
+def wait_for_parent(w: Worker, stage: Stage) -> None:
+    """A trial may start while the group it reads from still trains (schedule.Dependencies
+    fills a slot that would idle with it, so its start-up overlaps that training): wait for the
+    parent's model, or end if the parent's trial failed."""
+    while stage.parent and not w.run.is_done(stage.parent):
+        if w.run.has_failed(stage.parent):
+            raise RuntimeError(f"{stage.label}: the stage it reads, {stage.parent}, failed")
+        time.sleep(0.5)
 
 
 def derived_seed(*parts: object) -> int:
