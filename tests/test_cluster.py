@@ -126,6 +126,10 @@ def test_a_sweep_runs_on_both_nodes_and_keeps_driver_and_aggregator_on_the_head(
     assert len(records) == 2 * 2 * 2  # chains x languages x levels
     nodes = nodes_of_train_workers(cluster)
     assert len(nodes) == 2, f"Ray Train workers ran on {len(nodes)} node(s)"
+    # one Tune experiment, named after the sweep, with one trial per group
+    experiments = list((undisturbed / "ray").glob("*/experiment_state-*.json"))
+    assert [e.parent.name for e in experiments] == ["tiny"]
+    assert len(list(experiments[0].parent.glob("trial_*"))) == 3
     timing = json.loads((undisturbed / "timing.json").read_text())
     assert timing["trials"] == 3 and 0 < timing["fixed_overhead_share"] < 1
     result = subprocess.run([str(RAY), "list", "actors", "--filter", "class_name=Aggregator", "--format", "json",

@@ -38,7 +38,7 @@ class Dependencies(Searcher):
     def __init__(self, groups: list[Group], needs: dict[str, set[str]], done: set[str],
                  computing=lambda name: False, on_failure=None):
         super().__init__()
-        self._todo = list(groups)
+        self._todo = [g for g in groups if g.name not in done]
         self._needs, self._done = needs, set(done)
         self._running: dict[str, str] = {}  # Tune trial id -> group name
         self._computing, self._on_failure = computing, on_failure  # on_failure(failed group's name)
