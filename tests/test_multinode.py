@@ -69,18 +69,19 @@ def processes_with(fragment: str) -> list[psutil.Process]:
 def cluster():
     port, head_nm, worker_nm = free_port(), free_port(), free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "token"}  # what `ray start --head` asks of every client
-    ray_start(env, "--head", "--port", str(port), "--num-cpus", "1", "--node-manager-port", str(head_nm),
-              "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()))
-    gcs = processes_with(f"--gcs_server_port={port}")[0]
-    session = next(a.split("=", 1)[1] for a in gcs.cmdline() if a.startswith("--session-dir="))
+    session = None
     try:
+        ray_start(env, "--head", "--port", str(port), "--num-cpus", "1", "--node-manager-port", str(head_nm),
+                  "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()))
+        gcs = processes_with(f"--gcs_server_port={port}")[0]
+        session = next(a.split("=", 1)[1] for a in gcs.cmdline() if a.startswith("--session-dir="))
         ray_start(env, "--address", f"127.0.0.1:{port}", "--num-cpus", "2", "--node-manager-port", str(worker_nm))
         yield {"address": f"127.0.0.1:{port}", "env": env, "worker_port": worker_nm}
     finally:  # only what this test started, by PID: other Ray clusters may share the machine
         for nm in (worker_nm, head_nm):
             if processes_with(f"--node_manager_port={nm}"):
                 kill_node(nm)
-        for proc in processes_with(session):  # the head's GCS, dashboard and monitors
+        for proc in processes_with(session or f"--gcs_server_port={port}"):  # GCS, dashboard, monitors
             proc.kill()
         current = Path("/tmp/ray/ray_current_cluster")  # else a later ray.init() joins the dead cluster
         if current.exists() and current.read_text().strip().endswith(f":{port}"):
@@ -155,3 +156,20 @@ def test_losing_the_worker_node_mid_training_loses_nothing(cluster, sweep, undis
                or s["metrics"].get("resumed_from_epoch") is not None]
     assert resumed, "no stage resumed from its checkpoint"
     assert (run_dir / "results.jsonl").read_bytes() == (undisturbed / "results.jsonl").read_bytes()
+
+
+def test_joining_without_the_token_says_how_to_get_it(cluster, sweep, tmp_path):
+    env = {k: v for k, v in cluster["env"].items() if k != "RAY_AUTH_MODE"}
+    result = ray_xr("run", str(sweep), "--storage", str(tmp_path), "--address", cluster["address"], env=env,
+                    timeout=300)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ray-xr: error: --address") and "RAY_AUTH_MODE=token" in last
+    assert "ray get-auth-token" in last and "Traceback" not in result.stderr
+
+
+def test_a_run_without_address_beside_a_running_cluster_says_to_join_it(cluster, sweep, tmp_path):
+    assert Path("/tmp/ray/ray_current_cluster").exists()  # what `ray start --head` leaves
+    result = ray_xr("run", str(sweep), "--storage", str(tmp_path), timeout=300)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "--address auto" in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
