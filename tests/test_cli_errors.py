@@ -81,3 +81,35 @@ def test_an_object_storage_uri_is_refused_not_made_a_folder(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("ray-xr: error: --storage s3://bucket/runs: object storage URIs are not supported")
     assert not (tmp_path / "s3:").exists()
+
+
+def test_a_missing_data_file_is_named_as_missing(tmp_path):
+    missing = tmp_path / "test.tsv"
+    result = ray_xr("data", "show", "xnli", str(missing))
+    assert result.returncode == 2
+    assert result.stderr == f"ray-xr: error: {missing}: no such file\n"
+
+
+def test_a_tatoeba_pair_of_two_language_pairs_is_refused(tmp_path):
+    """Both sides have three lines, so only the LASER names tell that they do not align."""
+    deu, fra = tmp_path / "tatoeba.deu-eng.deu", tmp_path / "tatoeba.fra-eng.eng"
+    deu.write_text("Hallo.\nDanke.\nTschüss.\n")
+    fra.write_text("Hello.\nThanks.\nBye.\n")
+    result = ray_xr("data", "show", "tatoeba", str(deu), str(fra))
+    assert result.returncode == 2
+    assert result.stderr == (f"ray-xr: error: {fra}: the English side of the pair fra-eng, expected that of"
+                             f" deu-eng (the pair of {deu.name})\n")
+
+
+def test_an_unreachable_hub_fails_at_once_in_one_line(tmp_path):
+    """Unreachable, `datasets` retries each file for minutes; the probe answers in seconds. Port 9
+    of this machine refuses connections, as a hub behind a firewall or without network does."""
+    for command in (("data", "check"), ("run", "--storage", str(tmp_path / "runs"))):
+        result = ray_xr(*command, "sweeps/nli_vs_ner.yaml", env={"HF_ENDPOINT": "http://127.0.0.1:9"}, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and "Retrying" not in result.stderr
+        assert result.stderr.startswith("ray-xr: error: sweeps/nli_vs_ner.yaml: the Hugging Face hub"
+                                        " (http://127.0.0.1:9) cannot be reached")
+        assert "HF_ENDPOINT" in result.stderr and "HF_HUB_OFFLINE=1" in result.stderr
+    assert "the model xlm-roberta-large" in result.stderr  # `run` loads the model from it too
+    assert not (tmp_path / "runs").exists()
