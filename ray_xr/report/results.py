@@ -17,7 +17,9 @@ target reported under two metrics is an error, not something to average away.
 Outputs, in RUN_DIR/report/ (each written atomically):
 
 robustness.md
-    Score table, drop table and source-language table, numbers to one decimal.
+    Titled with the sweep's name: score table, drop table, source-language table, a table per
+    target of every language's score, numbers to one decimal, and the provenance
+    (ray_xr.report.provenance: sweep, model, git SHA, library versions, dates).
 robustness.csv
     Long form, one row per intermediate x target x noise x level (clean rows included, once
     per noise kind, with drop 0). Columns, in this order:
