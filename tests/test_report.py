@@ -337,7 +337,8 @@ def test_reports_are_titled_by_the_sweep_and_say_where_their_numbers_come_from(t
     run_dir = tmp_path / "copied-folder"
     records = [{**r, "stage": f"k{r['seed']}"} for r in make_records()]
     write_results(run_dir, records)
-    (run_dir / "sweep.json").write_text(json.dumps({"name": "demo", "model": "embedded-tiny"}))
+    (run_dir / "sweep.json").write_text(json.dumps({"name": "demo", "model": "embedded-tiny",
+                                                    "intermediate": ["none", "squad"], "targets": ["wikiann", "xnli"]}))
     for seed, sha, finished in ((1, "abc123", 1796169600.0), (2, "abc123", 1796173200.0)):
         stage = run_dir / "stages" / f"k{seed}"
         stage.mkdir(parents=True)
@@ -345,6 +346,8 @@ def test_reports_are_titled_by_the_sweep_and_say_where_their_numbers_come_from(t
             "git_sha": sha, "python": "3.11.7", "versions": {"torch": "2.13.0", "ray": "2.60.0", "datasets": None}}}))
     markdown = write_report(run_dir).read_text(encoding="utf-8")
     assert markdown.startswith("# Robustness: demo\n")
+    # the sweep's order of targets, not the order of the records (results.jsonl sorts by name)
+    assert "| Intermediate task | wikiann clean |" in markdown and "### wikiann" in markdown.split("### xnli")[0]
     assert markdown.endswith("## Provenance\n\n- Sweep `demo`, model `embedded-tiny`, 2 evaluations.\n"
                              "- Code: ray-xr at git abc123.\n- Libraries: ray 2.60.0, torch 2.13.0; Python 3.11.7.\n"
                              "- Evaluated 2026-12-02 00:00 UTC to 2026-12-02 01:00 UTC.\n")

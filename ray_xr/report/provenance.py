@@ -82,7 +82,7 @@ def markdown(found: dict) -> list[str]:
              + (f", {found['evaluations']} evaluations" if found["evaluations"] else "") + "."]
     if found["git_sha"]:
         lines.append(f"- Code: ray-xr at git {', '.join(found['git_sha'])}"
-                     + (" (several: the run was resumed under other code)" if len(found["git_sha"]) > 1 else "") + ".")
+                     + (" (several: the code changed between stages)" if len(found["git_sha"]) > 1 else "") + ".")
     if found["versions"]:
         lines.append("- Libraries: " + ", ".join(f"{lib} {' / '.join(v)}" for lib, v in found["versions"].items())
                      + (f"; Python {' / '.join(found['python'])}" if found["python"] else "") + ".")

@@ -17,7 +17,7 @@ from ray_xr.report import html, plots, provenance, sections, summary, tex
 from ray_xr.report.compare import ALPHA, COMPARISON_COLUMNS
 from ray_xr.report.summary import LANGUAGE_COLUMNS
 from ray_xr.report.results import (
-    BASELINE, RECORD_KEYS, ROBUSTNESS_COLUMNS, cell_order, first_seen, load_results,
+    BASELINE, RECORD_KEYS, ROBUSTNESS_COLUMNS, cell_order, first_seen, in_sweep_order, load_results,
     robustness_rows, sweep_source_language, target_metrics,
 )
 from ray_xr.stages import write_text
@@ -269,7 +269,7 @@ def write_report(
         source_language = sweep_source_language(run_dir)
     if records is None:
         records = load_results(run_dir)
-    records = list(records)
+    records = in_sweep_order(records, provenance.sweep_doc(run_dir))
     found = summary.gather(run_dir, records, source_language)
     rows = summary.enrich(robustness_rows(records, source_language), found)
     out = run_dir / "report"

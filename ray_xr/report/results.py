@@ -227,6 +227,19 @@ def robustness_rows(records: Sequence[dict], source_language: str = "en") -> lis
     return rows
 
 
+def in_sweep_order(records: Sequence[dict], sweep: dict) -> list[dict]:
+    """Records in the order the sweep lists its intermediate tasks and targets (stable
+    otherwise): results.jsonl is sorted by name, and records arrive as stages finish; neither is
+    the order the sweep's author chose, and a report should not change with either."""
+    def rank(field: str) -> dict:
+        listed = sweep.get(field)
+        return {name: i for i, name in enumerate(listed)} if isinstance(listed, list) else {}
+
+    inters, targets = rank("intermediate"), rank("targets")
+    return sorted(records, key=lambda r: (inters.get(r["intermediate"], len(inters)),
+                                          targets.get(r["target"], len(targets))))
+
+
 def sweep_source_language(run_dir: Path) -> str:
     path = run_dir / "sweep.json"
     if not path.exists():

@@ -16,6 +16,7 @@ from typing import Sequence
 
 from ray_xr.metrics import TASK_FAMILIES, xtreme_r_score
 from ray_xr.report import provenance
+from ray_xr.report.results import in_sweep_order
 from ray_xr.stages import write_text
 
 XTREME_R_TASKS = frozenset(t for tasks in TASK_FAMILIES.values() for t in tasks)
@@ -71,6 +72,7 @@ def _cell(cell: tuple[float, int] | None, with_count: bool) -> str:
 def write(run_dir: Path, records: Sequence[dict]) -> Path:
     """RUN_DIR/report/xtreme_r.md, beside render.py's files (written atomically)."""
     origin = provenance.gather(Path(run_dir), records)
+    records = in_sweep_order(records, provenance.sweep_doc(Path(run_dir)))
     path = Path(run_dir) / "report" / "xtreme_r.md"
     write_text(path, render(records, origin["sweep"], origin))
     return path
