@@ -15,6 +15,10 @@ lines after them, as in one terminal. The README annotates, in comments a reader
     <!-- readme-check: skip (REASON) -->   on the line before a fence: the block is not run
                                     (a cluster, the network, or the test suite CI just ran),
                                     and the check says so with the reason
+    <!-- readme-check: numbers in FILE -->  on the line before a paragraph: each decimal number
+                                    in it (sign included) and each `N of M` is in FILE (of the
+                                    clone, once every block has run), so prose quoting a run
+                                    cannot go stale
 
 Standard library only: it runs before and outside the virtual environment it makes.
 """
@@ -34,6 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```(bash|sh)\s*$")
 SKIP = re.compile(r"^<!-- readme-check: skip \((.+)\) -->$")
+NUMBERS_IN = re.compile(r"^<!-- readme-check: numbers in (\S+) -->$")
+NUMBER = re.compile(r"(?<![\w.])[+-]?\d+\.\d+|\b\d+ of \d+\b")
 EXITS = re.compile(r"\bexits (\d+)")
 QUOTED = re.compile(r'"(\w+)": (\d+)')
 STATE = ("source ", "export ", "cd ")
@@ -100,6 +106,29 @@ def blocks(readme: str) -> list[Block]:
     return out
 
 
+def quoted_paragraphs(readme: str) -> list[tuple[int, str, str]]:
+    """(line, file, paragraph) for each paragraph under a `numbers in FILE` marker."""
+    lines, out = readme.splitlines(), []
+    for i, text in enumerate(lines):
+        found = NUMBERS_IN.match(text)
+        if found:
+            end = next((j for j in range(i + 1, len(lines)) if not lines[j].strip()), len(lines))
+            out.append((i + 2, found.group(1), " ".join(lines[i + 1:end])))
+    return out
+
+
+def check_numbers(readme: str, root: Path) -> list[str]:
+    problems = []
+    for number, name, paragraph in quoted_paragraphs(readme):
+        path = root / name
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        missing = [n for n in NUMBER.findall(paragraph) if n not in text]
+        print(f"  README.md:{number}: {len(NUMBER.findall(paragraph))} numbers checked against {name}", flush=True)
+        if missing:
+            problems.append(f"README.md:{number}: not in {name}: {', '.join(missing)}")
+    return problems
+
+
 def clone(repo: Path, into: Path) -> Path:
     """A fresh clone of HEAD with ../shared beside it (read-only data the README points at)."""
     target = into / repo.name
@@ -144,7 +173,7 @@ def run(readme: str, root: Path) -> list[str]:
             problems += check_line(line, prelude, root, block.table, env)
             if line.command.startswith(STATE):
                 prelude.append(line.command)
-    return problems
+    return problems + check_numbers(readme, root)
 
 
 def main() -> int:
