@@ -29,7 +29,7 @@ def cmd_report(args) -> int:
     path = render.write_report(run_dir, progress=_progress(run_dir))
     scores = xtreme.write(run_dir, results.load_results(run_dir))
     if args.readme_table:  # the README's demo table is this output, pasted, never typed
-        print(section(path.read_text(), "Scores"))
+        print(section(path, "Scores"))
         return 0
     print(path.read_text())
     print(scores.read_text())
@@ -37,13 +37,13 @@ def cmd_report(args) -> int:
     return 0
 
 
-def section(markdown: str, heading: str) -> str:
+def section(path: Path, heading: str) -> str:
     """The body of the `## heading` section of a markdown report, without its heading."""
-    for part in markdown.split("\n## ")[1:]:
+    for part in path.read_text(encoding="utf-8").split("\n## ")[1:]:
         title, _, body = part.partition("\n")
         if title == heading:
             return body.strip()
-    raise ReportError(f"the report has no '{heading}' section (no results yet?)")
+    raise ReportError(f"{path}: no '{heading}' section (no results yet?)")
 
 
 def _progress(run_dir: Path) -> dict | None:

@@ -16,6 +16,7 @@ from ray_xr.errors import ReportError
 from ray_xr.report import summary
 from ray_xr.report import xtreme as xtreme_score
 from ray_xr.report.render import render_markdown, write_report
+from tests.conftest import ray_xr
 
 REPORT_FILES = ["comparisons.csv", "per_language.csv", "plots", "report.html", "robustness.csv", "robustness.md",
                 "robustness.tex", "summary.json"]
@@ -356,3 +357,16 @@ def test_reports_are_titled_by_the_sweep_and_say_where_their_numbers_come_from(t
     found = json.loads((run_dir / "report" / "summary.json").read_text())["provenance"]
     assert found["git_sha"] == ["abc123"] and found["versions"]["torch"] == ["2.13.0"]
     assert found["evaluated"] == ["2026-12-02 00:00 UTC", "2026-12-02 01:00 UTC"]
+
+
+def test_readme_table_is_the_reports_score_table(tmp_path):
+    run_dir = write_results(tmp_path / "run", make_records())
+    result = ray_xr("report", str(run_dir), "--readme-table")
+    assert result.returncode == 0, result.stderr
+    markdown = (run_dir / "report" / "robustness.md").read_text(encoding="utf-8")
+    table = markdown.split("## Scores\n\n")[1].split("\n\n## ")[0]
+    assert result.stdout == table + "\n" and table.startswith("| Intermediate task | xnli clean |")
+    empty = write_results(tmp_path / "empty", [])
+    result = ray_xr("report", str(empty), "--readme-table")
+    assert result.returncode == 2
+    assert result.stderr == f"ray-xr: error: {empty / 'report' / 'robustness.md'}: no 'Scores' section (no results yet?)\n"
