@@ -73,13 +73,14 @@ def _check_data(sweep, source: str) -> str:
 
 HUB = "https://huggingface.co"
 _PROBE_TIMEOUT_S = 5  # a reachable hub answers in well under a second
+_OFFLINE = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")  # huggingface_hub's and datasets' switches
 
 
 def _require_hub(sweep, source: str, model: bool = True) -> None:
     """One line, at once, when the sweep reads the Hugging Face hub and it cannot be reached:
     unreachable, `datasets` retries every file for minutes (dozens of 'Retrying in 8s' lines).
     With HF_HUB_OFFLINE set the cache answers instead, and a missing file fails fast there."""
-    if any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+    if any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in _OFFLINE):
         return
     reads = sorted({task for task, *_, data in datatools.needed_splits(plan.build(sweep)) if data["source"] == "hub"})
     what = [f"the data of {', '.join(reads)}"] if reads else []

@@ -114,6 +114,11 @@ def test_an_unreachable_hub_fails_at_once_in_one_line(tmp_path):
         assert "HF_ENDPOINT" in result.stderr and "HF_HUB_OFFLINE=1" in result.stderr
     assert "the model xlm-roberta-large" in result.stderr  # `run` loads the model from it too
     assert not (tmp_path / "runs").exists()
+    # offline on purpose: no probe, the cache answers (here: it lacks the files, one line says so)
+    offline = ray_xr("data", "check", "sweeps/nli_vs_ner.yaml", timeout=120,
+                     env={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    assert offline.returncode == 2 and offline.stderr.count("\n") == 1
+    assert "cannot be reached" not in offline.stderr and "OfflineModeIsEnabled" in offline.stderr
 
 
 def fake_run(folder: Path, cells: list[tuple[str, int]], source: str = "hub", cap: int = 0) -> Path:
