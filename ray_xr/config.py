@@ -213,12 +213,17 @@ def parse(data: object, source: str = "<sweep>", base: str | Path | None = None)
     directory) and kept absolute, so a sweep means the same from any working directory."""
     if not isinstance(data, dict):
         raise SweepError(f"{source}: expected a YAML mapping at the top level")
-    base = Path(base) if base is not None else Path.cwd()
-    data = _resolve_model(_resolve_local_dirs(_resolve_noise_files(data, base), base), base)
+    data = resolve_paths(data, Path(base) if base is not None else Path.cwd())
     try:
         return Sweep.model_validate(_listify(data))
     except ValidationError as err:
         raise SweepError(_one_line(err, source)) from None
+
+
+def resolve_paths(data: dict, base: Path) -> dict:
+    """The raw sweep with every relative path made absolute against `base` (a sweep file's
+    folder), so that it can be written elsewhere and mean the same."""
+    return _resolve_model(_resolve_local_dirs(_resolve_noise_files(data, base), base), base)
 
 
 def _resolve_noise_files(data: dict, base: Path) -> dict:

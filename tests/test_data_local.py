@@ -12,7 +12,7 @@ import yaml
 from ray_xr import config, datatools, plan
 from ray_xr.tasks.load import load_split
 from ray_xr.errors import DataError
-from tests.conftest import REAL_DATA, REPO, TINY, ray_xr
+from tests.conftest import REAL_DATA, REPO, TINY, ray_xr, shipped_sweep
 
 pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
 
@@ -163,7 +163,7 @@ def test_data_check_real_sample_sweep_and_a_missing_language(tmp_path):
     assert rows[("udpos", "test", "zh")] == "200" and rows[("xnli", "train", "en")] == "1000"
     # its target models keep their last epoch (model_selection: last): no target reads a dev split
     assert ("panx", "dev", "en") not in rows and rows[("mnli", "dev", "en")] == "300"
-    sweep = moved(REPO / "sweeps/real_sample.yaml")
+    sweep = shipped_sweep("real_sample")
     sweep["languages"]["panx"] = ["en", "es"]  # the sample has no Spanish WikiANN
     path = tmp_path / "missing.yaml"
     path.write_text(yaml.safe_dump(sweep))
@@ -177,18 +177,6 @@ def test_data_show_unknown_task_is_one_line():
     result = ray_xr("data", "show", "nope", "x.conllu")
     assert result.returncode == 2 and "unknown task 'nope'" in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
-
-
-def moved(path: Path) -> dict:
-    """A shipped sweep's YAML with its data.local directories made absolute, to be written elsewhere
-    (its relative paths name folders relative to the file)."""
-    sweep = yaml.safe_load(path.read_text())
-    for task, entry in sweep["data"]["local"].items():
-        if isinstance(entry, str):
-            sweep["data"]["local"][task] = str((path.parent / entry).resolve())
-        else:
-            entry["dir"] = str((path.parent / entry["dir"]).resolve())
-    return sweep
 
 
 def test_every_path_of_a_sweep_is_relative_to_the_sweep_file(tmp_path):
