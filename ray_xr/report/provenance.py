@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-# stage.json of a finished evaluation, by path and modification time: the live report rereads
-# the provenance every few seconds, and a sweep may have thousands of evaluations
+# The provenance and finish time of each stage.json read, by path and modification time: the
+# live report rereads them every few seconds, and a sweep may have thousands of evaluations
+# (only these two fields are kept: a stage.json also holds the whole resolved sweep)
 _STAGES: dict[tuple[str, int], dict] = {}
 
 
@@ -41,9 +42,10 @@ def _stage(path: Path) -> dict:
         return {}
     if key not in _STAGES:
         try:
-            _STAGES[key] = json.loads(path.read_text(encoding="utf-8"))
+            record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
+        _STAGES[key] = {k: record.get(k) for k in ("provenance", "finished")} if isinstance(record, dict) else {}
     return _STAGES[key]
 
 
