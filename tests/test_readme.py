@@ -13,6 +13,7 @@ from tests import readme_check
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
+PROSE = " ".join(README.split())  # quotes matched across line breaks
 
 
 def counts(sweep: str) -> dict:
@@ -25,13 +26,13 @@ def number(text: str) -> int:
 
 def test_the_full_sweeps_plan_counts_are_the_ones_quoted():
     found = re.search(r"`ray-xr plan sweeps/nli_vs_ner.yaml` shows its (\d+) \+ (\d+) \+ (\d+) training stages"
-                      r"\s+and ([\d,]+) evaluations", README)
+                      r" and ([\d,]+) evaluations", PROSE)
     stages = counts("nli_vs_ner")["stages"]
     assert found, "the README no longer quotes nli_vs_ner's plan"
     assert [number(g) for g in found.groups()] == [
         stages["pretrain"], stages["intermediate"], stages["target"], stages["eval"]]
-    found = re.search(r"`sweeps/phang2020.yaml`.*?`ray-xr plan` shows ([\d,]+)\s+intermediate, ([\d,]+) target"
-                      r" and ([\d,]+) evaluation stages", README, re.S)
+    found = re.search(r"`sweeps/phang2020.yaml`.*?`ray-xr plan` shows ([\d,]+) intermediate, ([\d,]+) target"
+                      r" and ([\d,]+) evaluation stages", PROSE)
     stages = counts("phang2020")["stages"]
     assert found, "the README no longer quotes phang2020's plan"
     assert [number(g) for g in found.groups()] == [stages["intermediate"], stages["target"], stages["eval"]]
@@ -39,11 +40,11 @@ def test_the_full_sweeps_plan_counts_are_the_ones_quoted():
 
 def test_the_demo_counts_are_the_ones_quoted():
     demo = counts("local")
-    found = re.search(r"the demo launches (\d+) worker\s+groups for (\d+) training stages and (\d+) evaluations", README)
+    found = re.search(r"the demo launches (\d+) worker groups for (\d+) training stages and (\d+) evaluations", PROSE)
     assert found, "the README no longer quotes the demo's worker groups"
     training = sum(n for phase, n in demo["stages"].items() if phase != "eval")
     assert [int(g) for g in found.groups()] == [demo["trials"], training, demo["stages"]["eval"]]
-    assert f"{demo['stages']['eval']} evaluations" in README.split("Wall time:")[1]
+    assert f"{demo['stages']['eval']} evaluations" in PROSE.split("Wall time:")[1]
 
 
 def yaml_blocks() -> list[str]:
