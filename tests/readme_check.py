@@ -192,8 +192,8 @@ def main() -> int:
             shutil.rmtree(temp, ignore_errors=True)
     for problem in problems:
         print(f"readme-check: {problem}", file=sys.stderr)
-    print(f"readme-check: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'every command ran as the README says'}"
-          f" ({time.monotonic() - started:.0f} s)", flush=True)
+    verdict = f"FAILED, {len(problems)} problem(s)" if problems else "every command ran as the README says"
+    print(f"readme-check: {verdict} ({time.monotonic() - started:.0f} s)", flush=True)
     return 1 if problems else 0
 
 
