@@ -27,10 +27,23 @@ def cmd_report(args) -> int:
     from ray_xr.report import render  # lazy: numpy and pyarrow, which `noise show` does without
 
     path = render.write_report(run_dir, progress=_progress(run_dir))
+    scores = xtreme.write(run_dir, results.load_results(run_dir))
+    if args.readme_table:  # the README's demo table is this output, pasted, never typed
+        print(section(path, "Scores"))
+        return 0
     print(path.read_text())
-    print(xtreme.write(run_dir, results.load_results(run_dir)).read_text())
+    print(scores.read_text())
     print(f"ray-xr: report written to {path}")
     return 0
+
+
+def section(path: Path, heading: str) -> str:
+    """The body of the `## heading` section of a markdown report, without its heading."""
+    for part in path.read_text(encoding="utf-8").split("\n## ")[1:]:
+        title, _, body = part.partition("\n")
+        if title == heading:
+            return body.strip()
+    raise ReportError(f"{path}: no '{heading}' section (no results yet?)")
 
 
 def _progress(run_dir: Path) -> dict | None:
@@ -140,6 +153,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_sweep_command("cmd_run"))
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")
+    p.add_argument("--readme-table", action="store_true",
+                   help="print only the score table (with intervals and marks), as the README shows it")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("status", help="stages done / running / failed / to do per phase and the time left, without Ray")
     p.add_argument("run_dir")

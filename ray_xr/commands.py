@@ -7,6 +7,9 @@ only when it starts the sweep.
 from __future__ import annotations
 
 import json
+import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from ray_xr import config, datatools, plan
@@ -23,6 +26,7 @@ def cmd_plan(args) -> int:
 def cmd_run(args) -> int:
     sweep = config.load(args.sweep)  # validate before anything heavy starts
     _check_dirs(sweep, args.sweep)
+    _require_hub(sweep, args.sweep)
     if sweep.data.source == "local":  # reading local files is cheap: fail before any training
         _check_data(sweep, args.sweep)
     if "://" in args.storage:  # Path() would make "s3://b/runs" a local folder named "s3:"
@@ -48,6 +52,7 @@ def cmd_data_show(args) -> int:
 def cmd_data_check(args) -> int:
     sweep = config.load(args.sweep)
     _check_dirs(sweep, args.sweep)
+    _require_hub(sweep, args.sweep, model=False)
     print(_check_data(sweep, args.sweep))
     return 0
 
@@ -64,3 +69,33 @@ def _check_data(sweep, source: str) -> str:
         print("\n".join([table] + [f"  {p}" for p in problems]))
         raise DataError(f"{source}: {len(problems)} split(s) missing or malformed; first: {problems[0]}")
     return table
+
+
+HUB = "https://huggingface.co"
+_PROBE_TIMEOUT_S = 5  # a reachable hub answers in well under a second
+_OFFLINE = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")  # huggingface_hub's and datasets' switches
+
+
+def _require_hub(sweep, source: str, model: bool = True) -> None:
+    """One line, at once, when the sweep reads the Hugging Face hub and it cannot be reached:
+    unreachable, `datasets` retries every file for minutes (dozens of 'Retrying in 8s' lines).
+    With HF_HUB_OFFLINE set the cache answers instead, and a missing file fails fast there."""
+    if any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in _OFFLINE):
+        return
+    reads = sorted({task for task, *_, data in datatools.needed_splits(plan.build(sweep)) if data["source"] == "hub"})
+    what = [f"the data of {', '.join(reads)}"] if reads else []
+    if model and sweep.model != config.EMBEDDED_MODEL and not Path(sweep.model).is_dir():
+        what.append(f"the model {sweep.model}")
+    if not what:
+        return
+    endpoint = os.environ.get("HF_ENDPOINT") or HUB
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=_PROBE_TIMEOUT_S)
+    except urllib.error.HTTPError:
+        pass  # the server answered: the hub is there, whatever it thinks of a HEAD on its root
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "reason", None) or err
+        raise DataError(f"{source}: the Hugging Face hub ({endpoint}) cannot be reached ({reason}) and this sweep"
+                        f" reads {' and '.join(what)} from it; run where it is reachable, set HF_ENDPOINT to a"
+                        " mirror, or fill the cache once online (`ray-xr data check SWEEP`) and set"
+                        " HF_HUB_OFFLINE=1") from None

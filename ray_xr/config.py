@@ -208,15 +208,22 @@ def _keys_at(loc: tuple) -> list[str]:
 
 
 def parse(data: object, source: str = "<sweep>", base: str | Path | None = None) -> Sweep:
-    """Validate a sweep; relative noise file paths are resolved against `base` (the sweep
-    file's folder; default: the current directory) and kept absolute."""
+    """Validate a sweep. Every relative path in it (data.local directories, noise files, a
+    model directory) is resolved against `base` (the sweep file's folder; default: the current
+    directory) and kept absolute, so a sweep means the same from any working directory."""
     if not isinstance(data, dict):
         raise SweepError(f"{source}: expected a YAML mapping at the top level")
-    data = _resolve_noise_files(data, Path(base) if base is not None else Path.cwd())
+    data = resolve_paths(data, Path(base) if base is not None else Path.cwd())
     try:
         return Sweep.model_validate(_listify(data))
     except ValidationError as err:
         raise SweepError(_one_line(err, source)) from None
+
+
+def resolve_paths(data: dict, base: Path) -> dict:
+    """The raw sweep with every relative path made absolute against `base` (a sweep file's
+    folder), so that it can be written elsewhere and mean the same."""
+    return _resolve_model(_resolve_local_dirs(_resolve_noise_files(data, base), base), base)
 
 
 def _resolve_noise_files(data: dict, base: Path) -> dict:
@@ -228,12 +235,33 @@ def _resolve_noise_files(data: dict, base: Path) -> dict:
     return {**data, "noise": noise}
 
 
+def _resolve_local_dirs(data: dict, base: Path) -> dict:
+    d = data.get("data")
+    local = d.get("local") if isinstance(d, dict) else None
+    if not isinstance(local, dict):
+        return data
+    local = {task: {**entry, "dir": _absolute(entry.get("dir"), base)} if isinstance(entry, dict)
+             else _absolute(entry, base) for task, entry in local.items()}
+    return {**data, "data": {**d, "local": local}}
+
+
+def _resolve_model(data: dict, base: Path) -> dict:
+    """A model that is a folder (`./xlmr`, `../models/xlmr`, or found beside the sweep) becomes
+    its absolute path; anything else is a hub name (`FacebookAI/xlm-roberta-large`)."""
+    model = data.get("model")
+    if not isinstance(model, str) or model == EMBEDDED_MODEL:
+        return data
+    if model.startswith((".", "/", "~")) or (base / model).is_dir():
+        return {**data, "model": str((base / Path(model).expanduser()).resolve())}
+    return data
+
+
 def _absolute(files, base: Path):  # {lang: path}, or published's {task: {lang: path}}
     if isinstance(files, dict):
         return {key: _absolute(value, base) for key, value in files.items()}
     if not isinstance(files, str) or not files or files == "release" or "://" in files:
         return files  # published.RELEASE, or a mirror's URL
-    return str((base / files).resolve())
+    return str((base / Path(files).expanduser()).resolve())
 
 
 def _listify(value):

@@ -2,11 +2,14 @@
 sweep needs before anything trains. No torch, no Ray."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Sequence
 
-from ray_xr.data.examples import Classification, Example, MultipleChoice, Tagging, scored
+from ray_xr.data.examples import Answer, Classification, Example, MultipleChoice, Tagging, scored
+from ray_xr.data.formats import missing_language
 from ray_xr.errors import DataError
 from ray_xr.tasks import get_task, load, local, published
 
@@ -36,7 +39,11 @@ def read_files(task: str, paths: Sequence[str], lang: str | None) -> list[Exampl
         raise DataError(f"task {task}: its files hold one language each; --lang selects rows of"
                              " multi-language files only")
     groups = [tuple(paths[i:i + layout.arity]) for i in range(0, len(paths), layout.arity)]
-    return local.read(layout.format, groups, spec.labels, lang)
+    examples = local.read(layout.format, groups, spec.labels, lang)
+    if lang is not None and not scored(examples):  # a pool without queries: the files name their language
+        present = {Path(p).stem.rsplit(".", 1)[-1] for group in groups for p in group}
+        raise missing_language(f"task {task} ({len(paths)} file(s))", lang, present, "questions")
+    return examples
 
 
 def show(task: str, paths: Sequence[str], lang: str | None, as_json: bool, first: int = 3) -> str:
@@ -52,8 +59,36 @@ def show(task: str, paths: Sequence[str], lang: str | None, as_json: bool, first
     if counts:
         total = sum(counts.values())
         lines.append("labels: " + ", ".join(f"{k} {v} ({100 * v / total:.1f}%)" for k, v in counts.most_common()))
-    lines += [f"  {e}" for e in queries[:first]]
-    return "\n".join(lines)
+    return "\n".join(lines + [""] + example_table(queries[:first]))
+
+
+_CELL = 48  # characters a cell keeps, so that a row of a sentence pair fits a wide terminal line
+
+
+def _cells(example: Example) -> dict[str, str]:
+    """Column -> text of one example: its fields, a tagged sentence as word/TAG pairs, tuples
+    (choices, answers, relevance keys) joined with ' | '."""
+    if isinstance(example, Tagging):
+        return {"id": example.id, "words/tags": " ".join(f"{w}/{t}" for w, t in zip(example.words, example.tags))}
+    out = {}
+    for field in dataclasses.fields(example):
+        value = getattr(example, field.name)
+        if isinstance(value, tuple):
+            value = " | ".join(v.text if isinstance(v, Answer) else str(v) for v in value)
+        text = "" if value is None else " ".join(str(value).split())
+        out[field.name] = text if len(text) <= _CELL else text[:_CELL - 1] + "…"
+    return out
+
+
+def example_table(examples: Sequence[Example]) -> list[str]:
+    """Examples as an aligned text table, one row each (`data show`; --json has counts only)."""
+    rows = [_cells(e) for e in examples]
+    if not rows:
+        return []
+    header = list(rows[0])
+    widths = {c: max(len(c), *(len(r.get(c, "")) for r in rows)) for c in header}
+    lines = [[c.ljust(widths[c]) for c in header]] + [[r.get(c, "").ljust(widths[c]) for c in header] for r in rows]
+    return ["  " + "  ".join(line).rstrip() for line in lines]
 
 
 def needed_splits(plan) -> list[tuple[str, str, str, dict]]:

@@ -39,8 +39,8 @@ class DataError(RayXRError, ValueError):
 
     @classmethod
     def at(cls, path: object, line: int, problem: str) -> "DataError":
-        """`PATH:LINE: problem` (line 0 means the file as a whole)."""
-        return cls(f"{path}:{line}: {problem}")
+        """`PATH:LINE: problem`, or `PATH: problem` for line 0 (the file as a whole)."""
+        return cls(f"{path}:{line}: {problem}" if line else f"{path}: {problem}")
 
 
 class NoiseError(RayXRError, ValueError):

@@ -73,7 +73,7 @@ class LocalFile(Frozen):
 class LocalTask(Frozen):
     """A task's files: a directory in the task's published layout, single splits overridable."""
 
-    # made absolute against the working directory when the sweep is read; checked to exist by
+    # made absolute against the sweep file's folder when it is read; checked to exist by
     # `run` and `data check`, not here: a sweep may name cluster storage its planner lacks
     dir: str
     files: dict[str, LocalFile] = {}  # split -> a path (relative to dir) or {path, format}

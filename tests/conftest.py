@@ -38,6 +38,15 @@ def write_sweep(path: Path, **overrides) -> Path:
     return path
 
 
+def shipped_sweep(name: str) -> dict:
+    """A sweep of sweeps/ as raw YAML with its relative paths made absolute, to be changed and
+    written elsewhere (relative paths name folders relative to the sweep file)."""
+    from ray_xr import config
+
+    path = REPO / "sweeps" / f"{name}.yaml"
+    return config.resolve_paths(yaml.safe_load(path.read_text()), path.parent)
+
+
 def typo_profile(pairs: Path, lang: str = "en") -> str:
     """A typo profile (`ray-xr noise fit`) fitted to a `correct<TAB>misspelling` file, beside it."""
     from ray_xr.noise import typo

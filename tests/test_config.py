@@ -1,7 +1,10 @@
 """Sweep validation: every user mistake is one line naming the field, exit code 2."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from ray_xr import config
 from tests.conftest import TINY, ray_xr, write_sweep
@@ -128,3 +131,23 @@ def test_cli_missing_typo_file_fails_before_anything_runs(tmp_path):
     result = ray_xr("run", str(bad), "--storage", str(tmp_path / "runs"))
     assert result.returncode == 2 and "noise.typo_files.en: no such file" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_relative_paths_are_relative_to_the_sweep_file(tmp_path, monkeypatch):
+    """One rule for every path in a sweep, whatever the working directory."""
+    folder = tmp_path / "sweeps"
+    (tmp_path / "models" / "xlmr").mkdir(parents=True)
+    (folder / "typos").mkdir(parents=True)
+    (folder / "typos" / "cog.tsv").write_text("dog\tdgo\n")
+    path = folder / "s.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "model": "../models/xlmr", "data": {
+        "source": "synthetic", "local": {"mewslix": "../data/mewslix", "squad": {"dir": "~/squad"}}},
+        "noise": {"kinds": ["char"], "levels": [0, 0.5], "typo_files": {"cog": "typos/cog.tsv"}}}))
+    monkeypatch.chdir(tmp_path / "models")
+    sweep = config.load(path)
+    assert sweep.model == str(tmp_path / "models" / "xlmr")
+    assert sweep.data.local["mewslix"].dir == str(tmp_path / "data" / "mewslix")
+    assert sweep.data.local["squad"].dir == str(Path("~/squad").expanduser())
+    assert sweep.noise.typo_files["cog"] == str(folder / "typos" / "cog.tsv")
+    hub = config.parse({**TINY, "model": "FacebookAI/xlm-roberta-large"}, "s.yaml", folder)
+    assert hub.model == "FacebookAI/xlm-roberta-large"  # no such folder: a hub name

@@ -12,7 +12,7 @@ import yaml
 from ray_xr import config, datatools, plan
 from ray_xr.tasks.load import load_split
 from ray_xr.errors import DataError
-from tests.conftest import REAL_DATA, REPO, TINY, ray_xr
+from tests.conftest import REAL_DATA, REPO, TINY, ray_xr, shipped_sweep
 
 pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
 
@@ -75,7 +75,9 @@ def test_show_qa_and_retrieval_have_no_labels():
 def test_cli_show_prints_examples_and_json():
     text = ray_xr("data", "show", "panx", str(REAL_DATA / "wikiann/de/test"))
     assert text.returncode == 0 and text.stdout.startswith("panx: 300 examples (panx)")
-    assert "labels: O " in text.stdout and "Tagging(" in text.stdout
+    assert "labels: O " in text.stdout and "Tagging(" not in text.stdout
+    header, first = text.stdout.split("\n\n", 1)[1].splitlines()[:2]
+    assert header.split() == ["id", "words/tags"] and "/O" in first  # a table, not Python reprs
     bad = ray_xr("data", "show", "tatoeba", str(REAL_DATA / "tatoeba/tatoeba.deu-eng.deu"))
     assert bad.returncode == 2 and "groups of 2" in bad.stderr and "Traceback" not in bad.stderr
 
@@ -161,7 +163,7 @@ def test_data_check_real_sample_sweep_and_a_missing_language(tmp_path):
     assert rows[("udpos", "test", "zh")] == "200" and rows[("xnli", "train", "en")] == "1000"
     # its target models keep their last epoch (model_selection: last): no target reads a dev split
     assert ("panx", "dev", "en") not in rows and rows[("mnli", "dev", "en")] == "300"
-    sweep = yaml.safe_load((REPO / "sweeps/real_sample.yaml").read_text())
+    sweep = shipped_sweep("real_sample")
     sweep["languages"]["panx"] = ["en", "es"]  # the sample has no Spanish WikiANN
     path = tmp_path / "missing.yaml"
     path.write_text(yaml.safe_dump(sweep))
@@ -175,3 +177,26 @@ def test_data_show_unknown_task_is_one_line():
     result = ray_xr("data", "show", "nope", "x.conllu")
     assert result.returncode == 2 and "unknown task 'nope'" in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_every_path_of_a_sweep_is_relative_to_the_sweep_file(tmp_path):
+    """data.local directories and noise files alike: the same sweep checks from any working
+    directory (here a folder with none of the data beside it)."""
+    for name in ("real_sample", "real_noise"):
+        result = ray_xr("data", "check", str(REPO / "sweeps" / f"{name}.yaml"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    sweep = config.load(REPO / "sweeps/real_noise.yaml")
+    assert sweep.data.local["panx"].dir == str((REAL_DATA / "wikiann").resolve())
+    assert sweep.noise.profiles["fr"] == str(REPO / "sweeps/noise/profile.real.fr.json")
+
+
+@pytest.mark.parametrize("lang_files, message", [
+    (("xnli", "xnli/sw/test.tsv"), "{0}: no examples of language 'fr', expected one of the languages present: sw"),
+    (("lareqa", "xquad/xquad.de.json", "xquad/xquad.zh.json"),
+     "task lareqa (2 file(s)): no questions of language 'fr', expected one of the languages present: de, zh"),
+])
+def test_data_show_of_a_language_the_files_lack_lists_theirs(lang_files, message):
+    task, *files = lang_files
+    result = ray_xr("data", "show", task, *(str(REAL_DATA / f) for f in files), "--lang", "fr")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"ray-xr: error: {message.format(REAL_DATA / files[0])}\n"

@@ -38,7 +38,7 @@ def raises_at(path: Path, line: int, fragment: str, call, *args, **kwargs) -> st
     with pytest.raises(DataError) as info:
         call(*args, **kwargs)
     message = str(info.value)
-    assert message.startswith(f"{path}:{line}: "), message
+    assert message.startswith(f"{path}:{line}: " if line else f"{path}: "), message
     assert "\n" not in message
     assert fragment in message, message
     return message
@@ -300,7 +300,10 @@ def test_tatoeba_errors(tmp_path):
     gap = write(tmp_path, "g.deu-eng.eng", "Hello.\n\nBye.\n")
     raises_at(gap, 2, "empty sentence", read, "tatoeba", deu, gap)
     missing = tmp_path / "absent.deu"
-    raises_at(missing, 0, "cannot open file", read, "tatoeba", missing, eng)
+    assert raises_at(missing, 0, "", read, "tatoeba", missing, eng) == f"{missing}: no such file"
+    other = write(tmp_path, "t.fra-eng.eng", "Hello.\nThanks.\nBye.\n")  # as many lines as deu: names tell
+    assert raises_at(other, 0, "", read, "tatoeba", deu, other) == (
+        f"{other}: the English side of the pair fra-eng, expected that of deu-eng (the pair of {deu.name})")
 
 
 def test_xcopa_errors(tmp_path):

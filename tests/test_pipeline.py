@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY, ray_xr, write_sweep
+from tests.conftest import REPO, TINY, ray_xr, write_sweep
 
 EXPECTED_RECORDS = 2 * (2 + 2) * 2  # intermediates x (languages of xnli + udpos) x levels
 
@@ -79,6 +79,19 @@ def test_report_tables(finished_run):
     assert "report written to" in result.stdout
     rendered = ray_xr("report", str(run_dir))
     assert rendered.returncode == 0 and "| none |" in rendered.stdout
+
+
+def test_the_run_folder_holds_what_the_readme_contract_lists(finished_run):
+    """Every path of the README's run-directory contract is in a finished run (the lock only
+    while a run holds it, a checkpoint only while its stage is unfinished)."""
+    _, run_dir, _ = finished_run
+    block = (REPO / "README.md").read_text(encoding="utf-8").split("## The run directory (contract)")[1]
+    listed = [line.split()[0] for line in block.split("```")[1].splitlines()
+              if line.startswith("  ") and not line.startswith("   ")]
+    assert {"report/xtreme_r.md", "cache/features/", "report/robustness.md"} <= set(listed)
+    missing = [path for path in listed if path not in (".lock", "stages/<key>/checkpoint/")
+               and not any(run_dir.glob(path.replace("<key>", "*").rstrip("/")))]
+    assert not missing, missing
 
 
 def test_outcomes_rebuild_every_recorded_value(finished_run):

@@ -195,6 +195,11 @@ def test_hub_sweep_reads_mewslix_from_its_local_folder(tmp_path):
     shown = ray_xr("data", "show", "mewslix", str(folder / "wikinews_mentions-test.jsonl"),
                    str(folder / "candidate_set_entities.jsonl"), "--lang", "de", "--json")
     assert json.loads(shown.stdout) == {"examples": 1, "labels": {}, "candidates": 3}
+    absent = ray_xr("data", "show", "mewslix", str(folder / "wikinews_mentions-test.jsonl"),
+                    str(folder / "candidate_set_entities.jsonl"), "--lang", "fr")
+    assert absent.returncode == 2 and absent.stderr == (
+        f"ray-xr: error: {folder / 'wikinews_mentions-test.jsonl'}: no mentions of language 'fr', expected one of"
+        " the languages present: de, en\n")
 
 
 def test_mewslix_hub_source_says_how_to_get_it():

@@ -9,13 +9,13 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import REAL_DATA, REPO, TINY, ray_xr
+from tests.conftest import REAL_DATA, TINY, ray_xr, shipped_sweep
 
 pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
 
 
 def test_real_sample_sweep_runs_end_to_end(tmp_path):
-    sweep = yaml.safe_load((REPO / "sweeps/real_sample.yaml").read_text())
+    sweep = shipped_sweep("real_sample")
     # the sample's SQuAD stand-in is XQuAD's English test file: nothing to select on without test items
     sweep.update(intermediate_training=TINY["intermediate_training"],
                  target_training={**TINY["target_training"], "model_selection": "last"})
@@ -27,7 +27,7 @@ def test_real_sample_sweep_runs_end_to_end(tmp_path):
                  languages={"xnli": ["de"], "panx": ["en", "fr"], "xquad": ["de"], "tatoeba": ["ru"], "lareqa": ["de"]})
     path = tmp_path / "real_sample.yaml"
     path.write_text(yaml.safe_dump(sweep))
-    result = ray_xr("run", str(path), "--storage", str(tmp_path / "runs"))  # run from the repo root
+    result = ray_xr("run", str(path), "--storage", str(tmp_path / "runs"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run_dir = tmp_path / "runs" / "real_sample"
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
@@ -81,14 +81,11 @@ def check_feature_cache_and_export(tmp_path, run_dir):
 def test_published_real_noise_beside_its_aligned_clean_subset_and_char_noise(tmp_path):
     """sweeps/real_noise.yaml, shrunk: XNLI de and PAN-X fr under char noise, the calibrated typo
     kind and the published real-typo sets, whose clean score and drop cover the aligned examples."""
-    sweep = yaml.safe_load((REPO / "sweeps/real_noise.yaml").read_text())
+    sweep = shipped_sweep("real_noise")
     sweep.update({key: TINY[key] for key in ("intermediate_training", "target_training")}, intermediate=["none"])
     sweep["embedded"] = {**TINY["embedded"], "corpus_tasks": ["mnli", "panx"]}
     sweep["data"].update(train_size=64, dev_size=16)
-    sweep["noise"] = {**sweep["noise"], "levels": [0, 0.2],
-                      **{key: {k: str((REPO / "sweeps" / v).resolve()) if isinstance(v, str) else
-                               {lang: str((REPO / "sweeps" / p).resolve()) for lang, p in v.items()}
-                               for k, v in sweep["noise"][key].items()} for key in ("profiles", "published")}}
+    sweep["noise"] = {**sweep["noise"], "levels": [0, 0.2]}
     path = tmp_path / "real_noise.yaml"
     path.write_text(yaml.safe_dump(sweep))
     result = ray_xr("run", str(path), "--storage", str(tmp_path / "runs"))

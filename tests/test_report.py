@@ -14,7 +14,9 @@ from ray_xr.report import results as report
 from ray_xr.report.results import load_results, robustness_rows
 from ray_xr.errors import ReportError
 from ray_xr.report import summary
+from ray_xr.report import xtreme as xtreme_score
 from ray_xr.report.render import render_markdown, write_report
+from tests.conftest import ray_xr
 
 REPORT_FILES = ["comparisons.csv", "per_language.csv", "plots", "report.html", "robustness.csv", "robustness.md",
                 "robustness.tex", "summary.json"]
@@ -146,7 +148,7 @@ def test_markdown_tables(tmp_path):
     assert "(de, fr) for each seed, then reported as mean ± sample std over 2 seeds." in markdown
     assert "`none` is the baseline without intermediate training." in markdown
     assert "accuracy" in markdown and "f1" in markdown
-    scores, drops, source = markdown.split("\n## ")[1:]
+    scores, drops, source, languages = markdown.split("\n## ")[1:]
     header, _, baseline, squad = scores.strip().split("\n")[2:6]
     assert header == ("| Intermediate task | xnli clean | xnli char 0.1 | xnli char 0.2 "
                       "| wikiann clean | wikiann char 0.1 | wikiann char 0.2 |")
@@ -162,6 +164,11 @@ def test_markdown_tables(tmp_path):
     assert source.startswith("Source language (English)")
     assert "| none | 84.0 ± 1.4 | 94.0 ± 0.0 |" in source
     assert "| squad | 89.0 ± 1.4 | 95.0 ± 0.0 |" in source
+    # every language of every condition, the source first, means over the seeds
+    assert languages.startswith("Per language\n")
+    xnli = languages.split("### xnli")[1].split("###")[0].strip().splitlines()
+    assert xnli[0] == "| Intermediate task | condition | en (source) | de | fr |"
+    assert xnli[2] == "| none | clean | 84.0 | 70.0 | 65.0 |" and len(xnli) == 2 + 2 * 3
 
 
 def test_several_noise_kinds_share_one_clean_column_and_get_their_own_levels():
@@ -323,3 +330,43 @@ def test_report_imports_only_the_standard_library():
     modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     outside = {m for m in modules if m.split(".")[0] not in set(sys.stdlib_module_names) | {"__future__"}}
     assert outside <= {"ray_xr.errors"}, outside
+
+
+def test_reports_are_titled_by_the_sweep_and_say_where_their_numbers_come_from(tmp_path):
+    """The title is the sweep's name, not the folder's; robustness.md, xtreme_r.md and
+    summary.json carry the sweep, model, git SHA, library versions and dates of the evaluations."""
+    run_dir = tmp_path / "copied-folder"
+    records = [{**r, "stage": f"k{r['seed']}"} for r in make_records()]
+    write_results(run_dir, records)
+    (run_dir / "sweep.json").write_text(json.dumps({"name": "demo", "model": "embedded-tiny",
+                                                    "intermediate": ["none", "squad"], "targets": ["wikiann", "xnli"]}))
+    for seed, sha, finished in ((1, "abc123", 1796169600.0), (2, "abc123", 1796173200.0)):
+        stage = run_dir / "stages" / f"k{seed}"
+        stage.mkdir(parents=True)
+        (stage / "stage.json").write_text(json.dumps({"finished": finished, "provenance": {
+            "git_sha": sha, "python": "3.11.7", "versions": {"torch": "2.13.0", "ray": "2.60.0", "datasets": None}}}))
+    markdown = write_report(run_dir).read_text(encoding="utf-8")
+    assert markdown.startswith("# Robustness: demo\n")
+    # the sweep's order of targets, not the order of the records (results.jsonl sorts by name)
+    assert "| Intermediate task | wikiann clean |" in markdown and "### wikiann" in markdown.split("### xnli")[0]
+    assert markdown.endswith("## Provenance\n\n- Sweep `demo`, model `embedded-tiny`, 2 evaluations.\n"
+                             "- Code: ray-xr at git abc123.\n- Libraries: ray 2.60.0, torch 2.13.0; Python 3.11.7.\n"
+                             "- Evaluated 2026-12-02 00:00 UTC to 2026-12-02 01:00 UTC.\n")
+    xtreme = xtreme_score.write(run_dir, records).read_text(encoding="utf-8")
+    assert xtreme.startswith("# XTREME-R score: demo\n\n") and "- Code: ray-xr at git abc123." in xtreme
+    found = json.loads((run_dir / "report" / "summary.json").read_text())["provenance"]
+    assert found["git_sha"] == ["abc123"] and found["versions"]["torch"] == ["2.13.0"]
+    assert found["evaluated"] == ["2026-12-02 00:00 UTC", "2026-12-02 01:00 UTC"]
+
+
+def test_readme_table_is_the_reports_score_table(tmp_path):
+    run_dir = write_results(tmp_path / "run", make_records())
+    result = ray_xr("report", str(run_dir), "--readme-table")
+    assert result.returncode == 0, result.stderr
+    markdown = (run_dir / "report" / "robustness.md").read_text(encoding="utf-8")
+    table = markdown.split("## Scores\n\n")[1].split("\n\n## ")[0]
+    assert result.stdout == table + "\n" and table.startswith("| Intermediate task | xnli clean |")
+    empty = write_results(tmp_path / "empty", [])
+    result = ray_xr("report", str(empty), "--readme-table")
+    assert result.returncode == 2
+    assert result.stderr == f"ray-xr: error: {empty / 'report' / 'robustness.md'}: no 'Scores' section (no results yet?)\n"

@@ -20,6 +20,11 @@ def test_scores_by_hand():
     table = xtreme_score.scores(records)
     assert table[("none", "clean", 0.0)] == (52.5, 3)  # families: classification 60, structured 45
     assert table[("none", "char", 0.2)] == (30.0, 1)
-    md = xtreme_score.render(records)
-    assert "over 3 of its 10 tasks (partial" in md
-    assert "| none | 52.5 | 30.0 |" in md and "| Intermediate task | clean | char 0.2 |" in md
+    md = xtreme_score.render(records, "demo")
+    assert md.startswith("# XTREME-R score: demo\n\nXTREME-R score over 3 of its 10 tasks (partial")
+    # clean averages 3 tasks, char 0.2 one: the cells say so, and the text says why
+    assert "| none | 52.5 (3) | 30.0 (1) |" in md and "| Intermediate task | clean | char 0.2 |" in md
+    assert "Cells average different numbers of tasks" in md
+    same = xtreme_score.render([r for r in records if r["level"] == 0] + [
+        record("none", t, "de", 30, level=0.2) for t in ("xnli", "xcopa", "panx")])
+    assert "| none | 52.5 | 30.0 |" in same and "different numbers" not in same

@@ -49,6 +49,8 @@ def _lines(path: PathLike) -> Iterator[tuple[int, str]]:
     """
     try:
         handle = open(path, "rb")
+    except FileNotFoundError:
+        raise DataError.at(path, 0, "no such file") from None
     except OSError as err:
         raise DataError.at(path, 0, f"cannot open file ({err.strerror}), expected a readable file") from None
     with handle:
@@ -84,6 +86,12 @@ def _nonempty(path: PathLike, examples: list[Example], what: str = "examples") -
     if not examples:
         raise DataError.at(path, 0, f"no {what} found, expected at least one")
     return examples
+
+
+def missing_language(where: object, language: str, found: set[str], what: str = "examples") -> DataError:
+    """The one error of every reader (and `data show --lang`) that finds none of a language's rows."""
+    listed = ", ".join(sorted(found)) or "none"
+    return DataError(f"{where}: no {what} of language {language!r}, expected one of the languages present: {listed}")
 
 
 def _no_labels(fmt: str, labels: Labels) -> None:
@@ -208,11 +216,15 @@ def _sentence_pair(path: PathLike, number: int, row: dict, example_id: str, labe
 def read_xnli_tsv(path: PathLike, *, labels: Labels = NLI_LABELS, language: str | None = None) -> list[Example]:
     """XNLI 1.0 TSV; `language` keeps only rows of that language code."""
     examples: list[Example] = []
+    present: set[str] = set()
     for number, row in _tsv_rows(path, ("language", "gold_label", "sentence1", "sentence2")):
+        present.add(row["language"])
         if language is not None and row["language"] != language:
             continue
         examples.append(_sentence_pair(path, number, row, _line_id(path, number), row["gold_label"], labels))
-    return _nonempty(path, examples, "examples" if language is None else f"examples of language {language!r}")
+    if language is not None and present and not examples:
+        raise missing_language(path, language, present)
+    return _nonempty(path, examples)
 
 
 def read_nli_jsonl(path: PathLike, *, labels: Labels = NLI_LABELS) -> list[Example]:

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from ray_xr.data.examples import Candidate, Example, RankQuery, RetrievalPair
 from ray_xr.errors import DataError
 from ray_xr.data.formats import (Labels, PathLike, _json_member, _jsonl_rows, _line_id, _lines, _no_labels,
-                            _nonempty, squad_paragraphs)
+                            _nonempty, missing_language, squad_paragraphs)
 
 
 def read_tatoeba(query_path: PathLike, target_path: PathLike, *, labels: Labels = None) -> list[Example]:
@@ -24,6 +24,7 @@ def read_tatoeba(query_path: PathLike, target_path: PathLike, *, labels: Labels 
     _no_labels("tatoeba", labels)
     if Path(query_path).suffix == ".eng" and Path(target_path).suffix != ".eng":
         raise DataError.at(query_path, 0, "query side is the English file, expected (non-English file, English file)")
+    _same_pair(Path(query_path), Path(target_path))
     queries, targets = list(_lines(query_path)), list(_lines(target_path))
     if len(queries) != len(targets):
         longer, shorter = (query_path, target_path) if len(queries) > len(targets) else (target_path, query_path)
@@ -37,6 +38,15 @@ def read_tatoeba(query_path: PathLike, target_path: PathLike, *, labels: Labels 
                 raise DataError.at(side, number, "empty sentence, expected one sentence per line on both sides")
         examples.append(RetrievalPair(_line_id(query_path, number), query, target))
     return _nonempty(query_path, examples, "sentence pairs")
+
+
+def _same_pair(query: Path, target: Path) -> None:
+    """LASER names each side after its pair (tatoeba.deu-eng.deu, tatoeba.deu-eng.eng). Files of
+    two pairs can have the same number of lines, so only their names tell that they do not align."""
+    pairs = [p.stem.rsplit(".", 1)[-1] for p in (query, target)]
+    if pairs[0] != pairs[1] and all(pair.endswith("-eng") for pair in pairs):
+        raise DataError.at(target, 0, f"the English side of the pair {pairs[1]}, expected that of {pairs[0]}"
+                                      f" (the pair of {query.name})")
 
 
 # ---------------------------------------------------------------- XQuAD-R / SQuAD as sentences
@@ -151,7 +161,7 @@ def entity_candidate(path: PathLike, line: int, entity: dict) -> Candidate:
     return Candidate(entity_id, _clean(" ".join(description[a:b] for a, b in spans)), "", (entity_id,))
 
 
-def _mewslix_line(path: PathLike, line: int, row: dict, language: str | None) -> list[Example]:
+def _mewslix_line(path: PathLike, line: int, row: dict, language: str | None, present: set[str]) -> list[Example]:
     if "contextual_mention" in row:  # a Wikipedia mention-entity pair (the training data)
         cm = row["contextual_mention"]
         return [mention_query(path, line, cm["context"], cm["mention"]),
@@ -160,6 +170,7 @@ def _mewslix_line(path: PathLike, line: int, row: dict, language: str | None) ->
         return [entity_candidate(path, line, row)]
     if "context" in row:  # WikiNews mentions: a context with one mention or several
         context = _json_member(path, line, "mentions", row, "context", dict)
+        present.add(str(context.get("language")))
         if language is not None and context.get("language") != language:
             return []
         mentions = row["mentions"] if "mentions" in row else [row.get("mention")]
@@ -175,10 +186,11 @@ def read_mewslix(*paths: PathLike, labels: Labels = None, language: str | None =
     _no_labels("mewslix", labels)
     examples: list[Example] = []
     seen: set[str] = set()
+    present: set[str] = set()  # the languages of the mention contexts read
     for path in paths:
         for line, row in _jsonl_rows(path):
             try:
-                found = _mewslix_line(path, line, row, language)
+                found = _mewslix_line(path, line, row, language, present)
             except (KeyError, TypeError) as err:
                 raise DataError.at(path, line, f"missing or malformed field {err}, expected Mewsli-X's schema") from None
             for e in found:
@@ -187,5 +199,7 @@ def read_mewslix(*paths: PathLike, labels: Labels = None, language: str | None =
                         continue
                     seen.add(e.id)
                 examples.append(e)
+    if language is not None and present and not any(isinstance(e, RankQuery) for e in examples):
+        raise missing_language(paths[0], language, present, "mentions")
     return _nonempty(paths[0], examples, "mentions or entities")
 

@@ -7,7 +7,8 @@ from the evaluations' outcomes.parquet files, read with pyarrow), compare.py (pa
 comparisons and the headline), summary.py (interval columns, summary.json), sections.py (the
 statistical markdown sections), tex.py (booktabs), plots.py (PNG, matplotlib Agg), html.py
 (the self-contained report.html), xtreme.py (the XTREME-R score per intermediate task and
-noise level), export.py (clean test predictions in the XTREME submission layout).
+noise level), provenance.py (sweep, model, git SHA, versions and dates behind a report),
+export.py (clean test predictions in the XTREME submission layout).
 May import: ray_xr.metrics, ray_xr.stages, ray_xr.errors; numpy, pyarrow, matplotlib. Must not
 import: torch, ray, tasks, run: `ray-xr report RUN_DIR` renders a finished run anywhere.
 """

@@ -74,6 +74,11 @@ def collect(run_dir: Path, out: Path, intermediate: str, seed: int | None,
             allow_capped: bool = False) -> tuple[list[Path], list[str]]:
     """Copy the predictions of every finished clean evaluation after `intermediate` (and seed);
     returns the files written and the `task/lang` pairs whose test sets were capped."""
+    if not (run_dir / "stages").is_dir():
+        raise ExportError(f"{run_dir}: no such run folder (expected the folder `ray-xr run` writes,"
+                          " <storage>/<sweep name>, with stages/ in it)")
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: a file, expected a folder for the prediction files (new or existing)")
     found = _find(run_dir, out, intermediate, seed)
     capped = sorted(f"{f.task}/{f.language}" for f in found.values() if f.capped)
     if capped and not allow_capped:
@@ -81,8 +86,11 @@ def collect(run_dir: Path, out: Path, intermediate: str, seed: int | None,
                           " scorer would fail its length check on the full gold files; rerun with"
                           " data.test_size: 0, or export anyway with --allow-capped")
     for target, f in sorted(found.items()):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(f.source, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f.source, target)
+        except OSError as err:  # OUT under a file, or a read-only place
+            raise ExportError(f"{target}: cannot write ({err.strerror}); expected a writable folder OUT") from None
         check(f.task, target, f.n)
     return sorted(found), capped
 
@@ -98,24 +106,36 @@ def check(task: str, path: Path, n: int) -> None:
 
 def _find(run_dir: Path, out: Path, intermediate: str, seed: int | None) -> dict[Path, Found]:
     found: dict[Path, Found] = {}
+    present: dict[str, set[int]] = {}  # intermediate -> seeds with clean predictions, for the errors
     for record_path in sorted((run_dir / "stages").glob("*/stage.json")):
         record = json.loads(record_path.read_text())
         spec = record["spec"]
         if record["phase"] != "eval" or record["status"] != "done" or spec["level"]:
             continue
-        cap = spec.get("data", {}).get("sizes", {}).get("test", 0)
+        data = spec.get("data", {})
+        cap = 0 if data.get("source") == "synthetic" else data.get("sizes", {}).get("test", 0)
+        sources = sorted((record_path.parent / "predictions").glob(f"test-{spec['language']}.*"))
         for cell in record["cells"]:
+            if sources:
+                present.setdefault(cell["intermediate"], set()).add(cell["seed"])
             if cell["intermediate"] != intermediate or seed not in (None, cell["seed"]):
                 continue
-            for source in (record_path.parent / "predictions").glob(f"test-{spec['language']}.*"):
+            for source in sources:
                 target = out / spec["task"] / source.name
                 if target in found and found[target].seed != cell["seed"]:
                     raise ExportError(f"{run_dir}: several seeds evaluated {spec['task']}/{spec['language']}"
-                                      " after this intermediate task; pick one with --seed")
+                                      f" after {intermediate!r}; pick one with --seed (the run has seeds"
+                                      f" {_listed(present[intermediate])})")
                 metrics = record["metrics"]  # {"result": {..., "n"}}; runs before it: {"n"}
                 found[target] = Found(source, cell["seed"], spec["task"], spec["language"],
                                       metrics.get("result", metrics).get("n", 0), cap)
     if not found:
+        has = "; ".join(f"{name} (seed {_listed(seeds)})" for name, seeds in sorted(present.items()))
         raise ExportError(f"{run_dir}: no finished clean predictions after intermediate task {intermediate!r}"
-                          + (f" with seed {seed}" if seed is not None else ""))
+                          + (f" with seed {seed}" if seed is not None else "")
+                          + (f"; the run has: {has}" if has else "; the run has none yet"))
     return found
+
+
+def _listed(seeds: set[int]) -> str:
+    return ", ".join(str(s) for s in sorted(seeds))

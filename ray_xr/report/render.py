@@ -13,11 +13,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ray_xr.report import html, plots, sections, summary, tex
+from ray_xr.report import html, plots, provenance, sections, summary, tex
 from ray_xr.report.compare import ALPHA, COMPARISON_COLUMNS
 from ray_xr.report.summary import LANGUAGE_COLUMNS
 from ray_xr.report.results import (
-    BASELINE, RECORD_KEYS, ROBUSTNESS_COLUMNS, cell_order, first_seen, load_results,
+    BASELINE, RECORD_KEYS, ROBUSTNESS_COLUMNS, cell_order, first_seen, in_sweep_order, load_results,
     robustness_rows, sweep_source_language, target_metrics,
 )
 from ray_xr.stages import write_text
@@ -179,7 +179,8 @@ def _tables(rows: Sequence[dict], columns: list, field: str, marks: Callable | N
 
 
 def _render(records: Sequence[dict], rows: list[dict], run_name: str, source_language: str,
-            found=None) -> str:
+            found=None, origin: dict | None = None) -> str:
+    """robustness.md; `origin` (provenance.gather) ends it with what a citation needs."""
     title = f"# Robustness: {run_name}"
     if not rows:
         return f"{title}\n\nNo results yet.\n"
@@ -211,6 +212,9 @@ def _render(records: Sequence[dict], rows: list[dict], run_name: str, source_lan
             f"Clean {source} test score, excluded from the tables above.",
             _table("Intermediate task", clean, _grid(rows, clean, "source_mean")),
         ]
+    parts += sections.per_language(records, columns, first_seen(r["intermediate"] for r in rows), source_language)
+    if origin is not None:
+        parts += provenance.markdown(origin)
     return "\n\n".join(parts) + "\n"
 
 
@@ -265,7 +269,7 @@ def write_report(
         source_language = sweep_source_language(run_dir)
     if records is None:
         records = load_results(run_dir)
-    records = list(records)
+    records = in_sweep_order(records, provenance.sweep_doc(run_dir))
     found = summary.gather(run_dir, records, source_language)
     rows = summary.enrich(robustness_rows(records, source_language), found)
     out = run_dir / "report"
@@ -274,11 +278,13 @@ def write_report(
     languages = summary.with_language_intervals(records, found)
     write_text(out / "per_language.csv", _per_language_text(languages))
     write_text(out / "comparisons.csv", _csv_text(COMPARISON_COLUMNS, found.comparisons, rounded=True))
-    write_text(out / "summary.json", json.dumps(summary.summary(found, rows, progress), indent=1) + "\n")
-    name = run_name or run_dir.resolve().name
+    origin = provenance.gather(run_dir, records)
+    write_text(out / "summary.json", json.dumps({**summary.summary(found, rows, progress), "provenance": origin},
+                                                indent=1) + "\n")
+    name = run_name or origin["sweep"]
     write_text(out / "robustness.tex", tex.render(rows, found, name))
     figures = plots.write_all(out, rows, found) if final else {}
-    markdown = _render(records, rows, name, source_language, found)
+    markdown = _render(records, rows, name, source_language, found, origin)
     write_text(out / "report.html", html.page(name, rows, languages, found, figures, progress))
     # The markdown goes last: once it is there, the files beside it match it.
     path = out / "robustness.md"

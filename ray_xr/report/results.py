@@ -17,7 +17,9 @@ target reported under two metrics is an error, not something to average away.
 Outputs, in RUN_DIR/report/ (each written atomically):
 
 robustness.md
-    Score table, drop table and source-language table, numbers to one decimal.
+    Titled with the sweep's name: score table, drop table, source-language table, a table per
+    target of every language's score, numbers to one decimal, and the provenance
+    (ray_xr.report.provenance: sweep, model, git SHA, library versions, dates).
 robustness.csv
     Long form, one row per intermediate x target x noise x level (clean rows included, once
     per noise kind, with drop 0). Columns, in this order:
@@ -223,6 +225,19 @@ def robustness_rows(records: Sequence[dict], source_language: str = "en") -> lis
             **{key: extras.get(cell, {}).get(key) for key in _AVERAGED_EXTRAS},
         })
     return rows
+
+
+def in_sweep_order(records: Sequence[dict], sweep: dict) -> list[dict]:
+    """Records in the order the sweep lists its intermediate tasks and targets (stable
+    otherwise): results.jsonl is sorted by name, and records arrive as stages finish; neither is
+    the order the sweep's author chose, and a report should not change with either."""
+    def rank(field: str) -> dict:
+        listed = sweep.get(field)
+        return {name: i for i, name in enumerate(listed)} if isinstance(listed, list) else {}
+
+    inters, targets = rank("intermediate"), rank("targets")
+    return sorted(records, key=lambda r: (inters.get(r["intermediate"], len(inters)),
+                                          targets.get(r["target"], len(targets))))
 
 
 def sweep_source_language(run_dir: Path) -> str:

@@ -70,3 +70,30 @@ def comparisons(found) -> list[str]:
             "dominate the error, four times the seeds).",
             _table(["a − b", "target", "level", "diff [95% CI]", "p", "Holm p", "MDD", "examples", "seeds"],
                    lines, [":---", ":---", ":---"] + ["---:"] * 6)]
+
+
+def per_language(records: Sequence[dict], columns: Sequence[tuple], intermediates: Sequence[str],
+                 source_language: str) -> list[str]:
+    """One table per target: a row per intermediate task and condition (the score table's
+    columns), a column per language, the source language first; each cell the mean over seeds."""
+    values: dict[tuple, list[float]] = {}
+    for r in records:
+        key = (r["intermediate"], r["target"], r["noise"], float(r["level"]), r["language"])
+        values.setdefault(key, []).append(r["value"])
+    parts = ["## Per language",
+             f"Test score in each language (mean over seeds); the tables above average the languages other than"
+             f" the source ({source_language})."]
+    for target in first_seen(c[0] for c in columns):
+        langs = sorted({r["language"] for r in records if r["target"] == target},
+                       key=lambda lang: (lang != source_language, lang))
+        lines = []
+        for name in intermediates:
+            for _, noise, level, label in (c for c in columns if c[0] == target):
+                found = [values.get((name, target, noise, level, lang)) for lang in langs]
+                if any(found):
+                    lines.append([name, label.removeprefix(f"{target} ")]
+                                 + [f"{sum(v) / len(v):.1f}" if v else "–" for v in found])
+        header = ["Intermediate task", "condition"] + [f"{lang} (source)" if lang == source_language else lang
+                                                       for lang in langs]
+        parts += [f"### {target}", _table(header, lines, [":---", ":---"] + ["---:"] * len(langs))]
+    return parts
