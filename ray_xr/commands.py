@@ -1,4 +1,4 @@
-"""The commands that read a sweep or the task registry: `ray-xr plan|run|tasks|data show|data check`.
+"""The commands that read a sweep or the task registry: `ray-xr plan [--cost]|run|tasks|data show|data check`.
 
 cli.py imports this module only for these commands (pydantic, yaml and the registry take a
 second to import; `ray-xr noise show` must start in a tenth of one). `run` imports Ray and torch
@@ -9,13 +9,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ray_xr import config, datatools, plan
+from ray_xr import config, cost, datatools, plan
 from ray_xr.errors import DataError, RayXRError
 from ray_xr.tasks import TASKS
 
 
 def cmd_plan(args) -> int:
     p = plan.build(config.load(args.sweep))
+    if args.cost:
+        table = cost.gpu_table(args.gpu_table)
+        found = cost.estimate(p, args.gpu, table)
+        print(json.dumps(found) if args.json else cost.describe(p, found, table))
+        return 0
     print(json.dumps(p.summary()) if args.json else plan.describe(p))
     return 0
 
