@@ -1,4 +1,4 @@
-"""Command line: `ray-xr plan|run|report|status|export|noise show|stats|fit|data show|data check ...`.
+"""Command line: `ray-xr plan|run|report|status|export|noise show|stats|fit|data show|check|fetch ...`.
 
 `noise show`, `noise kinds`, `report` and `export` run from here; the commands that read a sweep or
 the task registry live in commands.py, imported only for them, so that `noise show` starts in a
@@ -200,6 +200,9 @@ def parser() -> argparse.ArgumentParser:
     s = dsub.add_parser("check", help="load every split and language a sweep needs; fail if any is missing")
     s.add_argument("sweep")
     s.set_defaults(func=_sweep_command("cmd_data_check"))
+    s = dsub.add_parser("fetch", help="download every hub dataset and file a sweep reads into the HF cache")
+    s.add_argument("sweep")
+    s.set_defaults(func=_sweep_command("cmd_data_fetch"))
     return ap
 
 

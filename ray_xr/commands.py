@@ -1,4 +1,4 @@
-"""The commands that read a sweep or the task registry: `ray-xr plan [--cost]|run|tasks|data show|data check`.
+"""The commands that read a sweep or the task registry: `ray-xr plan [--cost]|run|tasks|data show|check|fetch`.
 
 cli.py imports this module only for these commands (pydantic, yaml and the registry take a
 second to import; `ray-xr noise show` must start in a tenth of one). `run` imports Ray and torch
@@ -28,7 +28,8 @@ def cmd_plan(args) -> int:
 def cmd_run(args) -> int:
     sweep = config.load(args.sweep)  # validate before anything heavy starts
     _check_dirs(sweep, args.sweep)
-    if sweep.data.source == "local":  # reading local files is cheap: fail before any training
+    if sweep.data.source != "synthetic" or sweep.data.local:
+        # cheap: local files are read, hub splits resolved offline; fail before any training
         _check_data(sweep, args.sweep)
     if "://" in args.storage:  # Path() would make "s3://b/runs" a local folder named "s3:"
         raise RayXRError(f"--storage {args.storage}: object storage URIs are not supported yet; mount the bucket"
@@ -54,6 +55,15 @@ def cmd_data_check(args) -> int:
     sweep = config.load(args.sweep)
     _check_dirs(sweep, args.sweep)
     print(_check_data(sweep, args.sweep))
+    return 0
+
+
+def cmd_data_fetch(args) -> int:
+    sweep = config.load(args.sweep)
+    _check_dirs(sweep, args.sweep)
+    _check_data(sweep, args.sweep)  # every source known before the first download
+    n = datatools.fetch(plan.build(sweep))
+    print(f"ray-xr: {n} hub sources of {sweep.name} are in the Hugging Face cache")
     return 0
 
 

@@ -41,6 +41,16 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     return examples
 
 
+def hub_refs(task: str, split: str, lang: str) -> tuple:
+    """What a hub split reads (tasks.hub references), the test sets its dev split leaves out
+    included; empty when the task has no hub copy."""
+    spec = get_task(task)
+    refs = spec.hub(split, lang) if spec.hub else ()
+    if split == "dev" and refs:
+        refs += tuple(r for other, other_lang in spec.dev_excludes for r in hub_refs(other, "test", other_lang))
+    return tuple(dict.fromkeys(refs))
+
+
 def _without_test_items(task: str, examples: tuple[Example, ...], data: dict) -> tuple[Example, ...]:
     """The dev examples sharing no question id, answer key or paragraph with the test sets the
     spec names (read whole, from the same source)."""
