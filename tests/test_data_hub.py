@@ -133,6 +133,11 @@ def test_tatoeba_additions_read_laser_files(server, monkeypatch):
     german = (REAL_DATA / "tatoeba" / "tatoeba.deu-eng.deu").read_text().splitlines()
     assert [p.id for p in pairs] == [f"test-{i}" for i in range(5)]
     assert [p.query for p in pairs] == german[:5]
+    # the stage record names what was read: the files' sha256
+    spec = {"task": "tatoeba", "language": "az", "data": {"source": "hub", "sizes": {"test": 5}}}
+    digest = {k: hashlib.sha256((root / f"tatoeba.aze-eng.{k.replace('query', 'aze').replace('target', 'eng')}")
+                                .read_bytes()).hexdigest() for k in ("query", "target")}
+    assert load.data_sources(spec, "en") == {"data_sources": {"download laser-tatoeba-aze": digest}}
 
 
 def test_a_download_that_fails_is_one_line(server, monkeypatch):
@@ -142,3 +147,13 @@ def test_a_download_that_fails_is_one_line(server, monkeypatch):
                                                              "extract": False})
     with pytest.raises(DataError, match=r"download laser-tatoeba-lit: cannot download .*missing.lit"):
         load.load_split("tatoeba", "test", "lt", {"source": "hub", "sizes": {"test": 0}})
+
+
+def test_data_fetch_shows_progress_and_fails_offline_in_one_line():
+    result = ray_xr("data", "fetch", "sweeps/nli_vs_ner.yaml", env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 2
+    n = len({r for t, s, lang, _ in datatools.needed_splits(plan.build(config.load(REPO / "sweeps" / "nli_vs_ner.yaml")))
+             for r in load.hub_refs(t, s, lang)})
+    assert result.stdout.splitlines()[-1] == f"[1/{n}] nyu-mll/glue mnli [train]"
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ray-xr: error: nyu-mll/glue mnli [train]: cannot load it (Couldn't reach")

@@ -25,7 +25,7 @@ from ray_xr import config
 from ray_xr.config import Sweep
 from ray_xr.data import cache, synthetic
 from ray_xr.run import checkpoints, multitask
-from ray_xr.tasks.load import load_split, noise_resources, noisy, realised_rate
+from ray_xr.tasks.load import data_sources, load_split, noise_resources, noisy, realised_rate
 from ray_xr.data.examples import Text
 from ray_xr.data.examples import texts as example_texts
 from ray_xr.run.evaluate import evaluate_stage, model_source, score
@@ -91,6 +91,7 @@ def run_group(loop: dict) -> None:
         if w.rank == 0:
             w.run.write_stage(stage, "running", w.resolved, started=started)
         metrics = RUNNERS[stage.phase](w, stage)
+        metrics |= data_sources(stage.spec, sweep.data.source_language)  # hub commits and checksums read
         if w.rank == 0:
             w.run.write_stage(stage, "done", w.resolved, metrics, started)
             w.run.clear_checkpoint(stage.key)  # the stage's result is on disk: nothing to resume

@@ -146,7 +146,11 @@ def rows(ref: Hub):
     """The rows of a hub split (downloaded into the HF cache on first use)."""
     from datasets import load_dataset  # heavy import, only where the hub is used
 
-    ds = load_dataset(ref.dataset, ref.config, split=ref.split)
+    try:
+        ds = load_dataset(ref.dataset, ref.config, split=ref.split)
+    except (OSError, ConnectionError) as err:  # offline without a cached copy, or the hub lacks it
+        raise DataError(f"{ref}: cannot load it ({str(err).splitlines()[0]}); on a machine without internet,"
+                        " run `ray-xr data fetch` where there is one and share HF_HOME") from None
     READ[str(ref)] = {"revision": _revision(ds)}
     return ds
 
