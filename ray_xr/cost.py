@@ -84,15 +84,16 @@ def gpu_table(path: str | None) -> dict[str, GPU]:
     return table
 
 
-def _padded(task: str, max_length: int, options: dict) -> tuple[int, float]:
-    """(length one sequence is padded to in a batch, sequences per example): QA contexts longer
-    than max_length are split into windows overlapping by qa_stride of it."""
+def _padded(task: str, max_length: int, options: dict, grouped: bool = False) -> tuple[int, float]:
+    """(length one sequence is padded to in a batch, sequences per example): a random batch's
+    longest, or about the mean when batches are length-grouped; QA contexts longer than
+    max_length are split into windows overlapping by qa_stride of it."""
     size = size_of(task)
     sequences = float(size.sequences)
     if get_task(task).family == "qa" and size.tokens > max_length:
         overlap = options.get("qa_stride", 1 / 3) * max_length
         sequences *= 1 + math.ceil((size.tokens - max_length) / (max_length - overlap))
-    return min(max_length, size.longest), sequences
+    return min(max_length, size.tokens if grouped else size.longest), sequences
 
 
 def _examples(task: str, split: str, lang: str, data: dict) -> int:
@@ -113,16 +114,18 @@ def _training(stage: Stage, lang: str) -> tuple[float, float]:
     spec, phase = stage.spec, stage.spec["training"]
     tokens = seconds = 0.0
     for task, setting in spec.get("tasks", {spec["task"]: spec}).items():
-        length, seqs = _padded(task, phase["max_length"], setting.get("options", {}))
+        grouped = phase.get("length_grouped", False) and "tasks" not in spec  # multi-task: its own batches
+        length, seqs = _padded(task, phase["max_length"], setting.get("options", {}), grouped)
         n = _examples(task, "train", lang, setting["data"])
         steps = phase["epochs"] * math.ceil(n / phase["batch_size"])
         per_gpu = phase["batch_size"] / spec["workers"] * seqs * length
         tokens += phase["epochs"] * n * seqs * length
         seconds += steps * spec["workers"] * (FIXED_S[get_task(task).family] + _S_PER_TOKEN * per_gpu)
-        if "dev" in setting["data"]["sizes"]:
-            dev = phase["epochs"] * _examples(task, "dev", lang, setting["data"]) * seqs * length
+        if "dev" in setting["data"]["sizes"]:  # dev batches are not length-grouped
+            dev_length = _padded(task, phase["max_length"], setting.get("options", {}))[0]
+            dev = phase["epochs"] * _examples(task, "dev", lang, setting["data"]) * seqs * dev_length
             tokens += dev
-            seconds += _forward_s(dev, phase["epochs"] * math.ceil(dev / (2 * phase["batch_size"] * length)))
+            seconds += _forward_s(dev, phase["epochs"] * math.ceil(dev / (2 * phase["batch_size"] * dev_length)))
     return tokens, seconds
 
 

@@ -1,0 +1,78 @@
+"""Length-grouped batches: every example once an epoch, random but a function of the seed only,
+and much less padding than shuffled batches on the demo data."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ray_xr import config
+from ray_xr.data import synthetic
+from ray_xr.run import batching
+from ray_xr.run.models import train_tokenizer
+from ray_xr.tasks import get_task
+from ray_xr.tasks.families import FAMILIES, collate
+from tests.conftest import REPO
+
+
+def epoch(schedule, n: int, per_worker: int, world: int, seed: int, steps: int) -> list[list[list[int]]]:
+    """Each worker's batches of one epoch."""
+    return [schedule(n, per_worker, rank, world, seed, steps) for rank in range(world)]
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_length_grouping_uses_every_example_exactly_once_an_epoch(world):
+    lengths = [random.Random(i).randint(3, 60) for i in range(640)]
+    schedule = batching.length_grouped(lengths)
+    per_worker, steps = 16 // world, 640 // 16
+    batches = epoch(schedule, 640, per_worker, world, seed=7, steps=steps)
+    used = [i for worker in batches for batch in worker for i in batch]
+    assert sorted(used) == list(range(640))
+    assert all(len(worker) == steps and all(len(b) == per_worker for b in worker) for worker in batches)
+    # a remainder beyond the last whole batch is left out, a different random few each epoch
+    longer = batching.length_grouped(lengths + [5] * 10)
+    short = [sorted(i for worker in epoch(longer, 650, per_worker, world, seed, steps) for b in worker for i in b)
+             for seed in (7, 8)]
+    assert all(len(s) == len(set(s)) == 640 for s in short) and short[0] != short[1]
+
+
+def test_length_grouping_is_a_function_of_the_seed_only():
+    lengths = [random.Random(i).randint(3, 60) for i in range(320)]
+    first = batching.length_grouped(lengths)(320, 8, 0, 2, 11, 20)
+    assert first == batching.length_grouped(list(lengths))(320, 8, 0, 2, 11, 20)
+    assert first != batching.length_grouped(lengths)(320, 8, 0, 2, 12, 20)
+    # the workers of a step get similar lengths: each takes every other example of one sorted batch
+    other = batching.length_grouped(lengths)(320, 8, 1, 2, 11, 20)
+    for mine, theirs in zip(first, other):
+        assert abs(max(lengths[i] for i in mine) - max(lengths[i] for i in theirs)) <= 3
+
+
+def padding_ratio(feats, schedule, per_worker: int, steps: int) -> float:
+    real = padded = 0
+    for batch in schedule(len(feats), per_worker, 0, 1, 0, steps):
+        r, p = batching.padding(collate([feats[i] for i in batch], 1))
+        real, padded = real + r, padded + p
+    return 1 - real / padded
+
+
+def test_length_grouping_cuts_padding_on_the_demo_data():
+    """sweeps/local.yaml's XNLI-like training set (2,000 English pairs) and tokenizer, batches of 32."""
+    sweep = config.load(REPO / "sweeps" / "local.yaml")
+    emb = sweep.embedded
+    corpus = [t.text for lang in synthetic.LANGUAGES for t in synthetic.corpus(lang, emb.corpus_per_language, 0)]
+    tokenizer = train_tokenizer(corpus, emb.vocab_size)
+    task = get_task("xnli")
+    train = task.sources["synthetic"]("train", "en", _context(sweep))
+    feats = FAMILIES[task.family].features(train, tokenizer, task.labels, sweep.target_training.max_length)
+    steps = len(feats) // 32
+    shuffled = padding_ratio(feats, batching.shuffled, 32, steps)
+    grouped = padding_ratio(feats, batching.length_grouped([batching.feature_length(f) for f in feats]), 32, steps)
+    print(f"padding: shuffled {shuffled:.3f}, length-grouped {grouped:.3f}")
+    assert grouped < shuffled / 4
+
+
+def _context(sweep):
+    from ray_xr.tasks import LoadContext
+
+    d = sweep.data
+    return LoadContext(seed=d.seed, sizes={"train": d.train_size, "dev": d.dev_size, "test": d.test_size})
