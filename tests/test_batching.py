@@ -1,5 +1,5 @@
-"""Length-grouped batches: every example once an epoch, random but a function of the seed only,
-and much less padding than shuffled batches on the demo data."""
+"""Keeping GPUs busy: length-grouped batches (every example once an epoch, random but a function
+of the seed only, much less padding than shuffled batches on the demo data) and SDPA attention."""
 from __future__ import annotations
 
 import random
@@ -76,3 +76,18 @@ def _context(sweep):
 
     d = sweep.data
     return LoadContext(seed=d.seed, sizes={"train": d.train_size, "dev": d.dev_size, "test": d.test_size})
+
+
+def test_xlmr_attends_through_sdpa(tmp_path):
+    """transformers picks PyTorch's scaled-dot-product attention for XLM-R by itself (fused
+    kernels on GPUs); this fails if a version stops doing so, for new and for loaded models."""
+    from ray_xr.run.models import load_task_model, new_masked_lm
+
+    tokenizer = train_tokenizer([t.text for t in synthetic.corpus("en", 200, 0)], 300)
+    emb = config.Embedded(vocab_size=300, hidden_size=32, layers=1, heads=2, intermediate_size=64).model_dump()
+    mlm = new_masked_lm(emb, tokenizer)
+    assert mlm.mlm.config._attn_implementation == "sdpa"
+    mlm.base_model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    model = load_task_model(tmp_path, "AutoModelForSequenceClassification", 3)
+    assert model.config._attn_implementation == "sdpa"
