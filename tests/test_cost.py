@@ -76,3 +76,18 @@ def test_cost_mistakes_are_one_line(tmp_path, args, message):
     result = ray_xr("plan", str(REPO / "sweeps" / "nli_vs_ner.yaml"), "--cost", *args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == f"ray-xr: error: {message}"
+
+
+def test_the_readme_estimates_are_what_plan_cost_prints():
+    """The table in README "Cost before launch" is regenerated from `plan --cost`, stage counts too."""
+    readme = (REPO / "README.md").read_text()
+    for name in ("nli_vs_ner", "phang2020"):
+        p = plan.build(config.load(REPO / "sweeps" / f"{name}.yaml"))
+        for i, gpu in enumerate(("h100", "a100", "l4")):
+            found = cost.estimate(p, gpu, cost.GPUS)
+            h = found["gpu_hours"]
+            hours = " / ".join(f"{h[k]:,.1f}" for k in ("intermediate", "target", "eval", "total"))
+            head = (f"`{name}` | {p.count('intermediate')} + {p.count('target')} + {p.count('eval'):,}"
+                    f" | {found['tokens']['total'] / 1e9:.2f} B" if i == 0 else "| |")
+            row = f"| {head} | {gpu} | {hours} | {found['usd']:,.0f} |"
+            assert row in readme, row
