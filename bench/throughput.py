@@ -84,10 +84,14 @@ def ray_xr_stage(sweep: config.Sweep) -> dict:
 
 def main() -> None:
     sweep = config.parse(SWEEP, "bench")
-    bare = bare_loop(sweep)
+    # the bare loop runs before and after the stage: on a shared machine the load moves, and the
+    # spread of the two says how far a single ratio can be trusted
+    before = bare_loop(sweep)
     staged = ray_xr_stage(sweep)
+    after = bare_loop(sweep)
+    bare = (before + after) / 2
     ratio = staged["tokens_per_s"] / bare
-    print(f"bare PyTorch loop     : {bare:10,.0f} tokens/s")
+    print(f"bare PyTorch loop     : {bare:10,.0f} tokens/s  (before {before:,.0f}, after {after:,.0f})")
     print(f"ray-xr target stage   : {staged['tokens_per_s']:10,.0f} tokens/s  (ratio {ratio:.3f})")
     print(f"ray-xr run wall time  : {staged['wall_s']:6.1f} s = {staged['in_stages_s']:.1f} s in stages"
           f" + {staged['overhead_s']:.1f} s fixed overhead (Ray start, trials, worker start, imports)")
@@ -95,7 +99,7 @@ def main() -> None:
     out.write_text(json.dumps({
         "date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "threads": 1, "versions": {p: metadata.version(p) for p in ("ray-xr", "torch", "ray", "transformers")},
-        "bare_tokens_per_s": round(bare), "ray_train_tokens_per_s": round(staged["tokens_per_s"]),
+        "bare_tokens_per_s": round(bare), "bare_before_after": [round(before), round(after)], "ray_train_tokens_per_s": round(staged["tokens_per_s"]),
         "ratio": round(ratio, 3), **{k: round(v, 1) for k, v in staged.items() if k != "tokens_per_s"}}, indent=1) + "\n")
     print(f"written to {out.relative_to(REPO)}")
 
