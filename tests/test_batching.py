@@ -110,3 +110,27 @@ def test_a_two_worker_stage_accumulates_length_grouped_batches(tmp_path):
     assert target["accumulation"] == 2 and target["epoch"] == 1
     assert len(target["tokens_per_s_per_worker"]) == 2 and all(t > 0 for t in target["tokens_per_s_per_worker"])
     assert 0 <= target["padding_ratio"] < 0.1
+
+
+def test_compiled_training_model_keeps_its_weights_names_and_loss(tmp_path):
+    """resources.compile compiles the model in place (worker.train_loop): same state_dict keys
+    (checkpoints and saved models unchanged) and, on CPU, the loss of the uncompiled model."""
+    import torch
+
+    from ray_xr.run.models import load_task_model, new_masked_lm
+
+    tokenizer = train_tokenizer([t.text for t in synthetic.corpus("en", 200, 0)], 300)
+    emb = config.Embedded(vocab_size=300, hidden_size=32, layers=1, heads=2, intermediate_size=64).model_dump()
+    new_masked_lm(emb, tokenizer).base_model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    eager, compiled = (load_task_model(tmp_path, "AutoModelForSequenceClassification", 3) for _ in range(2))
+    compiled.load_state_dict(eager.state_dict())
+    compiled.compile()
+    assert list(compiled.state_dict()) == list(eager.state_dict())
+    task = get_task("xnli")
+    examples = synthetic.nli("xnli", "train", "en", 8, 0)
+    batch = collate(FAMILIES[task.family].features(examples, tokenizer, task.labels, 32), tokenizer.pad_token_id)
+    losses = [m(**batch).loss for m in (eager, compiled)]
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=1e-5)
+    losses[1].backward()
+    assert all(p.grad is not None for p in compiled.parameters() if p.requires_grad)

@@ -227,8 +227,11 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
     random state and schedule, so a resumed stage ends with the numbers of an undisturbed one."""
     ddp = {"find_unused_parameters": getattr(model, "find_unused_parameters", False)}
     model = ray.train.torch.prepare_model(model, parallel_strategy_kwargs=ddp)  # [ray] device placement + DDP
-    if w.sweep.resources.compile:  # compiles on the first batch of each new shape (length grouping: few)
-        model = torch.compile(model)
+    if w.sweep.resources.compile:
+        # in place (Module.compile): the module, its state_dict keys and DDP wrapper stay as they
+        # are, so checkpoints and saved models are those of an uncompiled run; shapes that change
+        # from batch to batch are compiled as dynamic after the first recompilation
+        model.compile()
     per_worker = max(1, phase["batch_size"] // w.world)
     accumulation = max(1, phase.get("effective_batch_size", 0) // phase["batch_size"])
     steps_per_epoch = max(1, len(feats) // (per_worker * w.world * accumulation))
