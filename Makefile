@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
-	$(PY) bench/bench_train.py
+	$(PY) bench/throughput.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -8,7 +8,7 @@ downloaded) through ray-xr's own families, batching and dual encoder, on one GPU
   Mewsli-X pool of ~1M entity descriptions takes to embed once per model;
 - one DDP (NCCL) step of the dual encoder, which runs the shared encoder twice per forward.
 
-Imports no Ray: the Ray Train path around these loops is measured by bench_train.py.
+Imports no Ray: the Ray Train path around these loops is measured by throughput.py.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Command line: `ray-xr plan|run|report|status|export|noise show|stats|fit|data show|data check ...`.
+"""Command line: `ray-xr plan|run|report|status|export|noise show|stats|fit|data show|check|fetch ...`.
 
 `noise show`, `noise kinds`, `report` and `export` run from here; the commands that read a sweep or
 the task registry live in commands.py, imported only for them, so that `noise show` starts in a
@@ -142,6 +142,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="expand the grid and print the stage graph; runs nothing")
     p.add_argument("sweep")
     p.add_argument("--json", action="store_true", help="one JSON object with the stage counts")
+    p.add_argument("--cost", action="store_true", help="estimate tokens, GPU-hours and money per phase instead")
+    p.add_argument("--gpu", default="h100", help="--cost: the GPU type (h200, h100, a100, a10g, l4; default h100)")
+    p.add_argument("--gpu-table", help="--cost: YAML/JSON {gpu: {usd_per_hour, speed}} over the built-in table")
     p.set_defaults(func=_sweep_command("cmd_plan"))
     p = sub.add_parser("run", help="run the sweep on a Ray cluster (a local one by default)")
     p.add_argument("sweep")
@@ -212,6 +215,9 @@ def parser() -> argparse.ArgumentParser:
     s = dsub.add_parser("check", help="load every split and language a sweep needs; fail if any is missing")
     s.add_argument("sweep")
     s.set_defaults(func=_sweep_command("cmd_data_check"))
+    s = dsub.add_parser("fetch", help="download every hub dataset and file a sweep reads into the HF cache")
+    s.add_argument("sweep")
+    s.set_defaults(func=_sweep_command("cmd_data_fetch"))
     return ap
 
 

@@ -1,4 +1,4 @@
-"""The commands that read a sweep or the task registry: `ray-xr plan|run|tasks|data show|data check`.
+"""The commands that read a sweep or the task registry: `ray-xr plan [--cost]|run|tasks|data show|check|fetch`.
 
 cli.py imports this module only for these commands (pydantic, yaml and the registry take a
 second to import; `ray-xr noise show` must start in a tenth of one). `run` imports Ray and torch
@@ -12,13 +12,18 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ray_xr import config, datatools, plan
+from ray_xr import config, cost, datatools, plan
 from ray_xr.errors import DataError, RayXRError
 from ray_xr.tasks import TASKS
 
 
 def cmd_plan(args) -> int:
     p = plan.build(config.load(args.sweep))
+    if args.cost:
+        table = cost.gpu_table(args.gpu_table)
+        found = cost.estimate(p, args.gpu, table)
+        print(json.dumps(found) if args.json else cost.describe(p, found, table))
+        return 0
     print(json.dumps(p.summary()) if args.json else plan.describe(p))
     return 0
 
@@ -27,7 +32,8 @@ def cmd_run(args) -> int:
     sweep = config.load(args.sweep)  # validate before anything heavy starts
     _check_dirs(sweep, args.sweep)
     _require_hub(sweep, args.sweep)
-    if sweep.data.source == "local":  # reading local files is cheap: fail before any training
+    if sweep.data.source != "synthetic" or sweep.data.local:
+        # cheap: local files are read, hub splits resolved offline; fail before any training
         _check_data(sweep, args.sweep)
     if "://" in args.storage:  # Path() would make "s3://b/runs" a local folder named "s3:"
         raise RayXRError(f"--storage {args.storage}: object storage URIs are not supported yet; mount the bucket"
@@ -52,8 +58,17 @@ def cmd_data_show(args) -> int:
 def cmd_data_check(args) -> int:
     sweep = config.load(args.sweep)
     _check_dirs(sweep, args.sweep)
+    print(_check_data(sweep, args.sweep))  # hub splits are resolved offline: no network needed
+    return 0
+
+
+def cmd_data_fetch(args) -> int:
+    sweep = config.load(args.sweep)
+    _check_dirs(sweep, args.sweep)
+    _check_data(sweep, args.sweep)  # every source known before the first download
     _require_hub(sweep, args.sweep, model=False)
-    print(_check_data(sweep, args.sweep))
+    n = datatools.fetch(plan.build(sweep))
+    print(f"ray-xr: {n} hub sources of {sweep.name} are in the Hugging Face cache")
     return 0
 
 
@@ -97,5 +112,5 @@ def _require_hub(sweep, source: str, model: bool = True) -> None:
         reason = getattr(err, "reason", None) or err
         raise DataError(f"{source}: the Hugging Face hub ({endpoint}) cannot be reached ({reason}) and this sweep"
                         f" reads {' and '.join(what)} from it; run where it is reachable, set HF_ENDPOINT to a"
-                        " mirror, or fill the cache once online (`ray-xr data check SWEEP`) and set"
+                        " mirror, or fill the cache once online (`ray-xr data fetch SWEEP`) and set"
                         " HF_HUB_OFFLINE=1") from None

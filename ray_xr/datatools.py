@@ -1,5 +1,6 @@
-"""`ray-xr data show|check`: look at local files through a task's reader, and load every split a
-sweep needs before anything trains. No torch, no Ray."""
+"""`ray-xr data show|check|fetch`: look at local files through a task's reader, check every split
+a sweep needs before anything trains (local and synthetic splits loaded, hub splits resolved
+offline against the hub table), and download a hub sweep's data ahead of a run. No torch, no Ray."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +12,7 @@ from typing import Sequence
 from ray_xr.data.examples import Answer, Classification, Example, MultipleChoice, Tagging, scored
 from ray_xr.data.formats import missing_language
 from ray_xr.errors import DataError
-from ray_xr.tasks import get_task, load, local, published
+from ray_xr.tasks import get_task, hub, load, local, published
 
 
 def label_counts(examples: Sequence[Example]) -> Counter:
@@ -109,21 +110,55 @@ def needed_splits(plan) -> list[tuple[str, str, str, dict]]:
 
 
 def check(plan) -> tuple[str, list[str]]:
-    """A table of example counts per (task, split, language) and the problems found."""
-    rows, problems = [("task", "split", "language", "examples")], []
+    """A table of example counts per (task, split, language), loaded (local, synthetic) or, for
+    the hub, the sources it resolves to offline, and the problems found."""
+    rows, problems = [("task", "split", "language", "examples", "source")], []
     for task, split, lang, spec in needed_splits(plan):
-        try:
-            examples = load.load_split(task, split, lang, spec)
-            queries = len(scored(examples))
-            n = f"{queries}" + (f" (+{len(examples) - queries} candidates)" if len(examples) > queries else "")
-        except Exception as err:  # the checker reports every failure, whatever raised it
-            n = "ERROR"
-            problems.append(f"{task} {split} {lang}: {err}")
-        rows.append((task, split, lang, n))
-    rows += _published_rows(plan, problems)
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        n, source, problem = _hub_row(task, split, lang) if spec["source"] == "hub" else _load_row(task, split, lang, spec)
+        if problem:
+            problems.append(f"{task} {split} {lang}: {problem}")
+        rows.append((task, split, lang, n, source))
+    rows += [(*row, "") for row in _published_rows(plan, problems)]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
     return table, problems
+
+
+def _load_row(task: str, split: str, lang: str, spec: dict) -> tuple[str, str, str | None]:
+    try:
+        examples = load.load_split(task, split, lang, spec)
+    except Exception as err:  # the checker reports every failure, whatever raised it
+        return "ERROR", "", str(err)
+    queries = len(scored(examples))
+    return f"{queries}" + (f" (+{len(examples) - queries} candidates)" if len(examples) > queries else ""), "", None
+
+
+def _hub_row(task: str, split: str, lang: str) -> tuple[str, str, str | None]:
+    """Resolved offline: what the split reads, and the first reference the hub table lacks."""
+    refs = load.hub_refs(task, split, lang)
+    if not refs:
+        return "ERROR", "hub", f"task {task} has no hub source; name its directory in data.local.{task}"
+    problem = next((p for p in map(hub.check, refs) if p), None)
+    return ("ERROR" if problem else "-"), "; ".join(map(str, refs)), problem
+
+
+def fetch(plan, log=print) -> int:
+    """Download every hub split the plan reads into the HF cache (each once), in order, with a
+    progress line per source; returns how many were fetched."""
+    refs = list(dict.fromkeys(r for task, split, lang, spec in needed_splits(plan) if spec["source"] == "hub"
+                              for r in load.hub_refs(task, split, lang)))
+    for i, ref in enumerate(refs, start=1):
+        problem = hub.check(ref)
+        if problem:
+            raise DataError(problem)
+        log(f"[{i}/{len(refs)}] {ref}", flush=True)
+        if isinstance(ref, hub.Hub):
+            found = len(hub.rows(ref))
+            log(f"        {found:,} rows, revision {hub.READ[str(ref)]['revision'] or 'unknown'}", flush=True)
+        else:
+            hub.fetch(ref)
+            log("        " + ", ".join(f"{k} sha256 {v[:12]}" for k, v in hub.READ[str(ref)].items()), flush=True)
+    return len(refs)
 
 
 def _published_rows(plan, problems: list[str]) -> list[tuple[str, str, str, str]]:

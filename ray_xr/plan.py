@@ -124,7 +124,8 @@ def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> 
     if any(get_task(t).model_selection == "last" for t in parts):
         training = training.model_copy(update={"model_selection": "last"})
     spec = {"task": task, "seed": seed, "training": training.model_dump(mode="json"), **_compute(sweep),
-            "workers": max(1, sweep.resources.workers)}  # data-parallel training is not worker-invariant
+            "workers": max(1, sweep.resources.workers),  # data-parallel training is not worker-invariant
+            "compile": sweep.resources.compile}  # compiled kernels round differently
     splits = ("train", "dev") if training.model_selection == "dev" else ("train",)
     if len(parts) == 1:
         spec.update(data=_data_spec(sweep, splits, task), options=_options(sweep, task))
@@ -145,13 +146,14 @@ def _pretrain_spec(sweep: Sweep) -> dict:
     if sweep.model != EMBEDDED_MODEL:
         return {"model": sweep.model, "libraries": libraries}
     return {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json", exclude={"corpus_tasks"}),
-            "corpus_seed": sweep.data.seed, "libraries": libraries, **_compute(sweep),
+            "corpus_seed": sweep.data.seed, "libraries": libraries, **_compute(sweep), "compile": sweep.resources.compile,
             "corpus": {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}}
 
 
 def _compute(sweep: Sweep) -> dict:
     """How a stage computes, where that changes its numbers: the precision, and the threads per
-    worker (CPU kernels sum in a thread-dependent order); training stages add their workers."""
+    worker (CPU kernels sum in a thread-dependent order); training stages add their workers and
+    whether they are compiled."""
     res = sweep.resources
     return {"precision": res.precision, "threads": res.cpus_per_worker, "deterministic": res.deterministic}
 

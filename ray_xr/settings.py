@@ -30,6 +30,23 @@ class Phase(Frozen):
     # phases ii-iii: keep the epoch with the best English dev score (dev sets hold no test item,
     # see tasks/) or the last (XTREME's own QA scripts); TyDiQA-GoldP keeps its last either way
     model_selection: Literal["dev", "last"] = "dev"
+    # examples per optimizer step, reached by accumulating gradients over effective_batch_size /
+    # batch_size forward passes of batch_size examples each (0: batch_size, no accumulation)
+    effective_batch_size: int = Field(0, ge=0)
+    # batches of similar length (still random, run/batching.py): less padding, other numbers;
+    # single-task stages (a multi-task stage draws each batch from one task: run/multitask.py)
+    length_grouped: bool = False
+
+    @model_validator(mode="after")
+    def _accumulates_whole_batches(self) -> "Phase":
+        if self.effective_batch_size % self.batch_size:
+            raise ValueError(f"effective_batch_size {self.effective_batch_size} is not a multiple of batch_size"
+                             f" {self.batch_size}")
+        return self
+
+    @property
+    def accumulation(self) -> int:
+        return max(1, self.effective_batch_size // self.batch_size)
 
 
 class Embedded(Frozen):
@@ -171,6 +188,11 @@ class Resources(Frozen):
     # also checkpoint every N optimizer steps within an epoch (0: at epoch ends only), for
     # epochs that last an hour; does not change the numbers, so not part of the keys
     checkpoint_every_steps: int = Field(0, ge=0)
+    # GPUs each worker asks Ray for: 0.5 puts two workers (of one stage or two) on a GPU, for
+    # models too small to fill one; not part of the keys (the same kernels run)
+    gpus_per_worker: float = Field(1.0, gt=0)
+    # torch.compile the training model (kernels fused differently: part of the keys)
+    compile: bool = False
 
 
 class Heads(Frozen):

@@ -31,6 +31,7 @@ class Position:
     step: int = 0
     loss_sum: float = 0.0
     tokens: int = 0
+    padded: int = 0  # positions in the padded batches (tokens of them are real)
     best: float | None = None
     extra: dict = field(default_factory=dict)  # the last finished epoch's metrics
 

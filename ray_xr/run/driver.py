@@ -51,7 +51,8 @@ def trial(config: dict, groups: dict) -> None:
         run_group,
         train_loop_config={**group["loop"], "stages": group["stages"]},
         scaling_config=ScalingConfig(num_workers=res["workers"], use_gpu=res["use_gpu"],
-                                     resources_per_worker={"CPU": res["cpus_per_worker"]}),
+                                     resources_per_worker={"CPU": res["cpus_per_worker"],
+                                                           **({"GPU": res["gpus_per_worker"]} if res["use_gpu"] else {})}),
         run_config=RunConfig(
             name=group["train_run"],  # the group's own name, never the random trial id
             storage_path=group["loop"]["ray_storage"],
@@ -69,7 +70,8 @@ def _concurrency(res: cfg.Resources) -> int:
     per_trial = max(1, res.workers) * res.cpus_per_worker
     cpus = ray.cluster_resources().get("CPU", 1)
     if res.use_gpu:
-        return max(1, int(min(cpus // per_trial, ray.cluster_resources().get("GPU", 0) // max(1, res.workers))))
+        gpus = ray.cluster_resources().get("GPU", 0)
+        return max(1, int(min(cpus // per_trial, gpus // (max(1, res.workers) * res.gpus_per_worker))))
     return max(1, int(cpus // per_trial))
 
 

@@ -6,6 +6,7 @@ evaluation. The Ray-specific lines are few and marked `# [ray]`; ray.tune is nev
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -24,8 +25,8 @@ import ray.train.torch  # [ray]
 from ray_xr import config
 from ray_xr.config import Sweep
 from ray_xr.data import cache, synthetic
-from ray_xr.run import checkpoints, multitask
-from ray_xr.tasks.load import load_split, noise_resources, noisy, realised_rate
+from ray_xr.run import batching, checkpoints, multitask
+from ray_xr.tasks.load import data_sources, load_split, noise_resources, noisy, realised_rate
 from ray_xr.data.examples import Text
 from ray_xr.data.examples import texts as example_texts
 from ray_xr.run.evaluate import evaluate_stage, model_source, score
@@ -92,6 +93,7 @@ def run_group(loop: dict) -> None:
         if w.rank == 0:
             w.run.write_stage(stage, "running", w.resolved, started=started)
         metrics = RUNNERS[stage.phase](w, stage)
+        metrics |= data_sources(stage.spec, sweep.data.source_language)  # hub commits and checksums read
         if w.rank == 0:
             w.run.write_stage(stage, "done", w.resolved, metrics, started)
             w.run.clear_checkpoint(stage.key)  # the stage's result is on disk: nothing to resume
@@ -224,25 +226,29 @@ def intermediate(w: Worker, stage: Stage) -> dict:
     return (finetune_multitask if "tasks" in stage.spec else finetune)(w, stage)
 
 
-def shuffled(n: int, per_worker: int, rank: int, world: int, seed: int, steps: int) -> list[list[int]]:
-    """The feature indices of this worker's batches: one shuffled pass, split over the workers."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    mine = order[rank::world][: steps * per_worker].tolist()
-    return [mine[s * per_worker:(s + 1) * per_worker] for s in range(steps)]
-
-
 def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, prepare, dev_score,
-               schedule=shuffled):
+               schedule=None):
     """One plain data-parallel training loop; returns the model selected on dev and its metrics.
 
-    It checkpoints into the stage's folder at every epoch end (and every
-    resources.checkpoint_every_steps steps) and, when the stage was interrupted, continues from
-    the last checkpoint exactly where it stopped: the same batches, random state and schedule, so
-    a resumed stage ends with the numbers of an undisturbed one."""
+    Each optimizer step accumulates gradients over `accumulation` micro-batches (the phase's
+    effective_batch_size); batches are drawn by `schedule` (default: run/batching.py, shuffled or
+    length-grouped), a function of (stage, epoch) only. It checkpoints into the stage's folder at
+    every epoch end (and every resources.checkpoint_every_steps steps) and, when the stage was
+    interrupted, continues from the last checkpoint exactly where it stopped: the same batches,
+    random state and schedule, so a resumed stage ends with the numbers of an undisturbed one."""
     ddp = {"find_unused_parameters": getattr(model, "find_unused_parameters", False)}
     model = ray.train.torch.prepare_model(model, parallel_strategy_kwargs=ddp)  # [ray] device placement + DDP
+    if w.sweep.resources.compile:
+        # in place (Module.compile): the module, its state_dict keys and DDP wrapper stay as they
+        # are, so checkpoints and saved models are those of an uncompiled run; shapes that change
+        # from batch to batch are compiled as dynamic after the first recompilation
+        model.compile()
     per_worker = max(1, phase["batch_size"] // w.world)
-    steps_per_epoch = max(1, len(feats) // (per_worker * w.world))
+    accumulation = max(1, phase.get("effective_batch_size", 0) // phase["batch_size"])
+    steps_per_epoch = max(1, len(feats) // (per_worker * w.world * accumulation))
+    if schedule is None:
+        schedule = (batching.length_grouped([batching.feature_length(f) for f in feats])
+                    if phase.get("length_grouped") else batching.shuffled)
     total = steps_per_epoch * phase["epochs"]
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     rest = [p for n, p in model.named_parameters() if p.ndim <= 1]
@@ -265,27 +271,35 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
     for epoch in range(at.epoch, phase["epochs"]):
         model.train()
         t0 = time.perf_counter()
-        batches = schedule(len(feats), per_worker, w.rank, w.world, seed + epoch, steps_per_epoch)
+        batches = schedule(len(feats), per_worker, w.rank, w.world, seed + epoch, steps_per_epoch * accumulation)
         for step in range(at.step if epoch == at.epoch else 0, steps_per_epoch):
-            batch = collate([feats[i] for i in batches[step]], pad_id)
-            batch = prepare(batch, (epoch, step)) if prepare else batch
-            batch = {k: v.to(w.device) for k, v in batch.items()}
-            with autocast(w.device, w.precision):
-                loss = model(**batch).loss
-            loss.backward()
+            for micro in range(step * accumulation, (step + 1) * accumulation):
+                batch = collate([feats[i] for i in batches[micro]], pad_id)
+                batch = prepare(batch, (epoch, micro)) if prepare else batch
+                batch = {k: v.to(w.device) for k, v in batch.items()}
+                last = micro == (step + 1) * accumulation - 1
+                # gradients are averaged across workers on the last micro-batch only (DDP's all-reduce)
+                with model.no_sync() if w.world > 1 and not last else contextlib.nullcontext():
+                    with autocast(w.device, w.precision):
+                        loss = model(**batch).loss
+                    (loss / accumulation if accumulation > 1 else loss).backward()
+                real, padded = batching.padding(batch)
+                at.tokens, at.padded = at.tokens + real, at.padded + padded
+                at.loss_sum += loss.item()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            at.tokens += sum(int(v.sum()) for k, v in batch.items() if k.endswith("attention_mask"))
-            at.loss_sum += loss.item()
             if every and (step + 1) % every == 0 and step + 1 < steps_per_epoch:
                 at.epoch, at.step = epoch, step + 1
                 checkpoints.save(folder, w.rank, w.barrier, unwrap(model), opt, sched, at, best_state)
         seconds = time.perf_counter() - t0
+        counts = gather(w, [at.tokens, at.padded, seconds])  # every worker's, for its own throughput
         metrics = {"stage": stage.key, "phase": stage.phase, "epoch": epoch + 1,
-                   "loss": at.loss_sum / steps_per_epoch, "tokens_per_s": at.tokens * w.world / seconds,
-                   "train_seconds": seconds, **resumed}
+                   "loss": at.loss_sum / (steps_per_epoch * accumulation), "tokens_per_s": at.tokens * w.world / seconds,
+                   "tokens_per_s_per_worker": [round(t / s) for t, _, s in counts],
+                   "padding_ratio": 1 - sum(c[0] for c in counts) / max(1, sum(c[1] for c in counts)),
+                   "accumulation": accumulation, "train_seconds": seconds, **resumed}
         if dev_score is not None:
             metrics["dev_score"] = dev_score(model)
             if at.best is None or metrics["dev_score"] > at.best:
@@ -293,13 +307,22 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
             metrics["best_dev_score"] = at.best
         w.log(f"{stage.label}: epoch {epoch + 1}/{phase['epochs']} loss {metrics['loss']:.3f}"
               + (f" dev {metrics['dev_score']:.1f}" if dev_score else "")
-              + f" ({metrics['tokens_per_s']:,.0f} tok/s)")
-        at = checkpoints.Position(epoch + 1, 0, 0.0, 0, at.best, metrics)
+              + f" ({metrics['tokens_per_s']:,.0f} tok/s, {100 * metrics['padding_ratio']:.0f}% padding)")
+        at = checkpoints.Position(epoch + 1, 0, 0.0, 0, 0, at.best, metrics)
         checkpoints.save(folder, w.rank, w.barrier, unwrap(model), opt, sched, at, best_state)
         report_epoch(w, stage, metrics)
     if best_state is not None:
         unwrap(model).load_state_dict(best_state)
     return model, metrics
+
+
+def gather(w: Worker, value: list) -> list[list]:
+    """`value` of every worker, in rank order (a collective: every worker calls it)."""
+    if w.world == 1:
+        return [value]
+    out: list = [None] * w.world
+    dist.all_gather_object(out, value)
+    return out
 
 
 def report_epoch(w: Worker, stage: Stage, metrics: dict) -> None:

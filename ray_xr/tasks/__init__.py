@@ -3,7 +3,9 @@ that train and evaluate them (families are code).
 
 Owns: registry.py (TaskSpec, TASKS, get_task), specs.py + xtreme_r.py + intermediate.py (the
 specs; importing this package fills the registry), local.py (the `local` source: published
-files under a directory), published.py (published noisy test sets, noise.published), load.py
+files under a directory), hub.py (what the hub source reads, checked offline against a table
+of the hub's configs; the downloads XTREME-R's additions need), sizes.py (split sizes and
+token lengths, for `plan --cost`), published.py (published noisy test sets, noise.published), load.py
 (a stage's examples from its data source, noise applied), families.py + heads.py + ranking.py
 (features, heads, decoding per family; torch), answers.py (QA answer text as XTREME
 post-processes it; no torch), outcomes.py (an evaluation's per-example outcomes.parquet).

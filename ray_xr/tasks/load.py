@@ -14,7 +14,7 @@ from ray_xr.errors import DataError
 from ray_xr.noise import NOISE_KINDS, NoiseResources, align, resource_file, split_words
 from ray_xr.noise.edits import has_letter
 from ray_xr.noise.tables import file_digest
-from ray_xr.tasks import local, published
+from ray_xr.tasks import hub, local, published
 from ray_xr.tasks.registry import LoadContext, get_task
 
 
@@ -39,6 +39,30 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     if not scored(list(examples)):
         raise DataError(f"task {task}: the {split} split for language {lang!r} is empty")
     return examples
+
+
+def hub_refs(task: str, split: str, lang: str) -> tuple:
+    """What a hub split reads (tasks.hub references), the test sets its dev split leaves out
+    included; empty when the task has no hub copy."""
+    spec = get_task(task)
+    refs = spec.hub(split, lang) if spec.hub else ()
+    if split == "dev" and refs:
+        refs += tuple(r for other, other_lang in spec.dev_excludes for r in hub_refs(other, "test", other_lang))
+    return tuple(dict.fromkeys(refs))
+
+
+def data_sources(spec: dict, source_language: str) -> dict:
+    """What a stage's hub splits were read from, for its stage.json: each hub reference with the
+    dataset commit or the files' sha256 this process saw (tasks.hub.READ); {} without the hub."""
+    if "language" in spec:  # an evaluation: its test split
+        wanted = [(spec["task"], "test", spec["language"], spec["data"])]
+    else:  # a training stage, multi-task or not: its splits in the source language
+        wanted = [(task, split, source_language, setting["data"])
+                  for task, setting in spec.get("tasks", {spec.get("task"): spec}).items() if "data" in setting
+                  for split in setting["data"]["sizes"]]
+    read = {str(ref): hub.READ.get(str(ref)) for task, split, lang, data in wanted if data["source"] == "hub"
+            for ref in hub_refs(task, split, lang)}
+    return {"data_sources": read} if read else {}
 
 
 def _without_test_items(task: str, examples: tuple[Example, ...], data: dict) -> tuple[Example, ...]:

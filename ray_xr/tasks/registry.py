@@ -82,6 +82,9 @@ class TaskSpec:
     dev_excludes: tuple[tuple[str, str], ...] = ()
     # "last": no English dev set apart from its test set; its models keep the last epoch
     model_selection: str | None = None
+    # (split, language) -> what its hub loader reads (tasks.hub.Hub / Download references), so
+    # that `data check` resolves a hub sweep offline and `data fetch` knows what to download
+    hub: Callable[[str, str], tuple] | None = None
 
     @property
     def trains(self) -> bool:

@@ -9,9 +9,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Sequence
 
+from pathlib import Path
+
 from ray_xr.data import synthetic
-from ray_xr.errors import DataError
 from ray_xr.data.examples import Classification, Example, Tagging
+from ray_xr.tasks import hub, local as tasks_local
+from ray_xr.tasks.hub import Download, Hub
 from ray_xr.tasks.registry import LoadContext, TaskSpec, register
 from ray_xr.tasks.registry import From, Local
 
@@ -24,7 +27,7 @@ UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART
 # XTREME-R language lists (google-research/xtreme scripts: train_xnli.sh, train_panx.sh,
 # train_udpos.sh). XTREME-R added languages that the google/xtreme hub configs lack (XTREME
 # had 40 PAN-X and 33 UD-POS languages): PAN-X takes those from WikiANN itself, UD-POS from
-# local UD files.
+# the UD v2.5 release that XTREME's download script reads.
 XNLI_LANGS = "en ar bg de el es fr hi ru sw th tr ur vi zh".split()
 PANX_LANGS = ("ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko "
               "th sw yo my zh kk tr et fi hu qu pl uk az lt pa gu ro").split()
@@ -72,12 +75,10 @@ def _synthetic_tags(stream: str, scheme: str, split: str, lang: str, ctx: LoadCo
     return synthetic.tagging(stream, split, lang, ctx.sizes[split], ctx.seed, scheme)
 
 
-# -- Hugging Face hub source -----------------------------------------------------------------
+# -- Hugging Face hub source: what each (split, language) reads (tasks.hub), then its rows ----
 
-def _hub_rows(path: str, config: str | None, split: str, ctx: LoadContext, hub_split: str):
-    from datasets import load_dataset  # heavy import, only where the hub is used
-
-    ds = load_dataset(path, config, split=hub_split)
+def _hub_rows(ref: Hub, split: str, ctx: LoadContext):
+    ds = hub.rows(ref)
     cap = ctx.sizes.get(split)
     return ds.select(range(min(cap, len(ds)))) if cap else ds
 
@@ -87,48 +88,63 @@ def _label_names(ds, column: str) -> list[str]:
     return list(getattr(feature, "feature", feature).names)
 
 
-def _hub_pairs(path, config, a, b, ds_split, split, ctx) -> list[Classification]:
-    ds = _hub_rows(path, config, split, ctx, ds_split)
+def _hub_pairs(ref: Hub, a: str, b: str, split: str, ctx: LoadContext) -> list[Classification]:
+    ds = _hub_rows(ref, split, ctx)
     names = _label_names(ds, "label")
     # label -1 marks pairs without annotator consensus; the official setups drop them
     return [Classification(f"{split}-{i}", r[a], r[b], names[r["label"]])
             for i, r in enumerate(ds) if r["label"] >= 0]
 
 
-def _hub_tags(path, config, tag_column, ds_split, split, ctx) -> list[Tagging]:
-    ds = _hub_rows(path, config, split, ctx, ds_split)
+def _hub_tags(ref: Hub, tag_column: str, split: str, ctx: LoadContext) -> list[Tagging]:
+    ds = _hub_rows(ref, split, ctx)
     names = _label_names(ds, tag_column)
     return [Tagging(f"{split}-{i}", tuple(r["tokens"]), tuple(names[t] for t in r[tag_column]))
             for i, r in enumerate(ds)]
 
 
-def _hub_xnli(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
+def xnli_refs(split: str, lang: str) -> tuple[Hub, ...]:
     # XTREME trains XNLI on MNLI and selects on the English XNLI dev set.
-    if split == "train":
-        return _hub_pairs("nyu-mll/glue", "mnli", "premise", "hypothesis", "train", split, ctx)
-    return _hub_pairs("facebook/xnli", lang, "premise", "hypothesis", HUB_SPLIT[split], split, ctx)
+    return (Hub("nyu-mll/glue", "mnli", "train") if split == "train" else Hub("facebook/xnli", lang, HUB_SPLIT[split]),)
 
 
-def _hub_mnli(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
-    ds_split = {"train": "train", "dev": "validation_matched", "test": "validation_mismatched"}[split]
-    return _hub_pairs("nyu-mll/glue", "mnli", "premise", "hypothesis", ds_split, split, ctx)
+def mnli_refs(split: str, lang: str) -> tuple[Hub, ...]:
+    return (Hub("nyu-mll/glue", "mnli", {"train": "train", "dev": "validation_matched",
+                                         "test": "validation_mismatched"}[split]),)
 
 
-def _hub_panx(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
+def panx_refs(split: str, lang: str) -> tuple[Hub, ...]:
     if lang in PANX_NOT_IN_XTREME:  # the same (Rahimi et al. 2019) splits, from WikiANN's own repository
-        return _hub_tags("unimelb-nlp/wikiann", lang, "ner_tags", HUB_SPLIT[split], split, ctx)
-    return _hub_tags("google/xtreme", f"PAN-X.{lang}", "ner_tags", HUB_SPLIT[split], split, ctx)
+        return (Hub("unimelb-nlp/wikiann", lang, HUB_SPLIT[split]),)
+    return (Hub("google/xtreme", f"PAN-X.{lang}", HUB_SPLIT[split]),)
+
+
+def udpos_refs(split: str, lang: str) -> tuple[Hub | Download, ...]:
+    if lang in UDPOS_NOT_IN_XTREME:  # XTREME-R's additions: the UD release XTREME itself reads
+        return (Download("ud-treebanks-v2.5"),)
+    return (Hub("google/xtreme", f"udpos.{UDPOS_NAMES[lang]}", HUB_SPLIT[split]),)
+
+
+def conll_refs(split: str, lang: str) -> tuple[Hub, ...]:
+    return (Hub("eriktks/conll2003", None, HUB_SPLIT[split]),)
+
+
+def _hub_pair_task(refs, split: str, lang: str, ctx: LoadContext) -> list[Classification]:
+    return _hub_pairs(refs(split, lang)[0], "premise", "hypothesis", split, ctx)
+
+
+def _hub_tag_task(refs, column: str, split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
+    return _hub_tags(refs(split, lang)[0], column, split, ctx)
 
 
 def _hub_udpos(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
-    if lang in UDPOS_NOT_IN_XTREME:
-        raise DataError(f"task udpos: google/xtreme has no {UDPOS_NAMES[lang]} config (an XTREME-R addition);"
-                        " read it from UD files with data.source local")
-    return _hub_tags("google/xtreme", f"udpos.{UDPOS_NAMES[lang]}", "pos_tags", HUB_SPLIT[split], split, ctx)
-
-
-def _hub_conll(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
-    return _hub_tags("eriktks/conll2003", None, "ner_tags", HUB_SPLIT[split], split, ctx)
+    (ref,) = udpos_refs(split, lang)
+    if isinstance(ref, Hub):
+        return _hub_tags(ref, "pos_tags", split, ctx)
+    # the release's treebank folders, read as the local layout reads them (fused forms, as XTREME)
+    root = next(iter(hub.fetch(ref).values()))
+    local = {"udpos": {"dir": str(Path(root) / "ud-treebanks-v2.5"), "files": {}}}
+    return tasks_local.load("udpos", split, lang, local, ctx.sizes.get(split, 0))
 
 
 # -- the registry entries --------------------------------------------------------------------
@@ -136,33 +152,34 @@ def _hub_conll(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
 register(TaskSpec(
     name="xnli", family="classification", metric="accuracy", labels=NLI_LABELS,
     languages=tuple(XNLI_LANGS),
-    sources={"synthetic": partial(_synthetic_nli, "xnli"), "hub": _hub_xnli},
+    sources={"synthetic": partial(_synthetic_nli, "xnli"), "hub": partial(_hub_pair_task, xnli_refs)}, hub=xnli_refs,
     local=XNLI_LOCAL,
     description="XNLI: natural language inference, trained on English MNLI",
 ))
 register(TaskSpec(
     name="panx", family="tagging", metric="seqeval_f1", labels=PANX_TAGS,
     languages=tuple(PANX_LANGS),
-    sources={"synthetic": partial(_synthetic_tags, "panx", "panx"), "hub": _hub_panx},
+    sources={"synthetic": partial(_synthetic_tags, "panx", "panx"), "hub": partial(_hub_tag_task, panx_refs, "ner_tags")},
+    hub=panx_refs,
     local=PANX_LOCAL,
     description="WikiANN (PAN-X): named entities PER/ORG/LOC, BIO tags",
 ))
 register(TaskSpec(
     name="udpos", family="tagging", metric="seqeval_f1", labels=UPOS,
     languages=tuple(UDPOS_NAMES),
-    sources={"synthetic": partial(_synthetic_tags, "udpos", "upos"), "hub": _hub_udpos},
+    sources={"synthetic": partial(_synthetic_tags, "udpos", "upos"), "hub": _hub_udpos}, hub=udpos_refs,
     local=UDPOS_LOCAL,
     description="Universal Dependencies part-of-speech tags (UPOS)",
 ))
 register(TaskSpec(
     name="mnli", family="classification", metric="accuracy", labels=NLI_LABELS, languages=("en",),
-    sources={"hub": _hub_mnli},
+    sources={"hub": partial(_hub_pair_task, mnli_refs)}, hub=mnli_refs,
     local=MNLI_LOCAL,
     description="MultiNLI (intermediate task of Phang et al. 2020)",
 ))
 register(TaskSpec(
     name="conll2003", family="tagging", metric="seqeval_f1", labels=CONLL_TAGS, languages=("en",),
-    sources={"hub": _hub_conll},
+    sources={"hub": partial(_hub_tag_task, conll_refs, "ner_tags")}, hub=conll_refs,
     description="CoNLL-2003 English NER (intermediate task of Phang et al. 2020)",
 ))
 # The synthetic stand-ins for the intermediate tasks: same families, own example streams.

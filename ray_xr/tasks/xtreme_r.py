@@ -8,11 +8,13 @@ from __future__ import annotations
 from functools import partial
 
 from ray_xr.data import synthetic
-from ray_xr.data.retrieval import paragraph_examples, read_squad_sentences, sentence_breaks
+from ray_xr.data.retrieval import paragraph_examples, read_squad_sentences, read_tatoeba, sentence_breaks
 from ray_xr.errors import DataError
 from ray_xr.data.examples import Answer, Classification, Example, MultipleChoice, RetrievalPair, SpanQA, cap
 from ray_xr.tasks.registry import LoadContext, TaskSpec, register
 from ray_xr.tasks.registry import From, Local
+from ray_xr.tasks import hub
+from ray_xr.tasks.hub import Download, Hub
 from ray_xr.tasks.specs import HUB_SPLIT, _hub_rows
 
 PAWSX_LANGS = ("en", "de", "es", "fr", "ja", "ko", "zh")
@@ -32,8 +34,9 @@ TATOEBA_CODES = {
     "az": "aze", "lt": "lit", "pl": "pol", "ro": "ron", "uk": "ukr",
 }
 MEWSLIX_LANGS = ("ar", "de", "en", "es", "fa", "ja", "pl", "ro", "ta", "tr", "uk")
-# XQuAD-R as published with its sentence breaks (the hub copy, xquad_r, drops them)
-XQUAD_R_URL = "https://raw.githubusercontent.com/google-research-datasets/lareqa/master/xquad-r/{lang}.json"
+MEWSLIX_NOT_ON_HUB = ("task mewslix: Mewsli-X is not on the Hugging Face hub (its WikiNews text must be restored"
+                      " locally): run google-research's dense_representations_for_entity_retrieval/mel/"
+                      "get-mewsli-x.sh and point data.local.mewslix at its output/dataset folder")
 
 
 
@@ -61,42 +64,63 @@ def squad_rows(rows) -> list[SpanQA]:
             for r in rows]
 
 
-def hub_squad(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
+def squad_refs(split: str, lang: str) -> tuple[Hub, ...]:
     # SQuAD v1.1 has no public test set: its dev set serves as both dev and test
-    return squad_rows(_hub_rows("rajpurkar/squad", None, split, ctx, "train" if split == "train" else "validation"))
+    return (Hub("rajpurkar/squad", None, "train" if split == "train" else "validation"),)
 
 
-def _hub_xquad(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
-    if split != "test":
-        return hub_squad(split, lang, ctx)
-    return squad_rows(_hub_rows("google/xtreme", f"XQuAD.{lang}", split, ctx, "validation"))
+def hub_squad(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
+    return squad_rows(_hub_rows(squad_refs(split, lang)[0], split, ctx))
 
 
-def _hub_mlqa(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
-    if split == "train":
-        return hub_squad(split, lang, ctx)
-    return squad_rows(_hub_rows("google/xtreme", f"MLQA.{lang}.{lang}", split, ctx, HUB_SPLIT[split]))
+def xquad_refs(split: str, lang: str) -> tuple[Hub, ...]:
+    return squad_refs(split, lang) if split != "test" else (Hub("google/xtreme", f"XQuAD.{lang}", "validation"),)
+
+
+def mlqa_refs(split: str, lang: str) -> tuple[Hub, ...]:
+    return squad_refs(split, lang) if split == "train" else (Hub("google/xtreme", f"MLQA.{lang}.{lang}", HUB_SPLIT[split]),)
+
+
+def _hub_squad_layout(refs, split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
+    return squad_rows(_hub_rows(refs(split, lang)[0], split, ctx))
+
+
+def tydiqa_refs(split: str, lang: str) -> tuple[Hub, ...]:
+    return (Hub("google/xtreme", "tydiqa", "train" if split == "train" else "validation"),)
 
 
 def _hub_tydiqa(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
     """One config holds every language; ids start with the language name ("arabic-...")."""
-    from datasets import load_dataset  # heavy import, only where the hub is used
-
-    ds = load_dataset("google/xtreme", "tydiqa", split="train" if split == "train" else "validation")
     prefix = f"{TYDIQA_NAMES['en' if split == 'train' else lang]}-"
-    ds = ds.filter(lambda r: r["id"].startswith(prefix))
+    ds = hub.rows(tydiqa_refs(split, lang)[0]).filter(lambda r: r["id"].startswith(prefix))
     cap = ctx.sizes.get(split)
     return squad_rows(ds.select(range(min(cap, len(ds)))) if cap else ds)
 
 
+def tatoeba_refs(split: str, lang: str) -> tuple[Hub | Download, ...]:
+    code = TATOEBA_CODES[lang]
+    if code in hub.LASER_TATOEBA:  # XTREME-R's additions, from the LASER files XTREME reads
+        return (Download(f"laser-tatoeba-{code}"),)
+    return (Hub("google/xtreme", f"tatoeba.{code}", "validation"),)
+
+
 def _hub_tatoeba(split: str, lang: str, ctx: LoadContext) -> list[RetrievalPair]:
-    rows = _hub_rows("google/xtreme", f"tatoeba.{TATOEBA_CODES[lang]}", split, ctx, "validation")
+    (ref,) = tatoeba_refs(split, lang)
+    if isinstance(ref, Download):
+        paths = hub.fetch(ref)
+        pairs = cap(read_tatoeba(paths["query"], paths["target"]), ctx.sizes.get(split, 0))
+        return [RetrievalPair(f"{split}-{i}", p.query, p.target) for i, p in enumerate(pairs)]
+    rows = _hub_rows(ref, split, ctx)
     return [RetrievalPair(f"{split}-{i}", r["source_sentence"], r["target_sentence"]) for i, r in enumerate(rows)]
+
+
+def pawsx_refs(split: str, lang: str) -> tuple[Hub, ...]:
+    return (Hub("google/xtreme", f"PAWS-X.{'en' if split == 'train' else lang}", HUB_SPLIT[split]),)
 
 
 def _hub_pawsx(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
     # English training data; label is the string "0" or "1" in these configs
-    rows = _hub_rows("google/xtreme", f"PAWS-X.{'en' if split == 'train' else lang}", split, ctx, HUB_SPLIT[split])
+    rows = _hub_rows(pawsx_refs(split, lang)[0], split, ctx)
     return [Classification(f"{split}-{i}", r["sentence1"], r["sentence2"], str(r["label"])) for i, r in enumerate(rows)]
 
 
@@ -105,7 +129,7 @@ def _squad_as_sentences(split: str, ctx: LoadContext) -> list[Example]:
     the sentences of every paragraph (sentence breaks inferred, as XTREME-R does)."""
 
     # read whole (an empty context has no cap): the cap counts questions, and the pool keeps every paragraph
-    rows = _hub_rows("rajpurkar/squad", None, split, LoadContext(), "train" if split == "train" else "validation")
+    rows = _hub_rows(squad_refs(split, "en")[0], split, LoadContext())
     paragraphs: dict[str, list] = {}
     for r in rows:  # the hub has a row per question; its paragraphs are the distinct contexts
         paragraphs.setdefault(r["context"], []).append((r["id"], r["question"], r["answers"]["answer_start"][0]))
@@ -114,22 +138,25 @@ def _squad_as_sentences(split: str, ctx: LoadContext) -> list[Example]:
     return cap(examples, ctx.sizes.get(split, 0))
 
 
+def lareqa_refs(split: str, lang: str) -> tuple[Hub | Download, ...]:
+    return squad_refs(split, lang) if split != "test" else (Download("xquad-r"),)
+
+
 def _hub_lareqa(split: str, lang: str, ctx: LoadContext) -> list[Example]:
     """Questions in `lang` ranking the answer sentences of all eleven XQuAD-R languages."""
     if split != "test":
         return _squad_as_sentences(split, ctx)
-    from datasets import DownloadManager  # heavy import, only where the hub is used
-
-
-    paths = DownloadManager().download({code: XQUAD_R_URL.format(lang=code) for code in XQUAD_LANGS})
+    paths = hub.fetch(lareqa_refs(split, lang)[0])
     return cap([e for code in XQUAD_LANGS for e in read_squad_sentences(paths[code], language=lang)],
                ctx.sizes.get(split, 0))
 
 
+def mewslix_refs(split: str, lang: str) -> tuple:
+    return ()  # not on the hub: data.local.mewslix (see _hub_mewslix)
+
+
 def _hub_mewslix(split: str, lang: str, ctx: LoadContext) -> list[Example]:
-    raise DataError("task mewslix: Mewsli-X is not on the Hugging Face hub (its WikiNews text must be restored"
-                    " locally): run google-research's dense_representations_for_entity_retrieval/mel/"
-                    "get-mewsli-x.sh and point data.local.mewslix at its output/dataset folder")
+    raise DataError(MEWSLIX_NOT_ON_HUB)
 
 
 def copa_rows(rows, split: str) -> list[MultipleChoice]:
@@ -137,34 +164,35 @@ def copa_rows(rows, split: str) -> list[MultipleChoice]:
                            r["label"]) for r in rows if r["label"] >= 0]  # -1: an unlabelled test row
 
 
-def _hub_copa(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
-    ds_split = "train" if split == "train" else "validation"  # the test labels are hidden
-    return copa_rows(_hub_rows("aps/super_glue", "copa", split, ctx, ds_split), split)
+def copa_refs(split: str, lang: str) -> tuple[Hub, ...]:
+    return (Hub("aps/super_glue", "copa", "train" if split == "train" else "validation"),)  # test labels hidden
 
 
-def _hub_xcopa(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
-    if split != "test":
-        return _hub_copa(split, lang, ctx)
-    return copa_rows(_hub_rows("cambridgeltl/xcopa", lang, split, ctx, "test"), split)
+def xcopa_refs(split: str, lang: str) -> tuple[Hub, ...]:
+    return copa_refs(split, lang) if split != "test" else (Hub("cambridgeltl/xcopa", lang, "test"),)
+
+
+def _hub_copa_layout(refs, split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
+    return copa_rows(_hub_rows(refs(split, lang)[0], split, ctx), split)
 
 
 register(TaskSpec(
     name="pawsx", family="classification", metric="accuracy", labels=("0", "1"), languages=PAWSX_LANGS,
-    sources={"hub": _hub_pawsx},
+    sources={"hub": _hub_pawsx}, hub=pawsx_refs,
     local=Local("pawsx_tsv", {"train": ("en/train.tsv",), "dev": ("{lang}/dev_2k.tsv", "{lang}/dev.tsv"),
                               "test": ("{lang}/test_2k.tsv", "{lang}/test.tsv")}),
     description="PAWS-X: paraphrase identification (XTREME), trained on English PAWS",
 ))
 register(TaskSpec(
     name="copa", family="multiple_choice", metric="accuracy", labels=(), languages=("en",),
-    sources=_offline(synthetic.choice, "copa") | {"hub": _hub_copa},
+    sources=_offline(synthetic.choice, "copa") | {"hub": partial(_hub_copa_layout, copa_refs)}, hub=copa_refs,
     # SuperGLUE's COPA; its test.jsonl is unlabelled, so the labelled val set doubles as test
     local=Local("xcopa_jsonl", {"train": ("train.jsonl",), "dev": ("val.jsonl",), "test": ("val.jsonl",)}),
     description="COPA: choice of plausible alternatives (English training source of XCOPA)",
 ))
 register(TaskSpec(
     name="xcopa", family="multiple_choice", metric="accuracy", labels=(), languages=XCOPA_LANGS,
-    sources=_offline(synthetic.choice, "xcopa") | {"hub": _hub_xcopa},
+    sources=_offline(synthetic.choice, "xcopa") | {"hub": partial(_hub_copa_layout, xcopa_refs)}, hub=xcopa_refs,
     local=Local("xcopa_jsonl", {"train": From("copa", "train"), "dev": From("copa", "dev"),
                                 "test": ("{lang}/test.jsonl", "data/{lang}/test.{lang}.jsonl")}),
     # XTREME-R's train_xcopa.sh: SocialIQA first, then COPA (no SocialIQA reader for local files)
@@ -173,7 +201,7 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="squad", family="qa", metric="squad", labels=(), languages=("en",),
-    sources=_offline(synthetic.qa, "squad") | {"hub": hub_squad},
+    sources=_offline(synthetic.qa, "squad") | {"hub": hub_squad}, hub=squad_refs,
     local=Local("squad_json", {"train": ("train-v1.1.json",), "dev": ("dev-v1.1.json",),
                                "test": ("dev-v1.1.json",)}),
     dev_excludes=(("xquad", "en"),),  # XQuAD translates 240 paragraphs of SQuAD v1.1 dev
@@ -181,7 +209,7 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="xquad", family="qa", metric="squad", labels=(), languages=XQUAD_LANGS,
-    sources=_offline(synthetic.qa, "xquad") | {"hub": _hub_xquad},
+    sources=_offline(synthetic.qa, "xquad") | {"hub": partial(_hub_squad_layout, xquad_refs)}, hub=xquad_refs,
     local=Local("squad_json", {"train": From("squad", "train"), "dev": From("squad", "dev"),
                                "test": ("xquad.{lang}.json",)}),
     dev_excludes=(("xquad", "en"),),  # selects on SQuAD v1.1 dev without XQuAD's own paragraphs
@@ -189,7 +217,7 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="mlqa", family="qa", metric="mlqa", labels=(), languages=MLQA_LANGS,
-    sources={"hub": _hub_mlqa},
+    sources={"hub": partial(_hub_squad_layout, mlqa_refs)}, hub=mlqa_refs,
     local=Local("squad_json", {
         "train": From("squad", "train"),
         "dev": ("dev/dev-context-{lang}-question-{lang}.json", "dev-context-{lang}-question-{lang}.json"),
@@ -198,7 +226,7 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="tydiqa", family="qa", metric="squad", labels=(), languages=tuple(TYDIQA_NAMES),
-    sources={"hub": _hub_tydiqa},
+    sources={"hub": _hub_tydiqa}, hub=tydiqa_refs,
     # the gold-passage task has no public test set; XTREME evaluates on its dev set
     local=Local("squad_json", {
         "train": ("tydiqa-goldp-v1.1-train/tydiqa.en.train.json", "{name}_train.json"),
@@ -210,7 +238,7 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="tatoeba", family="retrieval", metric="accuracy", labels=(), languages=tuple(TATOEBA_CODES),
-    sources=_offline(synthetic.parallel, "tatoeba") | {"hub": _hub_tatoeba},
+    sources=_offline(synthetic.parallel, "tatoeba") | {"hub": _hub_tatoeba}, hub=tatoeba_refs,
     local=Local("tatoeba", {"test": (("tatoeba.{name}-eng.{name}", "tatoeba.{name}-eng.eng"),)},
                 names=TATOEBA_CODES),
     # XTREME-R (scripts/run_tatoeba.sh) embeds with the model fine-tuned on SQuAD v1.1
@@ -219,7 +247,7 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="lareqa", family="ranking", metric="map@20", labels=(), languages=XQUAD_LANGS,
-    sources={"synthetic": _synthetic_ranking, "hub": _hub_lareqa},
+    sources={"synthetic": _synthetic_ranking, "hub": _hub_lareqa}, hub=lareqa_refs,
     # English training data: SQuAD v1.1 read as sentences; the test pool: every XQuAD-R file
     local=Local("squad_sentences", {
         "train": From("squad", "train", format="squad_sentences"),
@@ -232,7 +260,7 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="mewslix", family="ranking", metric="map@20", labels=(), languages=MEWSLIX_LANGS,
-    sources={"hub": _hub_mewslix},
+    sources={"hub": _hub_mewslix}, hub=mewslix_refs,
     local=Local("mewslix", {
         "train": ("wikipedia_pairs-train.jsonl",), "dev": ("wikipedia_pairs-dev.jsonl",),
         "test": (("wikinews_mentions-test.jsonl", "candidate_set_entities.jsonl"),)}, by_language=True),

@@ -1,18 +1,23 @@
-# .venv/bin/python bench/bench_train.py          (or: make bench)
+# .venv/bin/python bench/throughput.py          (or: make bench); writes bench/results/throughput_cpu.json
 """Training throughput: a ray-xr target stage inside a Ray Train worker vs a bare PyTorch loop.
 
 Both train the same XLM-R-architecture classifier (the embedded tiny config, random weights)
 on the same synthetic XNLI training set with one CPU thread, and count non-padding tokens the
 same way. The ray-xr number is the stage's own measurement (stage.json, tokens_per_s of the
 training epochs, dev evaluation excluded); the run's wall time is split into fixed overhead
-(Ray start, trials, worker start, imports) and time spent in stages.
+(Ray start, trials, worker start, imports) and time spent in stages. The figures, the ratio,
+the date, the machine and the library versions go to bench/results/throughput_cpu.json.
 """
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import platform
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -79,13 +84,24 @@ def ray_xr_stage(sweep: config.Sweep) -> dict:
 
 def main() -> None:
     sweep = config.parse(SWEEP, "bench")
-    bare = bare_loop(sweep)
+    # the bare loop runs before and after the stage: on a shared machine the load moves, and the
+    # spread of the two says how far a single ratio can be trusted
+    before = bare_loop(sweep)
     staged = ray_xr_stage(sweep)
-    print(f"bare PyTorch loop     : {bare:10,.0f} tokens/s")
-    print(f"ray-xr target stage   : {staged['tokens_per_s']:10,.0f} tokens/s"
-          f"  ({staged['tokens_per_s'] / bare:.0%} of bare)")
+    after = bare_loop(sweep)
+    bare = (before + after) / 2
+    ratio = staged["tokens_per_s"] / bare
+    print(f"bare PyTorch loop     : {bare:10,.0f} tokens/s  (before {before:,.0f}, after {after:,.0f})")
+    print(f"ray-xr target stage   : {staged['tokens_per_s']:10,.0f} tokens/s  (ratio {ratio:.3f})")
     print(f"ray-xr run wall time  : {staged['wall_s']:6.1f} s = {staged['in_stages_s']:.1f} s in stages"
           f" + {staged['overhead_s']:.1f} s fixed overhead (Ray start, trials, worker start, imports)")
+    out = REPO / "bench" / "results" / "throughput_cpu.json"
+    out.write_text(json.dumps({
+        "date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "threads": 1, "versions": {p: metadata.version(p) for p in ("ray-xr", "torch", "ray", "transformers")},
+        "bare_tokens_per_s": round(bare), "bare_before_after": [round(before), round(after)], "ray_train_tokens_per_s": round(staged["tokens_per_s"]),
+        "ratio": round(ratio, 3), **{k: round(v, 1) for k, v in staged.items() if k != "tokens_per_s"}}, indent=1) + "\n")
+    print(f"written to {out.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,63 @@
+"""The shipped cluster configurations pass Ray's own validation (what `ray up` runs before it
+calls the cloud), keep training off the head, scale GPU pools from zero, and install the
+versions this checkout pins; the full-scale sweeps ask for what those clusters offer."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from ray_xr import config
+from tests.conftest import REPO
+
+CLUSTERS = ["cluster.yaml", "cluster/gcp.yaml"]
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((REPO / name).read_text())
+
+
+@pytest.mark.parametrize("name", CLUSTERS)
+def test_ray_validates_the_cluster_config_offline(name):
+    # tests may use Ray's private modules (ray_xr/ may not): this is the check `ray up` makes
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    validate_config(prepare_config(load(name)))
+
+
+@pytest.mark.parametrize("name", CLUSTERS)
+def test_the_head_never_trains_and_gpu_pools_start_at_zero(name):
+    cluster = load(name)
+    types = cluster["available_node_types"]
+    head = types[cluster["head_node_type"]]
+    # the driver and the aggregator are pinned to the head by this resource; no task may train there
+    assert head["resources"] == {"CPU": 0, "GPU": 0}  # it never trains; ray-xr pins its actors there
+    assert not re.search(r"spot|preemptible|SPOT", yaml.safe_dump(head["node_config"]))
+    pools = {n: t for n, t in types.items() if n != cluster["head_node_type"]}
+    assert all(t["min_workers"] == 0 and t["resources"]["GPU"] >= 4 for t in pools.values())
+    spot = [n for n, t in pools.items() if re.search(r"spot|SPOT", yaml.safe_dump(t["node_config"]))]
+    assert len(spot) == 1 and len(pools) == 2  # an on-demand pool and a spot pool
+
+
+@pytest.mark.parametrize("name", CLUSTERS)
+def test_nodes_install_this_checkout_with_its_pinned_ray(name):
+    cluster = load(name)
+    setup = "\n".join(cluster["setup_commands"])
+    assert "pip install -q /home/ubuntu/ray-xr" in setup  # not -e: a re-sync leaves a running sweep alone
+    pinned = re.search(r'"ray\[[^]]*\]==([^"]+)"', (REPO / "pyproject.toml").read_text()).group(1)
+    assert f"m.version('ray') == '{pinned}'" in setup
+    starts = cluster["head_start_ray_commands"] + cluster["worker_start_ray_commands"]
+    assert all("RAY_AUTH_MODE=token" in c for c in starts if "ray start" in c)
+    assert cluster["file_mounts"]["/home/ubuntu/.ray/auth_token"] == "~/.ray/auth_token"
+
+
+@pytest.mark.parametrize("sweep", ["nli_vs_ner", "phang2020"])
+def test_full_scale_sweeps_ask_for_gpu_clusters(sweep):
+    res = config.load(REPO / "sweeps" / f"{sweep}.yaml").resources
+    assert res.use_gpu and res.precision == "bf16" and res.workers == 4
+    assert res.concurrency > 0  # 0 counts the GPUs present at the start: none on an autoscaling cluster
+    assert res.checkpoint_every_steps > 0  # spot nodes come and go
+    nodes = [t for c in CLUSTERS for n, t in load(c)["available_node_types"].items() if n != "head"]
+    assert all(t["resources"]["GPU"] % res.workers == 0 for t in nodes)  # a worker group fits a node
+    assert all(t["resources"]["CPU"] >= res.workers * res.cpus_per_worker for t in nodes)
