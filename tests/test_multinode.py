@@ -4,8 +4,8 @@ runs on both nodes, and a run whose worker node is killed mid-training (its rayl
 workers, by PID) restarts the lost stage on the head from its checkpoint and ends with the
 undisturbed run's results, byte for byte.
 
-The head has one CPU and the worker node two, and the sweep has two chains that train at the
-same time, so while both train at least one of them is on the worker node.
+Each node has one CPU and the sweep has two chains that train at the same time, so while both
+train one is on each node (Ray may otherwise pack every worker group onto one node).
 """
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def cluster():
                   "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()))
         gcs = processes_with(f"--gcs_server_port={port}")[0]
         session = next(a.split("=", 1)[1] for a in gcs.cmdline() if a.startswith("--session-dir="))
-        ray_start(env, "--address", f"127.0.0.1:{port}", "--num-cpus", "2", "--node-manager-port", str(worker_nm))
+        ray_start(env, "--address", f"127.0.0.1:{port}", "--num-cpus", "1", "--node-manager-port", str(worker_nm))
         yield {"address": f"127.0.0.1:{port}", "env": env, "worker_port": worker_nm}
     finally:  # only what this test started, by PID: other Ray clusters may share the machine
         for nm in (worker_nm, head_nm):
@@ -149,7 +149,7 @@ def test_losing_the_worker_node_mid_training_loses_nothing(cluster, sweep, undis
                                          for k in running)
 
     wait_for(both_chains_training_with_checkpoints, proc, "two chains training at once", timeout=600)
-    kill_node(cluster["worker_port"])  # one CPU on the head: one of the two was on the worker node
+    kill_node(cluster["worker_port"])  # one CPU a node: one of the two was on the worker node
     out, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-4000:]
     resumed = [s for s in stage_records(run_dir).values() if s["metrics"].get("resumed_from_step") is not None
