@@ -149,11 +149,12 @@ class RunDir:
         shutil.rmtree(self.root / ".failed", ignore_errors=True)
 
     def write_stage(self, stage, status: str, sweep: dict, metrics: dict | None = None,
-                    started: float | None = None) -> dict:
+                    started: float | None = None, node: str | None = None) -> dict:
         record = {
             "schema": SCHEMA, "key": stage.key, "phase": stage.phase, "label": stage.label,
             "parent": stage.parent, "spec": stage.spec, "cells": list(stage.cells),
             "status": status, "metrics": metrics or {}, "started": started,
+            "node": node,  # the Ray node whose rank-0 worker computed it
             "finished": time.time() if status == "done" else None,
             "sweep": sweep, "provenance": provenance(),
         }

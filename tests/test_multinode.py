@@ -4,8 +4,8 @@ runs on both nodes, and a run whose worker node is killed mid-training (its rayl
 workers, by PID) restarts the lost stage on the head from its checkpoint and ends with the
 undisturbed run's results, byte for byte.
 
-Each node has one CPU and the sweep has two chains that train at the same time, so while both
-train one is on each node (Ray may otherwise pack every worker group onto one node).
+Each node has one CPU and the sweep has two chains, so worker groups run on both nodes (Ray may
+otherwise pack every worker group onto one node); each stage record names the node it ran on.
 """
 from __future__ import annotations
 
@@ -102,10 +102,15 @@ def nodes_of_train_workers(cluster: dict) -> set[str]:
     return {a["node_id"] for a in json.loads(result.stdout)}
 
 
-def head_node_id(cluster: dict) -> str:
+def nodes(cluster: dict) -> list[dict]:
     result = subprocess.run([str(RAY), "list", "nodes", "--format", "json", "--address", cluster["address"]],
                             capture_output=True, text=True, env=cluster["env"], timeout=120)
-    return next(n["node_id"] for n in json.loads(result.stdout) if n["is_head_node"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def head_node_id(cluster: dict) -> str:
+    return next(n["node_id"] for n in nodes(cluster) if n["is_head_node"])
 
 
 @pytest.fixture(scope="module")
@@ -139,17 +144,18 @@ def test_a_sweep_runs_on_both_nodes_and_keeps_driver_and_aggregator_on_the_head(
 
 
 def test_losing_the_worker_node_mid_training_loses_nothing(cluster, sweep, undisturbed, tmp_path):
+    worker_node = next(n for n in nodes(cluster) if not n["is_head_node"])["node_id"]
     proc = run_on(cluster, sweep, tmp_path)
     run_dir = tmp_path / "tiny"
 
-    def both_chains_training_with_checkpoints():
-        running = [k for k, s in stage_records(run_dir).items()
-                   if s["phase"] in ("intermediate", "target") and s["status"] == "running"]
-        return len(running) == 2 and all((run_dir / "stages" / k / "checkpoint" / "latest.json").exists()
-                                         for k in running)
+    def training_on_the_worker_node_with_a_checkpoint():
+        return any(s["phase"] in ("intermediate", "target") and s["status"] == "running"
+                   and s.get("node") == worker_node
+                   and (run_dir / "stages" / k / "checkpoint" / "latest.json").exists()
+                   for k, s in stage_records(run_dir).items())
 
-    wait_for(both_chains_training_with_checkpoints, proc, "two chains training at once", timeout=600)
-    kill_node(cluster["worker_port"])  # one CPU a node: one of the two was on the worker node
+    wait_for(training_on_the_worker_node_with_a_checkpoint, proc, "a stage training on the worker node", timeout=600)
+    kill_node(cluster["worker_port"])
     out, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-4000:]
     resumed = [s for s in stage_records(run_dir).values() if s["metrics"].get("resumed_from_step") is not None

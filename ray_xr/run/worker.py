@@ -84,6 +84,7 @@ def run_group(loop: dict) -> None:
     ctx = ray.train.get_context()  # [ray]
     w = Worker(RunDir(loop["run_dir"]), sweep, loop["aggregator"],
                ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
+    node = ray.get_runtime_context().get_node_id()  # [ray] recorded with each stage
     for raw in loop["stages"]:
         stage = Stage(**raw)
         if w.run.is_done(stage.key):
@@ -91,11 +92,11 @@ def run_group(loop: dict) -> None:
         wait_for_parent(w, stage)
         started = time.time()
         if w.rank == 0:
-            w.run.write_stage(stage, "running", w.resolved, started=started)
+            w.run.write_stage(stage, "running", w.resolved, started=started, node=node)
         metrics = RUNNERS[stage.phase](w, stage)
         metrics |= data_sources(stage.spec, sweep.data.source_language)  # hub commits and checksums read
         if w.rank == 0:
-            w.run.write_stage(stage, "done", w.resolved, metrics, started)
+            w.run.write_stage(stage, "done", w.resolved, metrics, started, node)
             w.run.clear_checkpoint(stage.key)  # the stage's result is on disk: nothing to resume
         w.barrier()  # the next stage may read this one's files
 
