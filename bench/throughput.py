@@ -69,11 +69,12 @@ def bare_loop(sweep: config.Sweep) -> float:
 
 
 def ray_xr_stage(sweep: config.Sweep) -> dict:
+    from ray_xr.plan import build
     from ray_xr.run.driver import run
 
     with tempfile.TemporaryDirectory() as storage:
         t0 = time.perf_counter()
-        assert run(sweep, Path(storage), None, log=lambda *_: None) == 0
+        assert run(build(sweep), Path(storage), None, log=lambda *_: None) == 0
         wall = time.perf_counter() - t0
         stages = [json.loads(p.read_text()) for p in Path(storage).glob("bench/stages/*/stage.json")]
     in_stages = sum(s["finished"] - s["started"] for s in stages if s["started"])

@@ -30,17 +30,18 @@ def cmd_plan(args) -> int:
 
 def cmd_run(args) -> int:
     sweep = config.load(args.sweep)  # validate before anything heavy starts
-    _check_dirs(sweep, args.sweep)
-    _require_hub(sweep, args.sweep)
-    if sweep.data.source != "synthetic" or sweep.data.local:
-        # cheap: local files are read, hub splits resolved offline; fail before any training
-        _check_data(sweep, args.sweep)
     if "://" in args.storage:  # Path() would make "s3://b/runs" a local folder named "s3:"
         raise RayXRError(f"--storage {args.storage}: object storage URIs are not supported yet; mount the bucket"
                          " on every node (s3fs, gcsfuse) or use a shared file system, and pass its path")
+    _check_dirs(sweep, args.sweep)
+    p = plan.build(sweep)  # once: a full-scale plan takes a second
+    _require_hub(p, args.sweep)
+    if sweep.data.source != "synthetic" or sweep.data.local:
+        # cheap: local files are read, hub splits resolved offline; fail before any training
+        _check_data(p, args.sweep)
     from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
 
-    return run(sweep, Path(args.storage), args.address, tuple(args.rerun or ()))
+    return run(p, Path(args.storage), args.address, tuple(args.rerun or ()))
 
 
 def cmd_tasks(args) -> int:
@@ -58,16 +59,17 @@ def cmd_data_show(args) -> int:
 def cmd_data_check(args) -> int:
     sweep = config.load(args.sweep)
     _check_dirs(sweep, args.sweep)
-    print(_check_data(sweep, args.sweep))  # hub splits are resolved offline: no network needed
+    print(_check_data(plan.build(sweep), args.sweep))  # hub splits are resolved offline: no network needed
     return 0
 
 
 def cmd_data_fetch(args) -> int:
     sweep = config.load(args.sweep)
     _check_dirs(sweep, args.sweep)
-    _check_data(sweep, args.sweep)  # every source known before the first download
-    _require_hub(sweep, args.sweep, model=False)
-    n = datatools.fetch(plan.build(sweep))
+    p = plan.build(sweep)
+    _check_data(p, args.sweep)  # every source known before the first download
+    _require_hub(p, args.sweep, model=False)
+    n = datatools.fetch(p)
     print(f"ray-xr: {n} hub sources of {sweep.name} are in the Hugging Face cache")
     return 0
 
@@ -78,8 +80,8 @@ def _check_dirs(sweep, source: str) -> None:
             raise DataError(f"{source}: data.local.{task}.dir: no such directory {entry.dir}")
 
 
-def _check_data(sweep, source: str) -> str:
-    table, problems = datatools.check(plan.build(sweep))
+def _check_data(p, source: str) -> str:
+    table, problems = datatools.check(p)
     if problems:
         print("\n".join([table] + [f"  {p}" for p in problems]))
         raise DataError(f"{source}: {len(problems)} split(s) missing or malformed; first: {problems[0]}")
@@ -91,13 +93,14 @@ _PROBE_TIMEOUT_S = 5  # a reachable hub answers in well under a second
 _OFFLINE = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")  # huggingface_hub's and datasets' switches
 
 
-def _require_hub(sweep, source: str, model: bool = True) -> None:
+def _require_hub(p, source: str, model: bool = True) -> None:
     """One line, at once, when the sweep reads the Hugging Face hub and it cannot be reached:
     unreachable, `datasets` retries every file for minutes (dozens of 'Retrying in 8s' lines).
     With HF_HUB_OFFLINE set the cache answers instead, and a missing file fails fast there."""
     if any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in _OFFLINE):
         return
-    reads = sorted({task for task, *_, data in datatools.needed_splits(plan.build(sweep)) if data["source"] == "hub"})
+    sweep = p.sweep
+    reads = sorted({task for task, *_, data in datatools.needed_splits(p) if data["source"] == "hub"})
     what = [f"the data of {', '.join(reads)}"] if reads else []
     if model and sweep.model != config.EMBEDDED_MODEL and not Path(sweep.model).is_dir():
         what.append(f"the model {sweep.model}")

@@ -31,7 +31,7 @@ from ray_xr.run import schedule
 from ray_xr.run.probe import probe_storage
 from ray_xr.run.aggregator import Aggregator
 from ray_xr.run.evaluate import AGGREGATOR_NAMESPACE, records_of
-from ray_xr.plan import Plan, build
+from ray_xr.plan import Plan
 from ray_xr.stages import RunDir, write_json, write_text
 from ray_xr.run.schedule import Dependencies
 from ray_xr.run.worker import run_group
@@ -137,11 +137,10 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
     return failures, searcher
 
 
-def run(sweep: cfg.Sweep, storage: Path, address: str | None, rerun: tuple[str, ...] = (), log=print) -> int:
-    """Run every unfinished stage of the sweep; `rerun` names phases whose finished stages (and
-    everything that depends on them) run again."""
-    plan = build(sweep)
-    run_dir = RunDir(storage / sweep.name)
+def run(plan: Plan, storage: Path, address: str | None, rerun: tuple[str, ...] = (), log=print) -> int:
+    """Run every unfinished stage of the sweep's plan; `rerun` names phases whose finished stages
+    (and everything that depends on them) run again."""
+    run_dir = RunDir(storage / plan.sweep.name)
     run_dir.root.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(run_dir.root / ".lock"))
     try:

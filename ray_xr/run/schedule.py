@@ -42,6 +42,7 @@ class Dependencies(Searcher):
         self._needs, self._done = needs, set(done)
         self._running: dict[str, str] = {}  # Tune trial id -> group name
         self._computing, self._on_failure = computing, on_failure  # on_failure(failed group's name)
+        self._holding: set[str] = set()  # running groups seen computing
         self.failed: set[str] = set()
         self.times: dict[str, dict[str, float]] = {}  # group -> ready, released, ended (time.time())
         now = time.time()
@@ -50,7 +51,10 @@ class Dependencies(Searcher):
                 self.times[g.name] = {"ready": now}
 
     def _next(self) -> Group | None:
-        running = {name for name in self._running.values() if self._computing(name)}
+        # a group that computes holds its resources until it ends: asked once, not at every
+        # poll (the answer reads stage records, and Tune polls often while slots are free)
+        self._holding |= {n for n in self._running.values() if n not in self._holding and self._computing(n)}
+        running = self._holding & set(self._running.values())
         ready = [g for g in self._todo if self._needs[g.name] <= self._done]
         early = [g for g in self._todo if self._needs[g.name] <= self._done | running]
         return (ready or early or [None])[0]

@@ -13,14 +13,13 @@ live (the registry must work offline); `ray-xr data fetch` meets any config it l
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Mapping
 
 from ray_xr.errors import DataError
+from ray_xr.noise.tables import file_digest
 
 LOOKED_UP = "2026-12-02"
 
@@ -164,27 +163,29 @@ def _revision(ds) -> str | None:
     return None
 
 
+def download(urls: dict[str, str], hint: str) -> dict[str, str]:
+    """Local paths of files at fixed URLs, fetched once into the HF cache; one line (naming the
+    URLs, then `hint`) when they cannot be fetched."""
+    from datasets import DownloadManager  # heavy import, only where the hub is used
+
+    try:
+        return DownloadManager().download(urls)
+    except (OSError, ConnectionError) as err:  # offline, or the server lacks the file
+        raise DataError(f"cannot download {', '.join(urls.values())} ({type(err).__name__}); {hint}") from None
+
+
 @lru_cache(maxsize=None)  # an archive is checked and extracted once per process
 def fetch(ref: Download) -> dict[str, str]:
     """Local paths of a download's files (an archive: its extracted folder), fetched once into
     the HF cache; their sha256 go to READ."""
-    from datasets import DownloadManager  # heavy import, only where the hub is used
+    from datasets import DownloadManager
 
     spec = DOWNLOADS[ref.name]
     urls = {k: v for k, v in spec["urls"].items() if not ref.files or k in ref.files}
-    manager = DownloadManager()
     try:
-        paths = manager.download(urls)
-    except (OSError, ConnectionError) as err:  # offline, or the server lacks the file
-        raise DataError(f"{ref}: cannot download {', '.join(urls.values())} ({type(err).__name__}); on a machine"
-                        " without internet, run `ray-xr data fetch` where there is one and share HF_HOME") from None
-    READ[str(ref)] = {k: _sha256(p) for k, p in paths.items()}
-    return manager.extract(paths) if spec["extract"] else paths
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        paths = download(urls, "on a machine without internet, run `ray-xr data fetch` where there is one and"
+                               " share HF_HOME")
+    except DataError as err:
+        raise DataError(f"{ref}: {err}") from None
+    READ[str(ref)] = {k: file_digest(p) for k, p in paths.items()}
+    return DownloadManager().extract(paths) if spec["extract"] else paths

@@ -10,12 +10,12 @@ place names a mirror of `paper_data/` (same file names, same checksums).
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Mapping, Sequence
 
 from ray_xr.data import realnoise
 from ray_xr.errors import DataError
 from ray_xr.noise.tables import file_digest
+from ray_xr.tasks import hub
 from ray_xr.tasks.registry import get_task
 
 RELEASE = "release"
@@ -77,16 +77,10 @@ def fetch(published: Mapping[str, Mapping[str, str]], task: str, lang: str) -> s
     location, _ = find(published, task, lang)
     if not _remote(published[task][lang]):
         return location
-    from datasets import DownloadManager  # heavy import, only where a release is fetched
-
-    try:
-        path = DownloadManager().download(location)
-    except (OSError, ConnectionError) as err:  # offline, or the mirror lacks the file
-        raise DataError(f"{location}: cannot download ({type(err).__name__}); on a machine without"
-                        " internet, clone paper_data/ and name the file or its folder instead") from None
+    path = hub.download({"set": location}, "on a machine without internet, clone paper_data/ and name the"
+                                           " file or its folder instead")["set"]
     expected = _release_file(task, lang)[1]
-    with open(path, "rb") as f:
-        got = hashlib.file_digest(f, "sha256").hexdigest()
+    got = file_digest(path)
     if got != expected:
         raise DataError(f"{location}: SHA-256 {got[:12]}…, expected {expected[:12]}… (the file of commit"
                         f" {RELEASE_COMMIT[:12]}); a mirror must hold the release's files unchanged")
