@@ -268,7 +268,8 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
         w.log(f"{stage.label}: resuming from its checkpoint at epoch {at.epoch + 1}, step {at.step}")
     every = w.sweep.resources.checkpoint_every_steps
     seed = derived_seed(stage.key, "order")
-    metrics: dict = at.extra
+    # a checkpoint written after the last epoch resumes straight to the end: its metrics say so too
+    metrics: dict = {**at.extra, **resumed}
     for epoch in range(at.epoch, phase["epochs"]):
         model.train()
         t0 = time.perf_counter()
