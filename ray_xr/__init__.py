@@ -11,5 +11,6 @@ module imports itself in a circle):
     tasks/                    the task registry, data sources, families (torch only in families)
     noise/                    noise kinds and their engine (standard library only)
     data/                     example types, file formats, the synthetic benchmark, feature cache
-    errors, stages, metrics   user-facing errors, stage folders and atomic writes, official metrics
+    errors, storage, stages,  user-facing errors, local or bucket storage, stage folders and
+    metrics                   atomic writes, official metrics
 """

@@ -18,22 +18,26 @@ from ray_xr.errors import NoiseError, RayXRError, ReportError
 from ray_xr.noise import languages
 from ray_xr.noise.perturb import protect_names_and_numbers
 from ray_xr.report import export, results, xtreme
+from ray_xr.stages import RunDir
 
 
 def cmd_report(args) -> int:
-    run_dir = Path(args.run_dir)
+    run = RunDir(args.run_dir)
+    run.pull()  # a bucket's records, outcomes and results, into this machine's copy of the folder
+    run_dir = run.root
     if not (run_dir / "results.jsonl").exists():
-        raise ReportError(f"{run_dir}: no results.jsonl (is this a run folder?)")
+        raise ReportError(f"{args.run_dir}: no results.jsonl (is this a run folder?)")
     from ray_xr.report import render  # lazy: numpy and pyarrow, which `noise show` does without
 
-    path = render.write_report(run_dir, progress=_progress(run_dir))
+    path = render.write_report(run_dir, progress=_progress(run))
     scores = xtreme.write(run_dir, results.load_results(run_dir))
+    run.push("report")
     if args.readme_table:  # the README's demo table is this output, pasted, never typed
         print(section(path, "Scores"))
         return 0
     print(path.read_text())
     print(scores.read_text())
-    print(f"ray-xr: report written to {path}")
+    print(f"ray-xr: report written to {run.show(f'report/{path.name}') if run.bucket else path}")
     return 0
 
 
@@ -46,11 +50,11 @@ def section(path: Path, heading: str) -> str:
     raise ReportError(f"{path}: no '{heading}' section (no results yet?)")
 
 
-def _progress(run_dir: Path) -> dict | None:
+def _progress(run: RunDir) -> dict | None:
     from ray_xr import progress  # lazy: pydantic and the task registry, as load_sweep
 
     try:
-        return progress.status(run_dir)
+        return progress.status(run)
     except RayXRError:  # a results.jsonl without the sweep beside it still has a report
         return None
 
@@ -58,13 +62,15 @@ def _progress(run_dir: Path) -> dict | None:
 def cmd_status(args) -> int:
     from ray_xr import progress  # lazy: pydantic and the task registry, as load_sweep
 
-    found = progress.status(Path(args.run_dir))
+    found = progress.status(args.run_dir)
     print(json.dumps(found) if args.json else progress.table(found))
     return 0
 
 
 def cmd_export(args) -> int:
-    files, capped = export.collect(Path(args.run_dir), Path(args.out), args.intermediate, args.seed,
+    run = RunDir(args.run_dir)
+    run.pull()
+    files, capped = export.collect(run.root, Path(args.out), args.intermediate, args.seed,
                                    args.allow_capped)
     print(f"ray-xr: {len(files)} prediction files in {args.out} (XTREME submission layout <task>/test-<lang>.<ext>)"
           + (f"; capped test sets, not scorable against the full gold files: {', '.join(capped)}" if capped else ""))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ray_xr import config, cost, datatools, plan
 from ray_xr.errors import DataError, RayXRError
+from ray_xr.storage import Bucket, is_uri
 from ray_xr.tasks import TASKS
 
 
@@ -30,9 +31,8 @@ def cmd_plan(args) -> int:
 
 def cmd_run(args) -> int:
     sweep = config.load(args.sweep)  # validate before anything heavy starts
-    if "://" in args.storage:  # Path() would make "s3://b/runs" a local folder named "s3:"
-        raise RayXRError(f"--storage {args.storage}: object storage URIs are not supported yet; mount the bucket"
-                         " on every node (s3fs, gcsfuse) or use a shared file system, and pass its path")
+    if is_uri(args.storage):  # before anything heavy: a bad scheme, option or endpoint is one line
+        Bucket(args.storage).check()
     _check_dirs(sweep, args.sweep)
     p = plan.build(sweep)  # once: a full-scale plan takes a second
     _require_hub(p, args.sweep)
@@ -41,7 +41,7 @@ def cmd_run(args) -> int:
         _check_data(p, args.sweep)
     from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
 
-    return run(p, Path(args.storage), args.address, tuple(args.rerun or ()))
+    return run(p, args.storage, args.address, tuple(args.rerun or ()))
 
 
 def cmd_tasks(args) -> int:

@@ -22,35 +22,31 @@ STALE_S = 1800.0  # longer than any stage goes without writing a file (an epoch 
 STATES = ("done", "running", "failed", "todo")
 
 
-def load_plan(run_dir: Path) -> plan.Plan:
-    path = Path(run_dir) / "sweep.json"
+def load_plan(run: RunDir) -> plan.Plan:
+    path = f"{run.where}/sweep.json"
+    text = run.read_text("sweep.json")
+    if text is None:
+        raise ReportError(f"{path}: not found (is this a run folder?)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{path}: not found (is this a run folder?)") from None
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ReportError(f"{path}: not valid JSON ({err.msg})") from None
     data.pop("source_language", None)  # the driver's addition, not a sweep key
-    return plan.build(config.parse(data, str(path)))
+    return plan.build(config.parse(data, path))
 
 
-def _last_change(run: RunDir) -> float:
-    # a training stage writes its checkpoint folder every epoch, long before its stage.json
-    files = [run.results, *run.root.glob("stages/*/stage.json"), *run.root.glob("stages/*/checkpoint")]
-    return max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
-
-
-def status(run_dir: Path, now: float | None = None) -> dict:
+def status(run_dir: Path | str | RunDir, now: float | None = None) -> dict:
     """{"phases": {phase: {state: count, "total": n}}, "eta_s": seconds or None, "stale": bool}."""
-    run = RunDir(run_dir)
-    p = load_plan(run.root)
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    p = load_plan(run)
     now = time.time() if now is None else now
-    stale = now - _last_change(run) > STALE_S
+    stale = now - run.last_change() > STALE_S
+    records = run.records()
     phases: dict[str, dict] = {}
     durations: dict[str, list[float]] = {}
     spans = []
     for stage in p.stages.values():
-        record = run.read_stage(stage.key) or {}
+        record = records.get(stage.key) or {}
         state = record.get("status", "todo")
         if state == "running" and stale:
             state = "failed"

@@ -18,6 +18,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from ray_xr.storage import Bucket, is_uri, join, local_cache
+
 SCHEMA = 1
 LIBRARIES = ("ray", "torch", "transformers", "tokenizers", "datasets", "accelerate", "pyyaml", "pydantic")
 
@@ -102,10 +104,23 @@ def provenance() -> dict:
 
 
 class RunDir:
-    """The layout of one sweep's results folder."""
+    """The layout of one sweep's results folder, at a local or mounted path or in object storage
+    (a URI: storage.py). `root` is always a local folder: the folder itself, or for a bucket this
+    node's working copy of it (the models it read, its feature cache, the records it rendered),
+    in which a stage's files are written before they go up with its final stage.json."""
 
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
+    # what a report reads; a bucket's models and checkpoints stay there until a stage needs them
+    HEAVY = ("model", "checkpoint", "tokenizer", "ray", "cache", ".failed", ".probe")
+
+    def __init__(self, location: str | Path):
+        self.bucket = Bucket(str(location)) if is_uri(location) else None
+        self.where = str(location) if self.bucket else str(Path(location).resolve())  # what other processes get
+        self.root = local_cache(self.where) if self.bucket else Path(location)
+        self._seen: dict[str, tuple[int, int]] = {}  # the bucket's objects as last copied into root
+
+    def show(self, rel: str) -> str:
+        """How to name a file of the run to the user: a path, or the bucket's URI of it."""
+        return join(self.where, rel) if self.bucket else str(self.root / rel)
 
     @property
     def results(self) -> Path:
@@ -124,32 +139,133 @@ class RunDir:
     def checkpoint_dir(self, key: str) -> Path:
         return self.stage_dir(key) / "checkpoint"
 
-    def clear_checkpoint(self, key: str) -> None:
-        shutil.rmtree(self.checkpoint_dir(key), ignore_errors=True)
-
-    def read_stage(self, key: str) -> dict | None:
+    def read_text(self, rel: str) -> str | None:
+        if self.bucket:
+            data = self.bucket.read(rel)
+            return None if data is None else data.decode("utf-8")
         try:
-            return json.loads((self.stage_dir(key) / "stage.json").read_text())
+            return (self.root / rel).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
+
+    def write_text(self, rel: str, text: str) -> None:
+        write_text(self.root / rel, text)
+        if self.bucket:
+            self.bucket.write(rel, text.encode("utf-8"))
+
+    def write_json(self, rel: str, obj: object) -> None:
+        self.write_text(rel, json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+    def push(self, rel: str) -> None:
+        """A file or folder written into root, up to the bucket (nothing to do for a local run)."""
+        if self.bucket and (self.root / rel).is_dir():
+            self.bucket.upload(self.root / rel, rel)
+        elif self.bucket and (self.root / rel).exists():
+            self.bucket.write(rel, (self.root / rel).read_bytes())
+
+    def pull(self, names: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
+        """Copy the bucket's light files (records, results, outcomes, predictions, reports; or
+        only files of these `names`, none of those in `skip`) that changed since the last pull
+        into root, for code that reads a run folder from disk (the report, progress)."""
+        if not self.bucket:
+            return
+        for rel, seen in self.bucket.files().items():
+            parts = rel.split("/")
+            if (set(parts[:-1]) & set(self.HEAVY) or (names and parts[-1] not in names) or rel in skip
+                    or self._seen.get(rel) == seen):
+                continue
+            write_bytes(self.root / rel, self.bucket.read(rel) or b"")
+            self._seen[rel] = seen
+
+    def last_change(self) -> float:
+        """When a record, the results or a checkpoint last changed (seconds since the epoch)."""
+        if self.bucket:
+            times = [t for rel, (_, t) in self.bucket.files().items()
+                     if rel.endswith(("stage.json", "latest.json")) or rel == "results.jsonl"]
+            return max(times, default=0) / 1e9
+        files = [self.results, *self.root.glob("stages/*/stage.json"), *self.root.glob("stages/*/checkpoint")]
+        return max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
+
+    def read_stage(self, key: str) -> dict | None:
+        text = self.read_text(f"stages/{key}/stage.json")
+        return None if text is None else json.loads(text)
+
+    def records(self) -> dict[str, dict]:
+        """Every stage record in the folder, by key (a bucket's copied in: one listing, and a
+        read of each record that changed)."""
+        self.pull(("stage.json",))
+        return {p.parent.name: json.loads(p.read_text()) for p in self.root.glob("stages/*/stage.json")}
+
+    def done(self) -> set[str]:
+        return {key for key, record in self.records().items() if record.get("status") == "done"}
+
+    def ray_storage(self) -> dict:
+        """Ray Tune's and Ray Train's storage arguments: their state goes into RUN_DIR/ray."""
+        if self.bucket:
+            return {"storage_path": self.bucket.path("ray"), "storage_filesystem": self.bucket.fs}
+        return {"storage_path": str(Path(self.where) / "ray")}
 
     def is_done(self, key: str) -> bool:
         record = self.read_stage(key)
         return bool(record) and record.get("status") == "done"
 
+    def fetch_model(self, key: str) -> Path:
+        """A finished stage's model folder on this node, copied from the bucket on first use."""
+        if self.bucket and not self.model_dir(key).is_dir():
+            self.bucket.download(f"stages/{key}/model", self.model_dir(key))
+        return self.model_dir(key)
+
+    def push_checkpoint(self, key: str) -> None:
+        """The checkpoint just written (checkpoints.save) up to the bucket: its folder first, then
+        latest.json naming it, then the older folders go, as on disk."""
+        if not self.bucket:
+            return
+        rel = f"stages/{key}/checkpoint"
+        name = json.loads((self.checkpoint_dir(key) / "latest.json").read_text())["folder"]
+        self.bucket.upload(self.checkpoint_dir(key) / name, f"{rel}/{name}")
+        self.bucket.write(f"{rel}/latest.json", (self.checkpoint_dir(key) / "latest.json").read_bytes())
+        for old in {f[len(rel) + 1:].split("/")[0] for f in self.bucket.files(rel)} - {name, "latest.json"}:
+            self.bucket.delete(f"{rel}/{old}")
+
+    def pull_checkpoint(self, key: str) -> None:
+        """The bucket's latest checkpoint of a stage into root, where checkpoints.load finds it
+        (the bucket's is the one that counts: a copy left from an earlier attempt goes)."""
+        if not self.bucket:
+            return
+        rel, local = f"stages/{key}/checkpoint", self.checkpoint_dir(key)
+        latest = self.bucket.read(f"{rel}/latest.json")
+        if latest is None:
+            shutil.rmtree(local, ignore_errors=True)
+            return
+        name = json.loads(latest)["folder"]
+        if not (local / name).is_dir():
+            self.bucket.download(f"{rel}/{name}", local / name)
+        write_bytes(local / "latest.json", latest)
+
+    def clear_checkpoint(self, key: str) -> None:
+        self.clear(f"stages/{key}/checkpoint")
+
     # A stage whose trial failed in this invocation: a trial started early to wait for it
     # (run/schedule.py) ends instead of waiting forever. Cleared when a run starts.
     def mark_failed(self, key: str) -> None:
-        write_text(self.root / ".failed" / key, "")
+        self.write_text(f".failed/{key}", "")
 
     def has_failed(self, key: str) -> bool:
-        return (self.root / ".failed" / key).exists()
+        return self.read_text(f".failed/{key}") is not None
 
     def clear_failed(self) -> None:
-        shutil.rmtree(self.root / ".failed", ignore_errors=True)
+        self.clear(".failed")
+
+    def clear(self, rel: str) -> None:
+        """A folder of the run, gone (here and in the bucket)."""
+        shutil.rmtree(self.root / rel, ignore_errors=True)
+        if self.bucket:
+            self.bucket.delete(rel)
 
     def write_stage(self, stage, status: str, sweep: dict, metrics: dict | None = None,
                     started: float | None = None, node: str | None = None) -> dict:
+        """The stage's record; a finished stage's files go up to the bucket first, so a record
+        that says done always has its model and outcomes beside it."""
         record = {
             "schema": SCHEMA, "key": stage.key, "phase": stage.phase, "label": stage.label,
             "parent": stage.parent, "spec": stage.spec, "cells": list(stage.cells),
@@ -158,5 +274,7 @@ class RunDir:
             "finished": time.time() if status == "done" else None,
             "sweep": sweep, "provenance": provenance(),
         }
-        write_json(self.stage_dir(stage.key) / "stage.json", record)
+        if self.bucket and status == "done" and self.stage_dir(stage.key).is_dir():
+            self.bucket.upload(self.stage_dir(stage.key), f"stages/{stage.key}", skip=("checkpoint",))
+        self.write_json(f"stages/{stage.key}/stage.json", record)
         return record

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,38 @@ def ray_xr(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedPr
 @pytest.fixture
 def sweep_file(tmp_path):
     return write_sweep(tmp_path / "tiny.yaml")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """A real S3-compatible server (moto's) on loopback with an empty bucket: the `--storage`
+    URI of a folder in it, and the environment (credentials) a client needs."""
+    import pyarrow.fs as pafs
+
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "moto_server did not start"
+                time.sleep(0.2)
+        env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}
+        endpoint = f"http://127.0.0.1:{port}"
+        pafs.S3FileSystem(access_key="testing", secret_key="testing", endpoint_override=endpoint,
+                          region="us-east-1", allow_bucket_creation=True).create_dir("ray-xr")
+        yield {"uri": f"s3://ray-xr/runs?endpoint_override={endpoint}&region=us-east-1", "env": env,
+               "endpoint": endpoint}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ray_xr"
 # Bottom to top, as the ray_xr package docstring draws them; a module may import its own layer
 # and those below it.
 LAYERS = (
-    {"ray_xr.errors", "ray_xr.stages", "ray_xr.metrics"},
+    {"ray_xr.errors", "ray_xr.storage", "ray_xr.stages", "ray_xr.metrics"},
     {"ray_xr.data"},
     {"ray_xr.noise"},
     {"ray_xr.tasks"},

@@ -2,7 +2,10 @@
 --address` with CPUs of its own), joined as users join one (token authentication): a small sweep
 runs on both nodes, and a run whose worker node is killed mid-training (its raylet and its
 workers, by PID) restarts the lost stage on the head from its checkpoint and ends with the
-undisturbed run's results, byte for byte.
+undisturbed run's results, byte for byte. The killed run keeps its run folder in a bucket (a
+real S3-compatible server on loopback: conftest.s3) and each node has a local cache of its own,
+so nothing passes between the nodes through a shared disk: the restarted stage reads its
+checkpoint from the bucket, a rerun trains nothing, and the report renders from the bucket.
 
 Each node has one CPU and the sweep has two chains, so worker groups run on both nodes (Ray may
 otherwise pack every worker group onto one node); each stage record names the node it ran on.
@@ -12,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,8 +23,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import REPO, ray_xr, write_sweep
-from tests.test_resume import stage_records, wait_for
+from ray_xr.cli import section
+from ray_xr.stages import RunDir
+from ray_xr.storage import join
+from tests.conftest import REPO, free_port, ray_xr, write_sweep
+from tests.test_resume import wait_for
 
 RAY = Path(sys.executable).with_name("ray")
 CHAINS = dict(intermediate=["none", "nli"], targets=["xnli"], languages={"xnli": ["en", "cog"]},
@@ -31,12 +36,6 @@ CHAINS = dict(intermediate=["none", "nli"], targets=["xnli"], languages={"xnli":
               intermediate_training={"epochs": 2, "batch_size": 16, "max_length": 48},
               target_training={"epochs": 3, "batch_size": 16, "max_length": 48},
               resources={"workers": 1, "cpus_per_worker": 1, "max_failures": 2, "checkpoint_every_steps": 10})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ray_start(env: dict, *args: str) -> None:
@@ -66,17 +65,20 @@ def processes_with(fragment: str) -> list[psutil.Process]:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(s3, tmp_path_factory):
     port, head_nm, worker_nm = free_port(), free_port(), free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}  # what `ray start --head` asks of every client
+    caches = tmp_path_factory.mktemp("node-caches")
+    # token auth: what `ray start --head` asks of every client; a cache per node, as on two machines
+    env = {**os.environ, **s3["env"], "RAY_AUTH_MODE": "token", "RAY_XR_CACHE": str(caches / "head")}
     session = None
     try:
         ray_start(env, "--head", "--port", str(port), "--num-cpus", "1", "--node-manager-port", str(head_nm),
                   "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()))
         gcs = processes_with(f"--gcs_server_port={port}")[0]
         session = next(a.split("=", 1)[1] for a in gcs.cmdline() if a.startswith("--session-dir="))
-        ray_start(env, "--address", f"127.0.0.1:{port}", "--num-cpus", "1", "--node-manager-port", str(worker_nm))
-        yield {"address": f"127.0.0.1:{port}", "env": env, "worker_port": worker_nm}
+        ray_start({**env, "RAY_XR_CACHE": str(caches / "worker")}, "--address", f"127.0.0.1:{port}",
+                  "--num-cpus", "1", "--node-manager-port", str(worker_nm))
+        yield {"address": f"127.0.0.1:{port}", "env": env, "worker_port": worker_nm, "caches": caches}
     finally:  # only what this test started, by PID: other Ray clusters may share the machine
         for nm in (worker_nm, head_nm):
             if processes_with(f"--node_manager_port={nm}"):
@@ -88,7 +90,7 @@ def cluster():
             current.unlink()
 
 
-def run_on(cluster: dict, sweep: Path, storage: Path) -> subprocess.Popen:
+def run_on(cluster: dict, sweep: Path, storage: Path | str) -> subprocess.Popen:
     exe = Path(sys.executable).with_name("ray-xr")
     return subprocess.Popen([str(exe), "run", str(sweep), "--storage", str(storage), "--address", cluster["address"]],
                             cwd=REPO, env=cluster["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -143,25 +145,37 @@ def test_a_sweep_runs_on_both_nodes_and_keeps_driver_and_aggregator_on_the_head(
     assert {a["node_id"] for a in json.loads(result.stdout)} == {head_node_id(cluster)}
 
 
-def test_losing_the_worker_node_mid_training_loses_nothing(cluster, sweep, undisturbed, tmp_path):
+def test_losing_the_worker_node_mid_training_loses_nothing_in_a_bucket(cluster, s3, sweep, undisturbed, tmp_path,
+                                                                       monkeypatch):
     worker_node = next(n for n in nodes(cluster) if not n["is_head_node"])["node_id"]
-    proc = run_on(cluster, sweep, tmp_path)
-    run_dir = tmp_path / "tiny"
+    storage = join(s3["uri"], tmp_path.name)
+    proc = run_on(cluster, sweep, storage)
+    monkeypatch.setenv("RAY_XR_CACHE", str(tmp_path / "observer"))
+    run = RunDir(join(storage, "tiny"))  # the bucket as a third machine sees it
 
     def training_on_the_worker_node_with_a_checkpoint():
         return any(s["phase"] in ("intermediate", "target") and s["status"] == "running"
-                   and s.get("node") == worker_node
-                   and (run_dir / "stages" / k / "checkpoint" / "latest.json").exists()
-                   for k, s in stage_records(run_dir).items())
+                   and s.get("node") == worker_node and run.bucket.exists(f"stages/{k}/checkpoint/latest.json")
+                   for k, s in run.records().items())
 
     wait_for(training_on_the_worker_node_with_a_checkpoint, proc, "a stage training on the worker node", timeout=600)
     kill_node(cluster["worker_port"])
     out, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-4000:]
-    resumed = [s for s in stage_records(run_dir).values() if s["metrics"].get("resumed_from_step") is not None
+    resumed = [s for s in run.records().values() if s["metrics"].get("resumed_from_step") is not None
                or s["metrics"].get("resumed_from_epoch") is not None]
     assert resumed, "no stage resumed from its checkpoint"
-    assert (run_dir / "results.jsonl").read_bytes() == (undisturbed / "results.jsonl").read_bytes()
+    assert run.read_text("results.jsonl").encode() == (undisturbed / "results.jsonl").read_bytes()
+    assert list((cluster["caches"] / "worker").glob("runs/*/stages/*"))  # the worker node used its own cache
+    assert not any(Path(REPO).glob("s3:*"))
+
+    again = ray_xr("run", str(sweep), "--storage", storage, "--address", cluster["address"], env=cluster["env"])
+    assert again.returncode == 0 and "every stage has finished already" in again.stdout, again.stderr[-2000:]
+    laptop = ray_xr("report", run.where, env={**s3["env"], "RAY_XR_CACHE": str(tmp_path / "laptop")})
+    assert laptop.returncode == 0, laptop.stderr[-2000:]
+    scores = [section(p, "Scores") for p in (undisturbed / "report" / "robustness.md",
+                                             next((tmp_path / "laptop").glob("runs/*/report/robustness.md")))]
+    assert scores[0] == scores[1] and run.bucket.exists("report/robustness.md")
 
 
 def test_joining_without_the_token_says_how_to_get_it(cluster, sweep, tmp_path):

@@ -4,7 +4,10 @@ results.jsonl is a view of the current plan: every record names the evaluation s
 it (`stage`), and the file holds exactly the records of the plan's evaluation stages, so a
 changed sweep rerun under the same name never shows a number of its old stages. Evaluation
 workers send their records; each new one is appended (fsync) before the call returns, so an
-acknowledged result is never lost. Records are keyed by (stage, cell), so a stage re-run after a
+acknowledged result is never lost. In a bucket (storage.py) the file is kept on the head node and
+goes up whole with every live report and the final one; an acknowledged record the bucket's copy
+lacks is also in its stage's record, which the driver sends again when the run restarts
+(driver._resend_finished). Records are keyed by (stage, cell), so a stage re-run after a
 crash or a restarted actor never doubles one. The actor restarts when it dies (driver.py) and
 rebuilds itself from the file. The class is plain Python: the driver makes it an actor.
 """
@@ -13,12 +16,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
-
 from ray_xr import progress
 from ray_xr.errors import RayXRError
 from ray_xr.report import render, results, xtreme
-from ray_xr.stages import write_text
+from ray_xr.stages import RunDir, write_text
 
 CELL_FIELDS = ("intermediate", "target", "seed", "noise", "level", "language")
 RENDER_EVERY_S = 10.0  # live tables for someone watching the run folder
@@ -31,8 +32,13 @@ def record_key(record: dict) -> tuple:
 class Aggregator:
     def __init__(self, run_dir: str, run_name: str, source_language: str, plan_cells: dict[str, list[dict]]):
         """`plan_cells`: each evaluation stage of the plan -> the grid cells it serves."""
-        self.run_dir, self.run_name, self.source = Path(run_dir), run_name, source_language
-        self.path = self.run_dir / "results.jsonl"
+        self.run = RunDir(run_dir)
+        self.run_dir, self.run_name, self.source = self.run.root, run_name, source_language
+        self.path = self.run.results
+        if self.run.bucket:  # the bucket's copy is the one that counts
+            self.run.root.mkdir(parents=True, exist_ok=True)
+            self.path.unlink(missing_ok=True)
+            self.run.pull(("results.jsonl",))
         self.wanted = {(key,) + tuple(c[k] for k in CELL_FIELDS) for key, cells in plan_cells.items() for c in cells}
         self.records: dict[tuple, dict] = {}
         if self.path.exists():
@@ -77,15 +83,18 @@ class Aggregator:
         if final:
             self._rewrite()
         records = list(self.records.values())
+        self.run.pull(skip=("results.jsonl",))  # the outcomes and records that workers on other nodes wrote
         try:
-            found = progress.status(self.run_dir)
+            found = progress.status(self.run)
         except RayXRError:  # no sweep.json (a folder not made by the driver): no progress
             found = None
         if found and not final:
             print(f"[ray-xr] progress: {progress.line(found)}", flush=True)
         path = render.write_report(self.run_dir, records, self.run_name, self.source, final=final, progress=found)
         xtreme.write(self.run_dir, records)
-        return str(path)
+        self.run.push("results.jsonl")
+        self.run.push("report")
+        return self.run.show(f"report/{path.name}") if self.run.bucket else str(path)
 
     def markdown(self) -> str:
         """The report as last written (with its statistics), else the tables alone."""

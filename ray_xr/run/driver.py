@@ -16,7 +16,6 @@ import os
 import socket
 import sys
 import time
-from pathlib import Path
 
 import ray
 from filelock import FileLock, Timeout
@@ -32,7 +31,8 @@ from ray_xr.run.probe import probe_storage
 from ray_xr.run.aggregator import Aggregator
 from ray_xr.run.evaluate import AGGREGATOR_NAMESPACE, records_of
 from ray_xr.plan import Plan
-from ray_xr.stages import RunDir, write_json, write_text
+from ray_xr.stages import RunDir
+from ray_xr.storage import join
 from ray_xr.run.schedule import Dependencies
 from ray_xr.run.worker import run_group
 
@@ -55,7 +55,7 @@ def trial(config: dict, groups: dict) -> None:
                                                            **({"GPU": res["gpus_per_worker"]} if res["use_gpu"] else {})}),
         run_config=RunConfig(
             name=group["train_run"],  # the group's own name, never the random trial id
-            storage_path=group["loop"]["ray_storage"],
+            **RunDir(group["loop"]["run_dir"]).ray_storage(),
             callbacks=[TuneReportCallback()],  # epoch metrics show up in the Tune dashboard
             checkpoint_config=CheckpointConfig(num_to_keep=1),
             failure_config=FailureConfig(max_failures=res["max_failures"]),
@@ -82,8 +82,7 @@ def _payload(plan: Plan, run: RunDir, aggregator: str, group) -> dict:
         "keys": list(group.stages),
         "train_run": f"{group.name}-{hashlib.sha256(' '.join(group.stages).encode()).hexdigest()[:12]}",
         "resources": res.model_dump(),
-        "loop": {"run_dir": str(run.root.resolve()), "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator,
-                 "ray_storage": str((run.root / "ray").resolve())},
+        "loop": {"run_dir": run.where, "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator},
     }
 
 
@@ -98,7 +97,8 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
     """Every unfinished group as a trial of one Tune experiment, each released when its parents
     are done (schedule.Dependencies)."""
     needs = schedule.after(plan)
-    done = {g.name for g in plan.groups if all(run.is_done(k) for k in g.stages)}
+    finished = run.done()
+    done = {g.name for g in plan.groups if all(k in finished for k in g.stages)}
     todo = [g for g in plan.groups if g.name not in done]
     if not todo:
         return [], None
@@ -129,7 +129,7 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
         tune.with_resources(tune.with_parameters(trial, groups=payload), trial_resources),
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=len(todo),
                                     max_concurrent_trials=_concurrency(res)),
-        run_config=tune.RunConfig(name=plan.sweep.name, storage_path=str((run.root / "ray").resolve()), verbose=0),
+        run_config=tune.RunConfig(name=plan.sweep.name, verbose=0, **run.ray_storage()),
     )
     results = tuner.fit()
     failures = [f"{r.config['group']['name']}: {type(r.error).__name__}: {str(r.error).strip().splitlines()[-1]}"
@@ -137,16 +137,17 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
     return failures, searcher
 
 
-def run(plan: Plan, storage: Path, address: str | None, rerun: tuple[str, ...] = (), log=print) -> int:
-    """Run every unfinished stage of the sweep's plan; `rerun` names phases whose finished stages
-    (and everything that depends on them) run again."""
-    run_dir = RunDir(storage / plan.sweep.name)
+def run(plan: Plan, storage: str, address: str | None, rerun: tuple[str, ...] = (), log=print) -> int:
+    """Run every unfinished stage of the sweep's plan in STORAGE/<sweep name> (a path or a bucket
+    URI); `rerun` names phases whose finished stages (and everything that depends on them) run
+    again. The lock keeps a second driver on this machine out of the folder."""
+    run_dir = RunDir(join(str(storage), plan.sweep.name))
     run_dir.root.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(run_dir.root / ".lock"))
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise RunLockedError(f"{run_dir.root}: another `ray-xr run` is using this run folder; wait for it to"
+        raise RunLockedError(f"{run_dir.where}: another `ray-xr run` is using this run folder; wait for it to"
                              " end, or give this one another --storage") from None
     try:
         return _run_locked(plan, run_dir, address, rerun, log)
@@ -157,17 +158,17 @@ def run(plan: Plan, storage: Path, address: str | None, rerun: tuple[str, ...] =
 def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[str, ...], log) -> int:
     sweep = plan.sweep
     started = time.time()
-    write_json(run_dir.root / "sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
+    run_dir.write_json("sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
     s = plan.summary()
-    log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.root}")
+    log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.where}")
     if rerun:
         _force_rerun(plan, run_dir, rerun, log)
     _mark_trivial(plan, run_dir)
     plan_cells = {k: list(st.cells) for k, st in plan.stages.items() if st.phase == "eval"}
-    args = (str(run_dir.root.resolve()), sweep.name, sweep.data.source_language, plan_cells)
+    args = (run_dir.where, sweep.name, sweep.data.source_language, plan_cells)
     failures: list[str] = []
     searcher, cluster_s, slots, reported = None, 0.0, 0, time.time()
-    if all(run_dir.is_done(k) for k in plan.stages):
+    if set(plan.stages) <= run_dir.done():
         log("ray-xr: every stage has finished already; no cluster needed")
         aggregator = Aggregator(*args)  # the actor's class, used in-process
         _resend_finished(plan, run_dir, aggregator.record)
@@ -189,12 +190,13 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
             path, markdown = aggregator.write_report(final=True), aggregator.markdown()
     report_s = time.time() - reported
     log(markdown)
-    records = [r for k in plan.stages if (r := run_dir.read_stage(k))]
+    found = run_dir.records()
+    records = [found[k] for k in plan.stages if k in found]
     timed = schedule.timing(started, time.time(), cluster_s, report_s, records,
                             searcher.times if searcher else {}, slots)
-    write_json(run_dir.root / "timing.json", timed)
+    run_dir.write_json("timing.json", timed)
     log(f"ray-xr: report written to {path} ({timed['wall_s']:.0f} s, of which {timed['fixed_overhead_s']:.0f} s"
-        f" with no stage computing: {100 * timed['fixed_overhead_share']:.0f}%; {run_dir.root / 'timing.json'})")
+        f" with no stage computing: {100 * timed['fixed_overhead_share']:.0f}%; {run_dir.show('timing.json')})")
     if failures:
         _log_failures(plan, run_dir, failures, log)
         return 1
@@ -203,7 +205,7 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
 
 def aggregator_name(run: RunDir) -> str:
     """One aggregator per run folder: two runs of one sweep name into different storage never meet."""
-    return "aggregator-" + hashlib.sha256(str(run.root.resolve()).encode()).hexdigest()[:16]
+    return "aggregator-" + hashlib.sha256(run.where.encode()).hexdigest()[:16]
 
 
 def _start_aggregator(name: str, args: tuple):
@@ -230,14 +232,16 @@ def _force_rerun(plan: Plan, run: RunDir, phases: tuple[str, ...], log) -> None:
     for key in stale:
         run.write_stage(plan.stages[key], "rerun", cfg.to_dict(plan.sweep))
         run.clear_checkpoint(key)
-    if run.results.exists():
-        lines = run.results.read_text().splitlines(keepends=True)
-        write_text(run.results, "".join(line for line in lines if json.loads(line).get("stage") not in keys))
+    text = run.read_text("results.jsonl")
+    if text is not None:
+        run.write_text("results.jsonl", "".join(line for line in text.splitlines(keepends=True)
+                                                if json.loads(line).get("stage") not in keys))
     log(f"ray-xr: --rerun {','.join(phases)}: {len(stale)} finished stage(s) will run again")
 
 
 def _log_failures(plan: Plan, run: RunDir, failures: list[str], log) -> None:
-    unfinished = [s for s in plan.stages.values() if not run.is_done(s.key)]
+    finished = run.done()
+    unfinished = [s for s in plan.stages.values() if s.key not in finished]
     log("ray-xr: failed trials:\n  " + "\n  ".join(failures))
     log(f"ray-xr: {len(unfinished)} stages did not finish (run again to resume them):\n  "
         + "\n  ".join(s.label for s in unfinished if s.phase != "eval")
@@ -247,10 +251,10 @@ def _log_failures(plan: Plan, run: RunDir, failures: list[str], log) -> None:
 def _resend_finished(plan: Plan, run: RunDir, record) -> None:
     """Records of finished evaluations that results.jsonl lacks: lost on a crash, or cells a
     changed sweep added to a stage that had finished (the clean level of a new noise kind)."""
-    records = []
+    records, found = [], run.records()
     for key, stage in plan.stages.items():
-        if stage.phase == "eval" and run.is_done(key):
-            records += records_of(key, stage.cells, run.read_stage(key)["metrics"]["result"])
+        if stage.phase == "eval" and found.get(key, {}).get("status") == "done":
+            records += records_of(key, stage.cells, found[key]["metrics"]["result"])
     if records:
         record(records)
 

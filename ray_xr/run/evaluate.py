@@ -77,7 +77,7 @@ def model_source(run, key: str) -> str:
     spec = run.read_stage(key)["spec"]
     if spec.get("model", EMBEDDED_MODEL) != EMBEDDED_MODEL:
         return spec["model"]
-    return str(run.model_dir(key))
+    return str(run.fetch_model(key))
 
 
 def target_model(w, key: str, task: TaskSpec):

@@ -260,8 +260,8 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
     warmup = max(1, int(phase["warmup"] * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
-    folder = w.run.checkpoint_dir(stage.key)
-    restored = checkpoints.load(folder, w.rank, unwrap(model), opt, sched)
+    w.run.pull_checkpoint(stage.key)  # from a bucket, onto this node (storage.py)
+    restored = checkpoints.load(w.run.checkpoint_dir(stage.key), w.rank, unwrap(model), opt, sched)
     at, best_state = restored or (checkpoints.Position(), None)
     resumed = {"resumed_from_epoch": at.epoch, "resumed_from_step": at.step} if restored else {}
     if restored:
@@ -294,7 +294,7 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
             opt.zero_grad(set_to_none=True)
             if every and (step + 1) % every == 0 and step + 1 < steps_per_epoch:
                 at.epoch, at.step = epoch, step + 1
-                checkpoints.save(folder, w.rank, w.barrier, unwrap(model), opt, sched, at, best_state)
+                save_checkpoint(w, stage, model, opt, sched, at, best_state)
         seconds = time.perf_counter() - t0
         counts = gather(w, [at.tokens, at.padded, seconds])  # every worker's, for its own throughput
         metrics = {"stage": stage.key, "phase": stage.phase, "epoch": epoch + 1,
@@ -311,11 +311,17 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
               + (f" dev {metrics['dev_score']:.1f}" if dev_score else "")
               + f" ({metrics['tokens_per_s']:,.0f} tok/s, {100 * metrics['padding_ratio']:.0f}% padding)")
         at = checkpoints.Position(epoch + 1, 0, 0.0, 0, 0, at.best, metrics)
-        checkpoints.save(folder, w.rank, w.barrier, unwrap(model), opt, sched, at, best_state)
+        save_checkpoint(w, stage, model, opt, sched, at, best_state)
         report_epoch(w, stage, metrics)
     if best_state is not None:
         unwrap(model).load_state_dict(best_state)
     return model, metrics
+
+
+def save_checkpoint(w: Worker, stage: Stage, model, opt, sched, at, best_state) -> None:
+    checkpoints.save(w.run.checkpoint_dir(stage.key), w.rank, w.barrier, unwrap(model), opt, sched, at, best_state)
+    if w.rank == 0:
+        w.run.push_checkpoint(stage.key)  # to a bucket: what a restart on another node resumes
 
 
 def gather(w: Worker, value: list) -> list[list]:

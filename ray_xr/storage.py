@@ -1,0 +1,126 @@
+"""Where a run folder lives: a local or mounted path, or an object store named by a `pyarrow.fs`
+URI (`s3://bucket/runs`, `gs://bucket/runs`, `s3://bucket/runs?endpoint_override=http://host:9000`).
+
+pyarrow.fs is the file-system layer Ray Train and Tune use for their own storage, so the run's
+records, models and checkpoints go through the same client (and the same credentials: the
+environment's AWS_* / GOOGLE_* settings) as Ray's. An object is written whole by one PUT, which a
+reader sees entire or not at all: the atomic write of a local file (temp + rename) is what a
+bucket does by itself. Imports pyarrow only (no torch, no ray).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from ray_xr.errors import ClusterError
+
+
+def is_uri(location: str) -> bool:
+    return "://" in str(location)
+
+
+def join(location: str, name: str) -> str:
+    """`location`/`name`, keeping a URI's query (the endpoint options follow the path)."""
+    if not is_uri(location):
+        return str(Path(location) / name)
+    parts = urlsplit(location)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + name))
+
+
+def local_cache(uri: str) -> Path:
+    """This node's working copy of a run folder in object storage: the models it read, its
+    feature cache, the records it rendered. RAY_XR_CACHE, else ~/.cache/ray-xr."""
+    base = Path(os.environ.get("RAY_XR_CACHE") or Path.home() / ".cache" / "ray-xr")
+    return base / "runs" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+
+
+class Bucket:
+    """A run folder in object storage: every path is relative to the folder."""
+
+    def __init__(self, uri: str):
+        import pyarrow.fs as pafs  # lazy: only runs in a bucket pay for it
+
+        self.uri, self._pafs = uri, pafs
+        try:
+            self.fs, self.base = pafs.FileSystem.from_uri(uri)
+        except (ValueError, OSError) as err:  # unknown scheme, bad option, no credentials
+            raise ClusterError(f"--storage {uri}: {str(err).splitlines()[0]}") from None
+        self.base = self.base.rstrip("/")
+
+    def check(self) -> None:
+        """The bucket answers and these credentials may list it: one line now, not a failure
+        deep inside the first stage."""
+        bucket = self.base.split("/")[0]
+        try:
+            found = self.fs.get_file_info(bucket).type != self._pafs.FileType.NotFound
+        except OSError as err:
+            raise ClusterError(f"--storage {self.uri}: {str(err).splitlines()[0]}") from None
+        if not found:
+            raise ClusterError(f"--storage {self.uri}: no bucket named {bucket!r} there (create it first)")
+
+    def path(self, rel: str = "") -> str:
+        return f"{self.base}/{rel}" if rel else self.base
+
+    def read(self, rel: str) -> bytes | None:
+        try:
+            with self.fs.open_input_stream(self.path(rel)) as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def write(self, rel: str, data: bytes) -> None:
+        with self.fs.open_output_stream(self.path(rel)) as f:
+            f.write(data)
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.get_file_info(self.path(rel)).type != self._pafs.FileType.NotFound
+
+    def delete(self, rel: str) -> None:
+        info = self.fs.get_file_info(self.path(rel))
+        if info.type == self._pafs.FileType.Directory:
+            self.fs.delete_dir(self.path(rel))
+        elif info.type == self._pafs.FileType.File:
+            self.fs.delete_file(self.path(rel))
+
+    def files(self, rel: str = "") -> dict[str, tuple[int, int]]:
+        """Every object below `rel`: its path relative to the run folder -> (size, mtime ns)."""
+        selector = self._pafs.FileSelector(self.path(rel), recursive=True, allow_not_found=True)
+        cut = len(self.base) + 1
+        return {info.path[cut:]: (info.size, info.mtime_ns or 0) for info in self.fs.get_file_info(selector)
+                if info.type == self._pafs.FileType.File}
+
+    def upload(self, local: Path, rel: str, skip: tuple[str, ...] = ()) -> None:
+        """Every file below the local folder `local` to `rel`/..., except those under a folder
+        named in `skip`."""
+        for path in sorted(p for p in local.rglob("*") if p.is_file()):
+            inside = path.relative_to(local)
+            if not set(inside.parts[:-1]) & set(skip) and not path.name.startswith("."):
+                self.write(f"{rel}/{inside.as_posix()}", path.read_bytes())
+
+    def download(self, rel: str, local: Path) -> bool:
+        """The objects below `rel` into the local folder `local`, whole or not at all (a
+        temporary folder renamed into place); False when there are none. Two workers of one
+        node fetching the same folder at once both succeed, and one copy stays."""
+        found = self.files(rel)
+        if not found:
+            return False
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{local.name}.", suffix=".tmp"))
+        try:
+            for name in found:
+                target = tmp / name[len(rel) + 1:]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(self.read(name) or b"")
+            os.chmod(tmp, 0o755)
+            try:
+                os.replace(tmp, local)
+            except OSError:  # another worker put its copy there first
+                if not local.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return True

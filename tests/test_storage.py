@@ -1,0 +1,97 @@
+"""A run folder in object storage (a real S3-compatible server on loopback: moto's), read and
+written by RunDir as the driver, the workers and the report do, from two "machines" (two local
+caches), and the one-line errors of a storage URI that cannot work. The sweep itself runs in a
+bucket in tests/test_multinode.py (two nodes, each with its own cache, one of them killed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ray_xr.plan import Stage
+from ray_xr.stages import RunDir
+from ray_xr.storage import join
+from tests.conftest import free_port, ray_xr
+
+
+@pytest.fixture
+def machines(s3, tmp_path, monkeypatch):
+    """Two RunDirs of one bucket folder, as two nodes see it (each with its own local cache)."""
+    for k, v in s3["env"].items():
+        monkeypatch.setenv(k, v)
+    where = join(s3["uri"], tmp_path.name)
+
+    def machine(name: str) -> RunDir:
+        monkeypatch.setenv("RAY_XR_CACHE", str(tmp_path / name))
+        return RunDir(where)
+
+    return machine("a"), machine("b")
+
+
+def stage(key: str, parent: str | None = None) -> Stage:
+    return Stage(key=key, phase="target", label=f"target {key}", parent=parent, spec={"task": "xnli"}, cells=())
+
+
+def test_a_finished_stage_goes_up_with_its_files_and_another_node_reads_them(machines):
+    a, b = machines
+    assert a.root != b.root and a.where == b.where
+    a.write_stage(stage("k1"), "running", {})
+    assert b.read_stage("k1")["status"] == "running" and not b.is_done("k1")
+    a.model_dir("k1").mkdir(parents=True)
+    (a.model_dir("k1") / "model.safetensors").write_bytes(b"weights" * 1000)
+    (a.stage_dir("k1") / "outcomes.parquet").write_bytes(b"outcomes")
+    a.checkpoint_dir("k1").mkdir()
+    (a.checkpoint_dir("k1") / "latest.json").write_text('{"folder": "x"}')
+    a.write_stage(stage("k1"), "done", {}, {"result": 1})
+    assert b.is_done("k1") and b.done() == {"k1"}
+    assert not b.model_dir("k1").exists()  # nothing heavy is copied until a stage reads it
+    assert (b.fetch_model("k1") / "model.safetensors").read_bytes() == b"weights" * 1000
+    assert not b.bucket.exists("stages/k1/checkpoint/latest.json")  # a checkpoint never goes up with a result
+    b.pull()  # what a report reads
+    assert (b.stage_dir("k1") / "outcomes.parquet").read_bytes() == b"outcomes"
+    assert not b.checkpoint_dir("k1").exists()
+
+
+def test_a_checkpoint_resumes_on_another_node_and_only_the_newest_is_kept(machines):
+    a, b = machines
+    for name, data in (("e0-s10", b"first"), ("e1-s0", b"second")):
+        (a.checkpoint_dir("k2") / name).mkdir(parents=True)
+        (a.checkpoint_dir("k2") / name / "model.safetensors").write_bytes(data)
+        (a.checkpoint_dir("k2") / "latest.json").write_text(f'{{"folder": "{name}"}}')
+        a.push_checkpoint("k2")
+    assert sorted(a.bucket.files("stages/k2/checkpoint")) == ["stages/k2/checkpoint/e1-s0/model.safetensors",
+                                                              "stages/k2/checkpoint/latest.json"]
+    (b.checkpoint_dir("k2") / "stale").mkdir(parents=True)  # left by an earlier attempt on this node
+    b.pull_checkpoint("k2")
+    assert (b.checkpoint_dir("k2") / "latest.json").read_text() == '{"folder": "e1-s0"}'
+    assert (b.checkpoint_dir("k2") / "e1-s0" / "model.safetensors").read_bytes() == b"second"
+    a.clear_checkpoint("k2")
+    assert not a.bucket.files("stages/k2")
+    b.pull_checkpoint("k2")  # the bucket has none: neither has the node
+    assert not b.checkpoint_dir("k2").exists()
+
+
+def test_records_failure_marks_and_text_files_live_in_the_bucket(machines):
+    a, b = machines
+    a.write_json("sweep.json", {"name": "x"})
+    assert b.read_text("sweep.json").startswith("{")
+    a.mark_failed("k3")
+    assert b.has_failed("k3")
+    b.clear_failed()
+    assert not a.has_failed("k3")
+    assert b.read_text("no-such-file") is None and b.records() == {}
+
+
+def test_a_storage_uri_that_cannot_work_is_one_line(s3, sweep_file, tmp_path):
+    port = free_port()  # nothing listens there
+    cases = {
+        "foo://bucket/runs": "Unrecognized filesystem type",
+        s3["uri"].replace("s3://ray-xr/", "s3://no-such-bucket/"): "no bucket named 'no-such-bucket'",
+        f"s3://ray-xr/runs?endpoint_override=http://127.0.0.1:{port}&region=us-east-1": "Could not connect",
+    }
+    for uri, expected in cases.items():
+        result = ray_xr("run", str(sweep_file), "--storage", uri, cwd=tmp_path, env=s3["env"], timeout=120)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert result.stderr.startswith(f"ray-xr: error: --storage {uri}: ") and expected in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not any(Path(tmp_path).glob("*:"))  # never a local folder named "s3:" or "foo:"
