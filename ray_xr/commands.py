@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from ray_xr import config, cost, datatools, plan
-from ray_xr.errors import DataError, RayXRError
+from ray_xr.errors import DataError
 from ray_xr.storage import Bucket, is_uri
 from ray_xr.tasks import TASKS
 

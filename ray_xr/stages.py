@@ -18,6 +18,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from filelock import FileLock
+
 from ray_xr.storage import Bucket, is_uri, join, local_cache
 
 SCHEMA = 1
@@ -209,10 +211,25 @@ class RunDir:
         record = self.read_stage(key)
         return bool(record) and record.get("status") == "done"
 
+    def fetch(self, rel: str) -> Path:
+        """A folder of the run on this node (a model, a tokenizer), copied from the bucket on
+        first use and kept: a stage's files never change once written under its key."""
+        if self.bucket and not (self.root / rel).is_dir():
+            self.bucket.download(rel, self.root / rel)
+        return self.root / rel
+
     def fetch_model(self, key: str) -> Path:
-        """A finished stage's model folder on this node, copied from the bucket on first use."""
-        if self.bucket and not self.model_dir(key).is_dir():
-            self.bucket.download(f"stages/{key}/model", self.model_dir(key))
+        """A finished stage's model on this node. From a bucket, the copy is checked against the
+        stage record's finish time: after a --rerun a node never keeps using the old model."""
+        if not self.bucket:
+            return self.model_dir(key)
+        stamp, mark = str((self.read_stage(key) or {}).get("finished")), self.stage_dir(key) / ".finished"
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.stage_dir(key) / ".fetch.lock")):  # workers of one node fetch it once
+            if not (self.model_dir(key).is_dir() and mark.exists() and mark.read_text() == stamp):
+                shutil.rmtree(self.model_dir(key), ignore_errors=True)
+                self.bucket.download(f"stages/{key}/model", self.model_dir(key))
+                write_text(mark, stamp)
         return self.model_dir(key)
 
     def push_checkpoint(self, key: str) -> None:
@@ -277,4 +294,6 @@ class RunDir:
         if self.bucket and status == "done" and self.stage_dir(stage.key).is_dir():
             self.bucket.upload(self.stage_dir(stage.key), f"stages/{stage.key}", skip=("checkpoint",))
         self.write_json(f"stages/{stage.key}/stage.json", record)
+        if self.bucket and status == "done":  # this node's copy is the record's (fetch_model)
+            write_text(self.stage_dir(stage.key) / ".finished", str(record["finished"]))
         return record

@@ -75,15 +75,6 @@ def test_output_into_a_closed_pipe_ends_quietly():
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
 
 
-def test_an_object_storage_uri_is_refused_not_made_a_folder(tmp_path):
-    sweep = tmp_path / "s.yaml"
-    sweep.write_text(yaml.safe_dump(TINY))
-    result = ray_xr("run", str(sweep), "--storage", "s3://bucket/runs", cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.startswith("ray-xr: error: --storage s3://bucket/runs: object storage URIs are not supported")
-    assert not (tmp_path / "s3:").exists()
-
-
 def test_a_missing_data_file_is_named_as_missing(tmp_path):
     missing = tmp_path / "test.tsv"
     result = ray_xr("data", "show", "xnli", str(missing))

@@ -47,6 +47,10 @@ def test_a_finished_stage_goes_up_with_its_files_and_another_node_reads_them(mac
     assert not b.model_dir("k1").exists()  # nothing heavy is copied until a stage reads it
     assert (b.fetch_model("k1") / "model.safetensors").read_bytes() == b"weights" * 1000
     assert not b.bucket.exists("stages/k1/checkpoint/latest.json")  # a checkpoint never goes up with a result
+    assert b.fetch_model("k1") == b.model_dir("k1")  # kept: read once per node
+    (a.model_dir("k1") / "model.safetensors").write_bytes(b"retrained")  # --rerun: the stage runs again
+    a.write_stage(stage("k1"), "done", {}, {"result": 2})
+    assert (b.fetch_model("k1") / "model.safetensors").read_bytes() == b"retrained"  # never the old copy
     b.pull()  # what a report reads
     assert (b.stage_dir("k1") / "outcomes.parquet").read_bytes() == b"outcomes"
     assert not b.checkpoint_dir("k1").exists()

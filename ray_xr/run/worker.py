@@ -124,11 +124,12 @@ def pretrain(w: Worker, stage: Stage) -> dict:
     lang = w.sweep.data.source_language
     texts += [Text(f"{task}-{e.id}-{i}", t) for task, data in stage.spec["corpus"].items()
               for e in load_split(task, "train", lang, data) for i, t in enumerate(example_texts(e))]
-    tok_dir = w.run.stage_dir(stage.key) / "tokenizer"
+    tok_dir = f"stages/{stage.key}/tokenizer"
     if w.rank == 0:
-        train_tokenizer((t.text for t in texts), emb["vocab_size"]).save_pretrained(tok_dir)
+        train_tokenizer((t.text for t in texts), emb["vocab_size"]).save_pretrained(w.run.root / tok_dir)
+        w.run.push(tok_dir)  # to a bucket, for workers on other nodes
     w.barrier()
-    tokenizer = load_tokenizer(tok_dir)
+    tokenizer = load_tokenizer(w.run.fetch(tok_dir))
     phase = emb["train"]
     torch.manual_seed(derived_seed(emb["seed"], "pretrain"))
     model = new_masked_lm(emb, tokenizer)
