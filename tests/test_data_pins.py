@@ -195,3 +195,10 @@ def test_a_locked_hub_split_is_read_at_its_commit(tmp_path, monkeypatch):
     assert hub.READ[DEU] == {"revision": other}
     with pytest.raises(DataError, match=f"^{re.escape(DEU)}: read at revision {other}, but the lock file pins {COMMIT}$"):
         load.load_split("tatoeba", "test", "de", {**data, "pins": {DEU: {"revision": COMMIT}}})
+
+
+def test_run_locked_refuses_unpinned_data_before_anything_starts(tmp_path):
+    result = ray_xr("run", str(write_hub_sweep(tmp_path)), "--locked", "--storage", str(tmp_path / "runs"), env=OFFLINE)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "4 of 5 hub sources are not pinned (first: rajpurkar/squad [train])" in result.stderr
+    assert not (tmp_path / "runs").exists()
