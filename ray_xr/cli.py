@@ -77,6 +77,8 @@ def cmd_export(args) -> int:
     return 0
 
 
+LOCKED = ("fail (exit 2) when a hub source is pinned neither by the registry nor by SWEEP.lock.json"
+          " (written by `ray-xr data fetch`)")
 _FILE_OPTIONS = {"typo_files": "--typo-file", "lexicon_files": "--lexicon-file", "profiles": "--profile"}
 
 
@@ -159,6 +161,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rerun", action="append", choices=("eval", "target", "intermediate", "pretrain", "all"),
                    help="run the finished stages of this phase again, and everything that depends on them"
                         " (repeatable)")
+    p.add_argument("--locked", action="store_true", help=LOCKED)
     p.set_defaults(func=_sweep_command("cmd_run"))
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")
@@ -220,6 +223,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_sweep_command("cmd_data_show"))
     s = dsub.add_parser("check", help="load every split and language a sweep needs; fail if any is missing")
     s.add_argument("sweep")
+    s.add_argument("--locked", action="store_true", help=LOCKED)
     s.set_defaults(func=_sweep_command("cmd_data_check"))
     s = dsub.add_parser("fetch", help="download every hub dataset and file a sweep reads into the HF cache")
     s.add_argument("sweep")

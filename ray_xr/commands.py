@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 from ray_xr import config, cost, datatools, plan
 from ray_xr.errors import DataError
 from ray_xr.storage import Bucket, is_uri
-from ray_xr.tasks import TASKS
+from ray_xr.tasks import TASKS, lock
 
 
 def cmd_plan(args) -> int:
@@ -39,6 +40,7 @@ def cmd_run(args) -> int:
     if sweep.data.source != "synthetic" or sweep.data.local:
         # cheap: local files are read, hub splits resolved offline; fail before any training
         _check_data(p, args.sweep)
+    _check_pins(p, args.sweep, args.locked, warn=True)
     from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
 
     return run(p, args.storage, args.address, tuple(args.rerun or ()))
@@ -59,7 +61,11 @@ def cmd_data_show(args) -> int:
 def cmd_data_check(args) -> int:
     sweep = config.load(args.sweep)
     _check_dirs(sweep, args.sweep)
-    print(_check_data(plan.build(sweep), args.sweep))  # hub splits are resolved offline: no network needed
+    p = plan.build(sweep)
+    print(_check_data(p, args.sweep))  # hub splits are resolved offline: no network needed
+    pins = _check_pins(p, args.sweep, args.locked)
+    if pins:
+        print(f"\n{pins}")
     return 0
 
 
@@ -69,8 +75,12 @@ def cmd_data_fetch(args) -> int:
     p = plan.build(sweep)
     _check_data(p, args.sweep)  # every source known before the first download
     _require_hub(p, args.sweep, model=False)
-    n = datatools.fetch(p)
-    print(f"ray-xr: {n} hub sources of {sweep.name} are in the Hugging Face cache")
+    refs = datatools.fetch(p)
+    written = lock.write(lock.path_for(args.sweep), lock.entries(refs))
+    print(f"ray-xr: {len(refs)} hub sources of {sweep.name} are in the Hugging Face cache, pinned in {written}")
+    if sweep.lock is None:  # the pins enter the stage keys (plan._data_spec): say so where they appear
+        print("ray-xr: its stage keys now include these pins; a run folder made before them computes its hub"
+              f" stages again (delete {written} to keep reading the hub's current revisions)")
     return 0
 
 
@@ -86,6 +96,27 @@ def _check_data(p, source: str) -> str:
         print("\n".join([table] + [f"  {p}" for p in problems]))
         raise DataError(f"{source}: {len(problems)} split(s) missing or malformed; first: {problems[0]}")
     return table
+
+
+def _check_pins(p, source: str, strict: bool, warn: bool = False) -> str:
+    """What pins the sweep's hub sources: the lock file's summary and each source neither it nor
+    the registry pins. Unpinned sources are read at the hub's current revision: an error with
+    --locked, else listed (`data check`) or one warning (`run`, warn=True)."""
+    refs, loose = datatools.hub_sources(p), datatools.unpinned(p)
+    found = p.sweep.lock
+    fix = f"`ray-xr data fetch {source}` writes {lock.path_for(source)}"
+    if loose and strict:
+        raise DataError(f"{source}: {len(loose)} of {len(refs)} hub sources are not pinned (first: {loose[0]});"
+                        f" {fix}, or run without --locked")
+    if loose and warn:
+        more = f", +{len(loose) - 3} more" if len(loose) > 3 else ""
+        print(f"ray-xr: warning: {len(loose)} of {len(refs)} hub sources are read at the hub's current revision,"
+              f" not pinned: {'; '.join(map(str, loose[:3]))}{more} ({fix})", file=sys.stderr)
+    lines = [f"lock: {found.file} (written {found.written}, datasets {found.datasets})" if found else
+             f"lock: none ({fix} once online)"] if refs else []
+    if loose:
+        lines += [f"not pinned ({len(loose)} of {len(refs)} hub sources):"] + [f"  {r}" for r in loose]
+    return "\n".join(lines)
 
 
 HUB = "https://huggingface.co"

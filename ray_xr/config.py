@@ -16,12 +16,12 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ray_xr.errors import NoiseError, SweepError, did_you_mean
 from ray_xr.noise import NOISE_FILES, NOISE_KINDS, NoiseResources, resource_file
-from ray_xr.settings import (Data, Embedded, Frozen, Heads, LocalFile, LocalTask, MultiTask, Noise, Phase,
+from ray_xr.settings import (Data, Embedded, Frozen, Heads, LocalFile, LocalTask, Lock, MultiTask, Noise, Phase,
                              Resources, TrainNoise)
-from ray_xr.tasks import TASKS, local, published
+from ray_xr.tasks import TASKS, local, lock, published
 
 EMBEDDED_MODEL = "embedded-tiny"
-__all__ = ["EMBEDDED_MODEL", "Data", "Embedded", "Heads", "LocalFile", "LocalTask", "MultiTask", "Noise",
+__all__ = ["EMBEDDED_MODEL", "Data", "Embedded", "Heads", "LocalFile", "LocalTask", "Lock", "MultiTask", "Noise",
            "Phase", "Resources", "Sweep", "TrainNoise", "load", "parse", "to_dict"]
 
 
@@ -42,6 +42,7 @@ class Sweep(Frozen):
     heads: Heads = Heads()
     multitask: MultiTask = MultiTask()
     resources: Resources = Resources()
+    lock: Lock | None = None  # SWEEP.lock.json beside the sweep file, read by load()
 
     @model_validator(mode="after")
     def _check_grid(self) -> "Sweep":
@@ -285,6 +286,11 @@ def load(path: str | Path) -> Sweep:
         raise SweepError(f"{path}: not UTF-8 text; expected a YAML sweep file") from None
     except yaml.YAMLError as err:
         raise SweepError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+    locked = lock.path_for(path)
+    if isinstance(data, dict) and "lock" in data:  # one home for pins: the file data fetch writes
+        raise SweepError(f"{path}: lock: not a sweep key; `ray-xr data fetch` writes the pins to {locked}")
+    if isinstance(data, dict) and locked.is_file():
+        data = {**data, "lock": lock.read(locked)}
     return parse(data, str(path), path.parent)
 
 

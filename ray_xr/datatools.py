@@ -111,17 +111,43 @@ def needed_splits(plan) -> list[tuple[str, str, str, dict]]:
 
 def check(plan) -> tuple[str, list[str]]:
     """A table of example counts per (task, split, language), loaded (local, synthetic) or, for
-    the hub, the sources it resolves to offline, and the problems found."""
-    rows, problems = [("task", "split", "language", "examples", "source")], []
+    the hub, the sources it resolves to offline and who pins them, and the problems found."""
+    rows, problems = [("task", "split", "language", "examples", "source", "pinned")], []
     for task, split, lang, spec in needed_splits(plan):
-        n, source, problem = _hub_row(task, split, lang) if spec["source"] == "hub" else _load_row(task, split, lang, spec)
+        if spec["source"] == "hub":
+            n, source, problem = _hub_row(task, split, lang)
+            pinned = _pinned(load.hub_refs(task, split, lang), _lock_sources(plan)) if not problem else ""
+        else:
+            (n, source, problem), pinned = _load_row(task, split, lang, spec), ""
         if problem:
             problems.append(f"{task} {split} {lang}: {problem}")
-        rows.append((task, split, lang, n, source))
-    rows += [(*row, "") for row in _published_rows(plan, problems)]
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        rows.append((task, split, lang, n, source, pinned))
+    rows += [(*row, "", "") for row in _published_rows(plan, problems)]
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
     table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
     return table, problems
+
+
+def _lock_sources(plan) -> dict:
+    return plan.sweep.lock.sources if plan.sweep.lock else {}
+
+
+def _pinned(refs, sources) -> str:
+    """Who pins every source of a row (registry, lock, both), or "no" when one is not pinned."""
+    by = [hub.pinned_by(r, sources) for r in refs]
+    return "+".join(sorted(set(by))) if None not in by else "no"
+
+
+def hub_sources(plan) -> list:
+    """Every hub reference the plan reads, each once, in order."""
+    return list(dict.fromkeys(r for task, split, lang, spec in needed_splits(plan) if spec["source"] == "hub"
+                              for r in load.hub_refs(task, split, lang)))
+
+
+def unpinned(plan) -> list:
+    """The hub references neither the registry nor the sweep's lock file pins."""
+    sources = _lock_sources(plan)
+    return [r for r in hub_sources(plan) if hub.check(r) is None and hub.pinned_by(r, sources) is None]
 
 
 def _load_row(task: str, split: str, lang: str, spec: dict) -> tuple[str, str, str | None]:
@@ -142,23 +168,22 @@ def _hub_row(task: str, split: str, lang: str) -> tuple[str, str, str | None]:
     return ("ERROR" if problem else "-"), "; ".join(map(str, refs)), problem
 
 
-def fetch(plan, log=print) -> int:
-    """Download every hub split the plan reads into the HF cache (each once), in order, with a
-    progress line per source; returns how many were fetched."""
-    refs = list(dict.fromkeys(r for task, split, lang, spec in needed_splits(plan) if spec["source"] == "hub"
-                              for r in load.hub_refs(task, split, lang)))
+def fetch(plan, log=print) -> list:
+    """Download every hub split the plan reads into the HF cache (each once, at the lock file's
+    pins where it has some), in order, with a progress line per source; returns what was read."""
+    refs, sources = hub_sources(plan), _lock_sources(plan)
     for i, ref in enumerate(refs, start=1):
         problem = hub.check(ref)
         if problem:
             raise DataError(problem)
         log(f"[{i}/{len(refs)}] {ref}", flush=True)
         if isinstance(ref, hub.Hub):
-            found = len(hub.rows(ref))
+            found = len(hub.rows(ref, sources))
             log(f"        {found:,} rows, revision {hub.READ[str(ref)]['revision'] or 'unknown'}", flush=True)
         else:
-            hub.fetch(ref)
+            hub.fetch(ref, sources)
             log("        " + ", ".join(f"{k} sha256 {v[:12]}" for k, v in hub.READ[str(ref)].items()), flush=True)
-    return len(refs)
+    return refs
 
 
 def _published_rows(plan, problems: list[str]) -> list[tuple[str, str, str, str]]:

@@ -16,7 +16,7 @@ from ray_xr.config import EMBEDDED_MODEL, Sweep
 from ray_xr.noise import NOISE_KINDS, resource_file
 from ray_xr.noise.tables import file_digest
 from ray_xr.stages import data_fingerprint, library_versions
-from ray_xr.tasks import FAMILY_OPTIONS, get_task, published
+from ray_xr.tasks import FAMILY_OPTIONS, get_task, lock, published
 
 PHASES = ("pretrain", "intermediate", "target", "eval")
 # The implementation version of each phase, part of its stages' keys (and so of everything
@@ -100,12 +100,20 @@ def _add(stages: dict[str, Stage], phase: str, spec: dict, parent: str | None, l
     return key
 
 
-def _data_spec(sweep: Sweep, splits: tuple[str, ...], task: str) -> dict:
+def _data_spec(sweep: Sweep, splits: tuple[str, ...], task: str, lang: str | None = None) -> dict:
+    """How a task's splits are read in `lang` (training: the source language)."""
     d = sweep.data
     sizes = {"train": d.train_size, "dev": d.dev_size, "test": d.test_size}
     source = sweep.source_of(task)
-    return {"source": source, "sizes": {s: sizes[s] for s in splits},
+    spec = {"source": source, "sizes": {s: sizes[s] for s in splits},
             "seed": d.seed if source == "synthetic" else None, "local": sweep.local_entries(task)}
+    # What a lock file pins enters the key: data read at another commit is other data. Absent
+    # without a lock, so keys made before locking stay as they were; a lock re-keys the stages
+    # it pins (their records name what the unlocked run read: README "Pinned data")
+    if sweep.lock is None or source != "hub":
+        return spec
+    pins = lock.pins_for(sweep.lock.sources, task, splits, lang or d.source_language)
+    return spec | ({"pins": pins} if pins else {})
 
 
 def noise_options(sweep: Sweep, kind: str, lang: str) -> dict:
@@ -221,7 +229,7 @@ def _target_and_evals(stages, sweep: Sweep, inter: str, target: str, seed: int, 
                 # level 0 is the clean text whatever the kind: one stage serves every kind
                 espec = {"task": target, "language": lang, "noise": kind if level else "clean", "level": level,
                          "noise_seed": sweep.noise.seed,
-                         "data": _data_spec(sweep, ("test",), target),
+                         "data": _data_spec(sweep, ("test",), target, lang),
                          "max_length": sweep.target_training.max_length, "options": _options(sweep, target),
                          "batch_size": 2 * sweep.target_training.batch_size, **_compute(sweep),
                          **noise_options(sweep, kind if level else "clean", lang)}
@@ -246,7 +254,8 @@ def _published_evals(stages, sweep: Sweep, where: tuple, tkey: str, keys: list[s
     for level in (0.0, stated):
         espec = {"task": target, "language": lang, "noise": kind, "level": level, "noise_seed": sweep.noise.seed,
                  "published": {"file": Path(path).name, "sha256": published.digest(sweep.noise.published, target, lang)},
-                 "data": _data_spec(sweep, ("test",), target), "max_length": sweep.target_training.max_length,
+                 "data": _data_spec(sweep, ("test",), target, lang),
+                 "max_length": sweep.target_training.max_length,
                  "options": _options(sweep, target), "batch_size": 2 * sweep.target_training.batch_size,
                  **_compute(sweep), **noise_options(sweep, "clean", lang)}  # reads no noise file
         cell = {"intermediate": inter, "target": target, "seed": seed, "noise": kind, "level": level, "language": lang}

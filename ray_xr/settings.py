@@ -141,6 +141,16 @@ class Data(Frozen):
         return self
 
 
+class Lock(Frozen):
+    """A sweep's lock file (SWEEP.lock.json, see tasks/lock.py): filled by config.load from the
+    file beside the sweep, never written in the sweep itself."""
+
+    file: str
+    written: str  # when `ray-xr data fetch` wrote it (UTC)
+    datasets: str  # the datasets version that resolved the commits
+    sources: dict[str, dict[str, str]]  # hub.pin_key(ref) -> {"revision": commit} or {file: sha256}
+
+
 class Noise(Frozen):
     """Evaluation noise (see ray_xr.noise and ray_xr.noise.perturb)."""
 

@@ -23,12 +23,13 @@ from tests.conftest import REAL_DATA, REPO, ray_xr
 from tests.test_ranking import context, entity, mention
 
 
-def rows_of(stdout: str) -> dict[tuple[str, str, str], str]:
-    """(task, split, language) -> the source column of `data check`'s table."""
+def rows_of(stdout: str, column: int = 4) -> dict[tuple[str, str, str], str]:
+    """(task, split, language) -> a column of `data check`'s table (default: the source; 5: who
+    pins it). The table ends at the first empty line; what pins the sources follows it."""
     out = {}
-    for line in stdout.splitlines()[1:]:
-        task, split, lang, _, source = (re.split(r"\s{2,}", line) + [""])[:5]  # columns 2+ spaces apart
-        out[task, split, lang] = source
+    for line in stdout.split("\n\n")[0].splitlines()[1:]:
+        cells = (re.split(r"\s{2,}", line) + ["", ""])[:6]  # columns 2+ spaces apart
+        out[tuple(cells[:3])] = cells[column]
     return out
 
 
@@ -99,10 +100,10 @@ def server(tmp_path):
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    hub.fetch.cache_clear()
+    hub._fetch.cache_clear()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
-    hub.fetch.cache_clear()
+    hub._fetch.cache_clear()
 
 
 def test_udpos_additions_read_the_ud_release(server, monkeypatch, tmp_path):
@@ -115,7 +116,7 @@ def test_udpos_additions_read_the_ud_release(server, monkeypatch, tmp_path):
     with tarfile.open(root / "ud-treebanks-v2.5.tgz", "w:gz") as tgz:
         tgz.add(tmp_path / "ud-treebanks-v2.5", arcname="ud-treebanks-v2.5")
     monkeypatch.setitem(hub.DOWNLOADS, "ud-treebanks-v2.5",
-                        {"urls": {"tgz": f"{url}/ud-treebanks-v2.5.tgz"}, "extract": True})
+                        {"urls": {"tgz": f"{url}/ud-treebanks-v2.5.tgz"}, "extract": True, "sha256": {}})
     examples = load.load_split("udpos", "test", "pl", {"source": "hub", "sizes": {"test": 0}})
     assert examples == local.read("conllu", [(str(sample),)], TASKS["udpos"].labels, "pl")  # as a local UD file
     expected = hashlib.sha256((root / "ud-treebanks-v2.5.tgz").read_bytes()).hexdigest()
@@ -128,7 +129,7 @@ def test_tatoeba_additions_read_laser_files(server, monkeypatch):
         shutil.copy(REAL_DATA / "tatoeba" / f"tatoeba.deu-eng.{side}", root / f"tatoeba.aze-eng.{side.replace('deu', 'aze')}")
     monkeypatch.setitem(hub.DOWNLOADS, "laser-tatoeba-aze", {"urls": {"query": f"{url}/tatoeba.aze-eng.aze",
                                                                       "target": f"{url}/tatoeba.aze-eng.eng"},
-                                                             "extract": False})
+                                                             "extract": False, "sha256": {}})
     pairs = scored(load.load_split("tatoeba", "test", "az", {"source": "hub", "sizes": {"test": 5}}))
     german = (REAL_DATA / "tatoeba" / "tatoeba.deu-eng.deu").read_text().splitlines()
     assert [p.id for p in pairs] == [f"test-{i}" for i in range(5)]
@@ -137,14 +138,15 @@ def test_tatoeba_additions_read_laser_files(server, monkeypatch):
     spec = {"task": "tatoeba", "language": "az", "data": {"source": "hub", "sizes": {"test": 5}}}
     digest = {k: hashlib.sha256((root / f"tatoeba.aze-eng.{k.replace('query', 'aze').replace('target', 'eng')}")
                                 .read_bytes()).hexdigest() for k in ("query", "target")}
-    assert load.data_sources(spec, "en") == {"data_sources": {"download laser-tatoeba-aze": digest}}
+    assert load.data_sources(spec, "en") == {"data_sources": {"download laser-tatoeba-aze": {"read": digest,
+                                                                                         "pinned": None}}}
 
 
 def test_a_download_that_fails_is_one_line(server, monkeypatch):
     _, url = server
     monkeypatch.setitem(hub.DOWNLOADS, "laser-tatoeba-lit", {"urls": {"query": f"{url}/missing.lit",
                                                                       "target": f"{url}/missing.eng"},
-                                                             "extract": False})
+                                                             "extract": False, "sha256": {}})
     with pytest.raises(DataError, match=r"download laser-tatoeba-lit: cannot download .*missing.lit"):
         load.load_split("tatoeba", "test", "lt", {"source": "hub", "sizes": {"test": 0}})
 

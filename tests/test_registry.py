@@ -2,11 +2,12 @@
 entry wired to a family, a metric and its data sources; sweeps/phang2020.yaml plans."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 from ray_xr.data.readers import READERS
 from ray_xr.metrics import METRICS, TASK_FAMILIES
-from ray_xr.tasks import TASKS
+from ray_xr.tasks import TASKS, hub
 from ray_xr.tasks.families import FAMILIES
 from ray_xr.tasks.registry import From
 from tests.conftest import ray_xr
@@ -55,7 +56,7 @@ def fake_hub(monkeypatch, tables: dict):
     """datasets.load_dataset serving small in-memory tables in the hub datasets' schemas."""
     import datasets
 
-    def load_dataset(path, config=None, split=None):
+    def load_dataset(path, config=None, split=None, revision=None):
         return tables[(path, config, split)]
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
 
@@ -166,6 +167,10 @@ def test_lareqa_hub_source(monkeypatch, tmp_path):
                                                                                           ("x2", "q?", "A b")])))
     monkeypatch.setattr(datasets.DownloadManager, "download",
                         lambda self, urls: {code: str(tmp_path / url.rsplit("/", 1)[1]) for code, url in urls.items()})
+    # the stand-ins are not the release's files: pinned to their own checksums
+    monkeypatch.setitem(hub.DOWNLOADS, "xquad-r", {**hub.DOWNLOADS["xquad-r"], "sha256": {
+        code: hashlib.sha256((tmp_path / f"{code}.json").read_bytes()).hexdigest() for code in XQUAD_LANGS}})
+    hub._fetch.cache_clear()
     test = TASKS["lareqa"].sources["hub"]("test", "de", ctx)
     assert [e.id for e in test if hasattr(e, "relevant")] == ["x1_de"]  # capped to one question
     assert len(test) == 1 + 2 * len(XQUAD_LANGS)  # the pool: two sentences in each of eleven languages

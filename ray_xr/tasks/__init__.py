@@ -4,7 +4,8 @@ that train and evaluate them (families are code).
 Owns: registry.py (TaskSpec, TASKS, get_task), specs.py + xtreme_r.py + intermediate.py (the
 specs; importing this package fills the registry), local.py (the `local` source: published
 files under a directory), hub.py (what the hub source reads, checked offline against a table
-of the hub's configs; the downloads XTREME-R's additions need), sizes.py (split sizes and
+of the hub's configs; the downloads XTREME-R's additions need, with their sha256), lock.py (a
+sweep's lock file: the hub commits and checksums `data fetch` read), sizes.py (split sizes and
 token lengths, for `plan --cost`), published.py (published noisy test sets, noise.published), load.py
 (a stage's examples from its data source, noise applied), families.py + heads.py + ranking.py
 (features, heads, decoding per family; torch), answers.py (QA answer text as XTREME

@@ -28,7 +28,8 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     spec = get_task(task)
     if data["source"] not in spec.source_names:
         raise DataError(f"task {task}: no {data['source']!r} data source (has: {', '.join(spec.source_names)})")
-    ctx = LoadContext(seed=data.get("seed") or 0, sizes=data["sizes"], local=data.get("local", {}))
+    ctx = LoadContext(seed=data.get("seed") or 0, sizes=data["sizes"], local=data.get("local", {}),
+                      pins=data.get("pins", {}))
     if data["source"] == "local":
         loaded = local.load(task, split, lang, ctx.local, ctx.sizes.get(split, 0))
     else:
@@ -53,15 +54,16 @@ def hub_refs(task: str, split: str, lang: str) -> tuple:
 
 def data_sources(spec: dict, source_language: str) -> dict:
     """What a stage's hub splits were read from, for its stage.json: each hub reference with the
-    dataset commit or the files' sha256 this process saw (tasks.hub.READ); {} without the hub."""
+    dataset commit or the files' sha256 this process saw (tasks.hub.READ) and who pinned them
+    ("registry", "lock" or None: what was read equals a pin, or the read failed); {} without the hub."""
     if "language" in spec:  # an evaluation: its test split
         wanted = [(spec["task"], "test", spec["language"], spec["data"])]
     else:  # a training stage, multi-task or not: its splits in the source language
         wanted = [(task, split, source_language, setting["data"])
                   for task, setting in spec.get("tasks", {spec.get("task"): spec}).items() if "data" in setting
                   for split in setting["data"]["sizes"]]
-    read = {str(ref): hub.READ.get(str(ref)) for task, split, lang, data in wanted if data["source"] == "hub"
-            for ref in hub_refs(task, split, lang)}
+    read = {str(ref): {"read": hub.READ.get(str(ref)), "pinned": hub.pinned_by(ref, data.get("pins", {}))}
+            for task, split, lang, data in wanted if data["source"] == "hub" for ref in hub_refs(task, split, lang)}
     return {"data_sources": read} if read else {}
 
 

@@ -60,6 +60,7 @@ class LoadContext:
     seed: int = 0  # seed of the synthetic benchmark
     sizes: Mapping[str, int] = field(default_factory=dict)  # examples per split (synthetic) or a cap
     local: Mapping[str, Mapping] = field(default_factory=dict)  # task -> {dir, files}: the sweep's data.local
+    pins: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # hub sources a lock file pins (tasks/lock.py)
 
 
 @dataclass(frozen=True)

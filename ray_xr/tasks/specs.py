@@ -78,7 +78,7 @@ def _synthetic_tags(stream: str, scheme: str, split: str, lang: str, ctx: LoadCo
 # -- Hugging Face hub source: what each (split, language) reads (tasks.hub), then its rows ----
 
 def _hub_rows(ref: Hub, split: str, ctx: LoadContext):
-    ds = hub.rows(ref)
+    ds = hub.rows(ref, ctx.pins)
     cap = ctx.sizes.get(split)
     return ds.select(range(min(cap, len(ds)))) if cap else ds
 
@@ -142,7 +142,7 @@ def _hub_udpos(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
     if isinstance(ref, Hub):
         return _hub_tags(ref, "pos_tags", split, ctx)
     # the release's treebank folders, read as the local layout reads them (fused forms, as XTREME)
-    root = next(iter(hub.fetch(ref).values()))
+    root = next(iter(hub.fetch(ref, ctx.pins).values()))
     local = {"udpos": {"dir": str(Path(root) / "ud-treebanks-v2.5"), "files": {}}}
     return tasks_local.load("udpos", split, lang, local, ctx.sizes.get(split, 0))
 

@@ -92,7 +92,7 @@ def tydiqa_refs(split: str, lang: str) -> tuple[Hub, ...]:
 def _hub_tydiqa(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
     """One config holds every language; ids start with the language name ("arabic-...")."""
     prefix = f"{TYDIQA_NAMES['en' if split == 'train' else lang]}-"
-    ds = hub.rows(tydiqa_refs(split, lang)[0]).filter(lambda r: r["id"].startswith(prefix))
+    ds = hub.rows(tydiqa_refs(split, lang)[0], ctx.pins).filter(lambda r: r["id"].startswith(prefix))
     cap = ctx.sizes.get(split)
     return squad_rows(ds.select(range(min(cap, len(ds)))) if cap else ds)
 
@@ -107,7 +107,7 @@ def tatoeba_refs(split: str, lang: str) -> tuple[Hub | Download, ...]:
 def _hub_tatoeba(split: str, lang: str, ctx: LoadContext) -> list[RetrievalPair]:
     (ref,) = tatoeba_refs(split, lang)
     if isinstance(ref, Download):
-        paths = hub.fetch(ref)
+        paths = hub.fetch(ref, ctx.pins)
         pairs = cap(read_tatoeba(paths["query"], paths["target"]), ctx.sizes.get(split, 0))
         return [RetrievalPair(f"{split}-{i}", p.query, p.target) for i, p in enumerate(pairs)]
     rows = _hub_rows(ref, split, ctx)
@@ -129,7 +129,7 @@ def _squad_as_sentences(split: str, ctx: LoadContext) -> list[Example]:
     the sentences of every paragraph (sentence breaks inferred, as XTREME-R does)."""
 
     # read whole (an empty context has no cap): the cap counts questions, and the pool keeps every paragraph
-    rows = _hub_rows(squad_refs(split, "en")[0], split, LoadContext())
+    rows = _hub_rows(squad_refs(split, "en")[0], split, LoadContext(pins=ctx.pins))
     paragraphs: dict[str, list] = {}
     for r in rows:  # the hub has a row per question; its paragraphs are the distinct contexts
         paragraphs.setdefault(r["context"], []).append((r["id"], r["question"], r["answers"]["answer_start"][0]))
@@ -146,7 +146,7 @@ def _hub_lareqa(split: str, lang: str, ctx: LoadContext) -> list[Example]:
     """Questions in `lang` ranking the answer sentences of all eleven XQuAD-R languages."""
     if split != "test":
         return _squad_as_sentences(split, ctx)
-    paths = hub.fetch(lareqa_refs(split, lang)[0])
+    paths = hub.fetch(lareqa_refs(split, lang)[0], ctx.pins)
     return cap([e for code in XQUAD_LANGS for e in read_squad_sentences(paths[code], language=lang)],
                ctx.sizes.get(split, 0))
 
