@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ray_xr.errors import DataError
+from ray_xr.stages import write_text
 from ray_xr.tasks import hub
 from ray_xr.tasks.load import hub_refs
 
@@ -102,7 +103,7 @@ def entries(refs: Iterable[hub.Ref]) -> dict[str, dict[str, str]]:
 def write(path: Path, sources: Mapping[str, Mapping[str, str]]) -> Path:
     doc = {"written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "datasets": metadata.version("datasets"), "sources": sources}
-    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")  # atomic: a broken lock is never left
     return path
 
 
