@@ -21,8 +21,16 @@ from ray_xr.report import export, results, xtreme
 from ray_xr.stages import RunDir
 
 
+def _run_dir(location: str) -> RunDir:
+    """A run folder named on the command line; a bucket that cannot be reached is one line."""
+    run = RunDir(location, option="")
+    if run.bucket:
+        run.bucket.check()
+    return run
+
+
 def cmd_report(args) -> int:
-    run = RunDir(args.run_dir)
+    run = _run_dir(args.run_dir)
     run.pull()  # a bucket's records, outcomes and results, into this machine's copy of the folder
     run_dir = run.root
     if not (run_dir / "results.jsonl").exists():
@@ -62,13 +70,13 @@ def _progress(run: RunDir) -> dict | None:
 def cmd_status(args) -> int:
     from ray_xr import progress  # lazy: pydantic and the task registry, as load_sweep
 
-    found = progress.status(args.run_dir)
+    found = progress.status(_run_dir(args.run_dir))
     print(json.dumps(found) if args.json else progress.table(found))
     return 0
 
 
 def cmd_export(args) -> int:
-    run = RunDir(args.run_dir)
+    run = _run_dir(args.run_dir)
     run.pull()
     files, capped = export.collect(run.root, Path(args.out), args.intermediate, args.seed,
                                    args.allow_capped)

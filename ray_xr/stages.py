@@ -114,8 +114,8 @@ class RunDir:
     # what a report reads; a bucket's models and checkpoints stay there until a stage needs them
     HEAVY = ("model", "checkpoint", "tokenizer", "ray", "cache", ".failed", ".probe")
 
-    def __init__(self, location: str | Path):
-        self.bucket = Bucket(str(location)) if is_uri(location) else None
+    def __init__(self, location: str | Path, option: str = "--storage"):
+        self.bucket = Bucket(str(location), option) if is_uri(location) else None
         self.where = str(location) if self.bucket else str(Path(location).resolve())  # what other processes get
         self.root = local_cache(self.where) if self.bucket else Path(location)
         self._seen: dict[str, tuple[int, int]] = {}  # the bucket's objects as last copied into root

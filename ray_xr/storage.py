@@ -41,26 +41,29 @@ def local_cache(uri: str) -> Path:
 class Bucket:
     """A run folder in object storage: every path is relative to the folder."""
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, option: str = "--storage"):
+        """`option` names where the user gave the URI, for the one-line errors."""
         import pyarrow.fs as pafs  # lazy: only runs in a bucket pay for it
 
-        self.uri, self._pafs = uri, pafs
+        self.uri, self._pafs, self.named = uri, pafs, f"{option} {uri}".strip()
         try:
             self.fs, self.base = pafs.FileSystem.from_uri(uri)
         except (ValueError, OSError) as err:  # unknown scheme, bad option, no credentials
-            raise ClusterError(f"--storage {uri}: {str(err).splitlines()[0]}") from None
+            raise ClusterError(f"{self.named}: {str(err).splitlines()[0]}") from None
         self.base = self.base.rstrip("/")
 
     def check(self) -> None:
         """The bucket answers and these credentials may list it: one line now, not a failure
         deep inside the first stage."""
-        bucket = self.base.split("/")[0]
+        named, bucket = self.named, self.base.split("/")[0]
+        if not bucket:
+            raise ClusterError(f"{named}: no bucket named (expected SCHEME://BUCKET/PATH)")
         try:
             found = self.fs.get_file_info(bucket).type != self._pafs.FileType.NotFound
         except OSError as err:
-            raise ClusterError(f"--storage {self.uri}: {str(err).splitlines()[0]}") from None
+            raise ClusterError(f"{named}: {str(err).splitlines()[0]}") from None
         if not found:
-            raise ClusterError(f"--storage {self.uri}: no bucket named {bucket!r} there (create it first)")
+            raise ClusterError(f"{named}: no bucket named {bucket!r} there (create it first)")
 
     def path(self, rel: str = "") -> str:
         return f"{self.base}/{rel}" if rel else self.base

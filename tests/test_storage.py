@@ -99,3 +99,11 @@ def test_a_storage_uri_that_cannot_work_is_one_line(s3, sweep_file, tmp_path):
         assert result.stderr.startswith(f"ray-xr: error: --storage {uri}: ") and expected in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert not any(Path(tmp_path).glob("*:"))  # never a local folder named "s3:" or "foo:"
+
+
+def test_reading_a_run_from_a_storage_uri_that_cannot_work_is_one_line(s3):
+    missing = s3["uri"].replace("s3://ray-xr/", "s3://no-such-bucket/")
+    for args in (("report", "foo://bucket/runs/tiny"), ("status", "s3://"), ("export", missing, "out")):
+        result = ray_xr(*args, env=s3["env"], timeout=120)
+        assert result.returncode == 2 and result.stderr.startswith(f"ray-xr: error: {args[1]}: "), result.stderr[-2000:]
+        assert len(result.stderr.strip().splitlines()) == 1
