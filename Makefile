@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/ray-xr run sweeps/local.yaml
 
+# two pytest processes, a test file each at a time (a file's Ray run is shared by its tests):
+# the Ray runs wait on start-up more than they compute, so two overlap well even on 2 cores
 test: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(PY) bench/throughput.py

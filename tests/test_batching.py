@@ -94,24 +94,6 @@ def test_xlmr_attends_through_sdpa(tmp_path):
     assert model.config._attn_implementation == "sdpa"
 
 
-def test_a_two_worker_stage_accumulates_length_grouped_batches(tmp_path):
-    """Two Ray Train workers, micro-batches of 8 (4 each) accumulated to 16 per optimizer step
-    (all-reduced on the second only), length-grouped: each training epoch records both workers'
-    throughput, the padding and the accumulation."""
-    phase = {"epochs": 1, "batch_size": 8, "effective_batch_size": 16, "max_length": 48, "length_grouped": True}
-    sweep = write_sweep(tmp_path / "acc.yaml", name="acc", intermediate=["none"], targets=["xnli"],
-                        languages={"xnli": ["cog"]}, noise={"kinds": ["char"], "levels": [0]},
-                        data={"source": "synthetic", "train_size": 64, "dev_size": 12, "test_size": 12},
-                        target_training=phase, resources={"workers": 2, "cpus_per_worker": 1})
-    result = ray_xr("run", str(sweep), "--storage", str(tmp_path / "runs"), timeout=900)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    stages = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "acc" / "stages").glob("*/stage.json")]
-    [target] = [s["metrics"] for s in stages if s["phase"] == "target"]
-    assert target["accumulation"] == 2 and target["epoch"] == 1
-    assert len(target["tokens_per_s_per_worker"]) == 2 and all(t > 0 for t in target["tokens_per_s_per_worker"])
-    assert 0 <= target["padding_ratio"] < 0.1
-
-
 def test_compiled_training_model_keeps_its_weights_names_and_loss(tmp_path):
     """resources.compile compiles the model in place (worker.train_loop): same state_dict keys
     (checkpoints and saved models unchanged) and, on CPU, the loss of the uncompiled model."""

@@ -1,5 +1,6 @@
 """Data parallelism: every family trained and evaluated by 2 Ray Train workers (gloo, 1 thread
-each), and the 2-worker evaluations equal a 1-worker evaluation of the same models exactly."""
+each), with accumulated, length-grouped micro-batches, and the 2-worker evaluations (the
+model-aware attack too, in a run of its own) equal a 1-worker evaluation of the same models exactly."""
 from __future__ import annotations
 
 import json
@@ -25,15 +26,20 @@ TEST_SIZE = 21  # odd, and not a multiple of the batch size: shards of unequal l
 @pytest.fixture(scope="module")
 def two_worker_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ddp")
+    # micro-batches of 8 (4 a worker) accumulated to 16 a step (all-reduced on the second only)
+    phase = {"epochs": 1, "batch_size": 8, "effective_batch_size": 16, "max_length": 48, "length_grouped": True}
     sweep = write_sweep(
         tmp / "ddp.yaml", name="ddp", intermediate=["none"], targets=list(TARGETS),
         languages={t: ["en", "cog"] for t in TARGETS},
         data={"source": "synthetic", "train_size": 48, "dev_size": 12, "test_size": TEST_SIZE},
-        target_training={"epochs": 1, "batch_size": 8, "max_length": 48},
-        resources={"workers": 2, "cpus_per_worker": 1})
+        target_training=phase, resources={"workers": 2, "cpus_per_worker": 1})
     result = ray_xr("run", str(sweep), "--storage", str(tmp / "runs"), timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return config.load(sweep), tmp / "runs" / "ddp"
+
+
+def stage_records(run_dir) -> list[dict]:
+    return [json.loads(p.read_text()) for p in (run_dir / "stages").glob("*/stage.json")]
 
 
 def test_every_family_trains_and_evaluates_on_two_workers(two_worker_run):
@@ -43,7 +49,7 @@ def test_every_family_trains_and_evaluates_on_two_workers(two_worker_run):
     assert len(records) == len(TARGETS) * 2 * 2  # targets x languages x levels
     for r in records:  # every test example (ranking: every query) evaluated exactly once
         assert r["n"] == TEST_SIZE, r
-    stages = [json.loads(p.read_text()) for p in (run_dir / "stages").glob("*/stage.json")]
+    stages = stage_records(run_dir)
     assert all(s["status"] == "done" for s in stages)
     assert {s["spec"]["workers"] for s in stages if s["phase"] in ("intermediate", "target")} == {2}
 
@@ -73,6 +79,15 @@ def test_two_worker_evaluation_equals_one_worker_evaluation_exactly(two_worker_r
         assert checked == set(TARGETS.values())
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_two_worker_stage_accumulates_length_grouped_batches(two_worker_run):
+    """Each training epoch records both workers' throughput, the padding and the accumulation."""
+    _, run_dir = two_worker_run
+    [target] = [s["metrics"] for s in stage_records(run_dir) if s["phase"] == "target" and s["spec"]["task"] == "xnli"]
+    assert target["accumulation"] == 2 and target["epoch"] == 1
+    assert len(target["tokens_per_s_per_worker"]) == 2 and all(t > 0 for t in target["tokens_per_s_per_worker"])
+    assert 0 <= target["padding_ratio"] < 0.1
 
 
 def test_the_attack_on_two_workers_equals_one_worker(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,8 +68,12 @@ def processes_with(fragment: str) -> list[psutil.Process]:
 def cluster(s3, tmp_path_factory):
     port, head_nm, worker_nm = free_port(), free_port(), free_port()
     caches = tmp_path_factory.mktemp("node-caches")
+    # Ray's files (sockets: a short path) and the address file `ray start` leaves for ray.init()
+    # in a folder of this cluster's own, so that local runs of other tests never join it
+    ray_tmp = Path(f"/tmp/rxr{port}")
     # token auth: what `ray start --head` asks of every client; a cache per node, as on two machines
-    env = {**os.environ, **s3["env"], "RAY_AUTH_MODE": "token", "RAY_XR_CACHE": str(caches / "head")}
+    env = {**os.environ, **s3["env"], "RAY_AUTH_MODE": "token", "RAY_XR_CACHE": str(caches / "head"),
+           "RAY_TMPDIR": str(ray_tmp)}
     session = None
     try:
         ray_start(env, "--head", "--port", str(port), "--num-cpus", "1", "--node-manager-port", str(head_nm),
@@ -84,9 +89,7 @@ def cluster(s3, tmp_path_factory):
                 kill_node(nm)
         for proc in processes_with(session or f"--gcs_server_port={port}"):  # GCS, dashboard, monitors
             proc.kill()
-        current = Path("/tmp/ray/ray_current_cluster")  # else a later ray.init() joins the dead cluster
-        if current.exists() and current.read_text().strip().endswith(f":{port}"):
-            current.unlink()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 def run_on(cluster: dict, sweep: Path, storage: Path | str) -> subprocess.Popen:
@@ -188,7 +191,8 @@ def test_joining_without_the_token_says_how_to_get_it(cluster, sweep, tmp_path):
 
 
 def test_a_run_without_address_beside_a_running_cluster_says_to_join_it(cluster, sweep, tmp_path):
-    assert Path("/tmp/ray/ray_current_cluster").exists()  # what `ray start --head` leaves
-    result = ray_xr("run", str(sweep), "--storage", str(tmp_path), timeout=300)
+    ray_tmp = {"RAY_TMPDIR": cluster["env"]["RAY_TMPDIR"]}  # where this machine's `ray start` left its address
+    assert Path(ray_tmp["RAY_TMPDIR"], "ray", "ray_current_cluster").exists()
+    result = ray_xr("run", str(sweep), "--storage", str(tmp_path), timeout=300, env=ray_tmp)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert "--address auto" in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr

@@ -1,6 +1,7 @@
-"""End to end through the real command: Ray Tune trials, Ray Train TorchTrainers, the aggregator
-actor, results.jsonl, the report, a rerun that trains nothing, and a changed sweep rerun under the
-same name (resume after interruptions: test_resume.py).
+"""End to end through the real command: Ray Tune trials (each running its stages in its own
+process: resources.workers = 0; Ray Train worker groups in test_resume.py and test_ddp.py), the
+aggregator actor, results.jsonl, the report, a rerun that trains nothing, and a changed sweep rerun
+under the same name (resume after interruptions: test_resume.py).
 
 The sweep is tiny so that the whole module runs in a few minutes on 2 cores.
 """
@@ -178,3 +179,14 @@ def test_a_changed_sweep_re_evaluates_what_changed_and_reuses_the_rest(finished_
     assert table(storage / "tiny") != report_before
     records = stage_records(storage / "tiny")
     assert {k: records[k]["finished"] for k in kept} == kept
+
+
+def test_each_trial_reports_its_epochs_to_tune(finished_run):
+    """A trial that runs its stages in its own process (resources.workers = 0) reports every
+    training epoch to Tune, as a worker group does: the dashboard shows them per trial."""
+    _, run_dir, _ = finished_run
+    trials = list((run_dir / "ray" / "tiny").glob("trial_*/result.json"))
+    epochs = [json.loads(line) for t in trials for line in t.read_text().splitlines()]
+    assert len(trials) == 3  # pretrain, none-s1, nli-s1
+    assert len(epochs) == 1 + 1 + 4 * 2  # pretraining, intermediate nli, 4 targets of 2 epochs
+    assert all(e["tokens_per_s"] > 0 for e in epochs)

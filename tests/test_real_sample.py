@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data sampl
 def test_real_sample_sweep_runs_end_to_end(tmp_path):
     sweep = shipped_sweep("real_sample")
     # the sample's SQuAD stand-in is XQuAD's English test file: nothing to select on without test items
-    sweep.update(intermediate_training=TINY["intermediate_training"],
+    sweep.update(intermediate_training=TINY["intermediate_training"], resources=TINY["resources"],
                  target_training={**TINY["target_training"], "model_selection": "last"})
     sweep["embedded"] = {**TINY["embedded"], "corpus_tasks": ["mnli", "panx"]}
     sweep["data"].update(train_size=64, dev_size=16, test_size=24)
@@ -82,7 +82,8 @@ def test_published_real_noise_beside_its_aligned_clean_subset_and_char_noise(tmp
     """sweeps/real_noise.yaml, shrunk: XNLI de and PAN-X fr under char noise, the calibrated typo
     kind and the published real-typo sets, whose clean score and drop cover the aligned examples."""
     sweep = shipped_sweep("real_noise")
-    sweep.update({key: TINY[key] for key in ("intermediate_training", "target_training")}, intermediate=["none"])
+    sweep.update({key: TINY[key] for key in ("intermediate_training", "target_training", "resources")},
+                 intermediate=["none"])
     sweep["embedded"] = {**TINY["embedded"], "corpus_tasks": ["mnli", "panx"]}
     sweep["data"].update(train_size=64, dev_size=16)
     sweep["noise"] = {**sweep["noise"], "levels": [0, 0.2]}

@@ -34,7 +34,7 @@ from ray_xr.plan import Plan
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
 from ray_xr.run.schedule import Dependencies
-from ray_xr.run.worker import run_group
+from ray_xr.run.worker import run_group, run_in_trial
 
 TRIAL_MEMORY = 256 * 1024**2
 # every Ray node has a resource named by its id; the head node also this one (Ray Train pins its
@@ -43,13 +43,18 @@ HEAD_RESOURCE = "node:__internal_head__"
 
 
 def trial(config: dict, groups: dict) -> None:
-    """Tune function trainable: one group of stages on one data-parallel worker group."""
+    """Tune function trainable: one group of stages on one data-parallel worker group (with
+    resources.workers = 0, in this trial's own process: no worker group to start)."""
     name = config["group"]["name"]
     group = groups[name]
     res = group["resources"]
+    loop = {**group["loop"], "stages": group["stages"]}
+    if not res["workers"]:  # the trial's own process is the one worker; Tune keeps the metrics
+        run_in_trial(loop, report=lambda metrics, checkpoint=None: tune.report(metrics))
+        return
     trainer = TorchTrainer(
         run_group,
-        train_loop_config={**group["loop"], "stages": group["stages"]},
+        train_loop_config=loop,
         scaling_config=ScalingConfig(num_workers=res["workers"], use_gpu=res["use_gpu"],
                                      resources_per_worker={"CPU": res["cpus_per_worker"],
                                                            **({"GPU": res["gpus_per_worker"]} if res["use_gpu"] else {})}),
@@ -124,7 +129,8 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
     # It lives on the head node: a trial whose own actor is on a lost node fails, whatever
     # FailureConfig says, while a lost worker node only restarts the trial's worker group.
     trial_resources = {"CPU": res.cpus_per_worker if res.workers == 0 else 0, "memory": TRIAL_MEMORY,
-                       HEAD_RESOURCE: 0.001}
+                       HEAD_RESOURCE: 0.001,
+                       **({"GPU": res.gpus_per_worker} if res.workers == 0 and res.use_gpu else {})}
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trial, groups=payload), trial_resources),
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=len(todo),

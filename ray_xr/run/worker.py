@@ -1,7 +1,8 @@
 """The worker loop: what every Ray Train worker runs for one group of stages.
 
-`run_group` is the TorchTrainer's train_loop_per_worker. It walks its stages in order, skips
-the finished ones, and for each runs phase (i) pretraining, (ii)/(iii) fine-tuning or (iv)
+`run_group` is the TorchTrainer's train_loop_per_worker; `run_in_trial` runs the same loop in
+the Tune trial's own process (resources.workers = 0). It walks its stages in order, skips the
+finished ones, and for each runs phase (i) pretraining, (ii)/(iii) fine-tuning or (iv)
 evaluation. The Ray-specific lines are few and marked `# [ray]`; ray.tune is never imported.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -48,6 +50,8 @@ class Worker:
     world: int
     device: torch.device
     held: dict = field(default_factory=dict)  # the last trained/loaded target model, for its evaluations
+    report: Callable = ray.train.report  # [ray] epoch metrics (and a checkpoint) to Ray Train
+    prepare: Callable = ray.train.torch.prepare_model  # [ray] device placement + DDP
 
     @property
     def precision(self) -> str:
@@ -72,6 +76,18 @@ class Worker:
 def run_group(loop: dict) -> None:
     """`loop` is what the driver sends (driver.payload): the run folder, the resolved sweep as
     JSON (rebuilt and validated here into the typed Sweep), the aggregator's name and the stages."""
+    ctx = ray.train.get_context()  # [ray]
+    run_stages(loop, ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
+
+
+def run_in_trial(loop: dict, report: Callable) -> None:
+    """The loop as one worker in the calling process, without a worker group (Ray Train refuses
+    its own local mode inside a Tune trial: ray-project/ray#49454); `report` takes the epoch metrics."""
+    device = torch.device("cuda" if loop["sweep"]["resources"]["use_gpu"] else "cpu")
+    run_stages(loop, 0, 1, device, report=report, prepare=lambda model, **_: model.to(device))
+
+
+def run_stages(loop: dict, rank: int, world: int, device: torch.device, **calls) -> None:
     sweep = config.parse(loop["sweep"], "the sweep sent to the worker")
     # Ray Train logs every report at INFO under a logger named by its file path, which its
     # LoggingConfig does not reach; such a logger has no level of its own and follows the root's.
@@ -81,9 +97,7 @@ def run_group(loop: dict) -> None:
     if sweep.resources.deterministic:  # GPUs: deterministic kernels (CPU runs are deterministic without)
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
-    ctx = ray.train.get_context()  # [ray]
-    w = Worker(RunDir(loop["run_dir"]), sweep, loop["aggregator"],
-               ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
+    w = Worker(RunDir(loop["run_dir"]), sweep, loop["aggregator"], rank, world, device, **calls)
     node = ray.get_runtime_context().get_node_id()  # [ray] recorded with each stage
     for raw in loop["stages"]:
         stage = Stage(**raw)
@@ -239,7 +253,7 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
     interrupted, continues from the last checkpoint exactly where it stopped: the same batches,
     random state and schedule, so a resumed stage ends with the numbers of an undisturbed one."""
     ddp = {"find_unused_parameters": getattr(model, "find_unused_parameters", False)}
-    model = ray.train.torch.prepare_model(model, parallel_strategy_kwargs=ddp)  # [ray] device placement + DDP
+    model = w.prepare(model, parallel_strategy_kwargs=ddp)
     if w.sweep.resources.compile:
         # in place (Module.compile): the module, its state_dict keys and DDP wrapper stay as they
         # are, so checkpoints and saved models are those of an uncompiled run; shapes that change
@@ -343,7 +357,7 @@ def report_epoch(w: Worker, stage: Stage, metrics: dict) -> None:
         if w.rank == 0:
             Path(d, "stage.json").write_text(json.dumps({"stage": stage.key, "epoch": metrics["epoch"]}))
             checkpoint = ray.train.Checkpoint.from_directory(d)  # [ray]
-        ray.train.report(metrics, checkpoint=checkpoint)  # [ray]
+        w.report(metrics, checkpoint=checkpoint)
 
 
 RUNNERS = {"pretrain": pretrain, "intermediate": intermediate, "target": finetune, "eval": evaluate_stage}
