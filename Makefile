@@ -16,10 +16,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/ray-xr run sweeps/local.yaml
 
-# two pytest processes, a test file each at a time (a file's Ray run is shared by its tests):
-# the Ray runs wait on start-up more than they compute, so two overlap well even on 2 cores
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -n 2 --dist loadfile
+	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
 	$(PY) bench/throughput.py

@@ -74,8 +74,7 @@ class Worker:
 
 
 def run_group(loop: dict) -> None:
-    """`loop` is what the driver sends (driver.payload): the run folder, the resolved sweep as
-    JSON (rebuilt and validated here into the typed Sweep), the aggregator's name and the stages."""
+    """The TorchTrainer's train_loop_per_worker: one worker of the group's worker group."""
     ctx = ray.train.get_context()  # [ray]
     run_stages(loop, ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
 
@@ -88,6 +87,9 @@ def run_in_trial(loop: dict, report: Callable) -> None:
 
 
 def run_stages(loop: dict, rank: int, world: int, device: torch.device, **calls) -> None:
+    """`loop` is what the driver sends (driver.payload): the run folder, the resolved sweep as
+    JSON (rebuilt and validated here into the typed Sweep), the aggregator's name and the stages;
+    `calls` replace Ray Train's report and prepare_model where the loop runs without it."""
     sweep = config.parse(loop["sweep"], "the sweep sent to the worker")
     # Ray Train logs every report at INFO under a logger named by its file path, which its
     # LoggingConfig does not reach; such a logger has no level of its own and follows the root's.
