@@ -49,15 +49,15 @@ def trial(config: dict, groups: dict) -> None:
     group = groups[name]
     res = group["resources"]
     loop = {**group["loop"], "stages": group["stages"]}
-    if not res["workers"]:  # the trial's own process is the one worker; Tune keeps the metrics
+    if not res["workers"]:  # the trial's own process is the one worker
+        # Tune keeps metrics without the pointer checkpoint that Ray Train needs for them
         run_in_trial(loop, report=lambda metrics, checkpoint=None: tune.report(metrics))
         return
     trainer = TorchTrainer(
         run_group,
         train_loop_config=loop,
         scaling_config=ScalingConfig(num_workers=res["workers"], use_gpu=res["use_gpu"],
-                                     resources_per_worker={"CPU": res["cpus_per_worker"],
-                                                           **({"GPU": res["gpus_per_worker"]} if res["use_gpu"] else {})}),
+                                     resources_per_worker=_per_worker(res)),
         run_config=RunConfig(
             name=group["train_run"],  # the group's own name, never the random trial id
             **RunDir(group["loop"]["run_dir"]).ray_storage(),
@@ -67,6 +67,11 @@ def trial(config: dict, groups: dict) -> None:
             logging_config=LoggingConfig(log_level="WARNING")),  # our own progress lines suffice
     )
     trainer.fit()
+
+
+def _per_worker(res: dict) -> dict:
+    """What one worker holds (with workers = 0, the trial that is the worker)."""
+    return {"CPU": res["cpus_per_worker"], **({"GPU": res["gpus_per_worker"]} if res["use_gpu"] else {})}
 
 
 def _concurrency(res: cfg.Resources) -> int:
@@ -128,9 +133,8 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
     # empty, and the memory is what it really uses); with workers=0 the loop runs inside it.
     # It lives on the head node: a trial whose own actor is on a lost node fails, whatever
     # FailureConfig says, while a lost worker node only restarts the trial's worker group.
-    trial_resources = {"CPU": res.cpus_per_worker if res.workers == 0 else 0, "memory": TRIAL_MEMORY,
-                       HEAD_RESOURCE: 0.001,
-                       **({"GPU": res.gpus_per_worker} if res.workers == 0 and res.use_gpu else {})}
+    trial_resources = {**(_per_worker(res.model_dump()) if res.workers == 0 else {"CPU": 0}),
+                       "memory": TRIAL_MEMORY, HEAD_RESOURCE: 0.001}
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trial, groups=payload), trial_resources),
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=len(todo),
