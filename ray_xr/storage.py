@@ -38,6 +38,9 @@ def local_cache(uri: str) -> Path:
     return base / "runs" / hashlib.sha256(uri.encode()).hexdigest()[:16]
 
 
+READ_ATTEMPTS = 20
+
+
 class Bucket:
     """A run folder in object storage: every path is relative to the folder."""
 
@@ -69,11 +72,22 @@ class Bucket:
         return f"{self.base}/{rel}" if rel else self.base
 
     def read(self, rel: str) -> bytes | None:
-        try:
-            with self.fs.open_input_stream(self.path(rel)) as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
+        """The object whole. pyarrow reads one as a HEAD (its size), then ranged GETs: an object
+        replaced in between (a stage record going from running to done) reads as the first bytes
+        of the new one, so a read whose length is not the object's size is read again."""
+        path = self.path(rel)
+        for _ in range(READ_ATTEMPTS):
+            try:
+                with self.fs.open_input_stream(path) as f:
+                    data = f.read()
+            except FileNotFoundError:
+                return None
+            info = self.fs.get_file_info(path)
+            if info.type == self._pafs.FileType.NotFound:
+                return None
+            if info.size == len(data):
+                return data
+        raise ClusterError(f"{self.named}: {rel} kept changing while it was read ({READ_ATTEMPTS} attempts)")
 
     def write(self, rel: str, data: bytes) -> None:
         with self.fs.open_output_stream(self.path(rel)) as f:

@@ -36,6 +36,17 @@ TINY = {
 }
 
 
+# Two chains (no intermediate task, and NLI) on one Ray Train worker each, whose training lasts
+# long enough to be interrupted mid-epoch, with frequent checkpoints: the runs that test_resume
+# and test_multinode disturb, each compared byte for byte with `chains_reference`
+CHAINS = dict(intermediate=["none", "nli"], targets=["xnli"], languages={"xnli": ["en", "cog"]},
+              data={"source": "synthetic", "train_size": 600, "dev_size": 16, "test_size": 48},
+              noise={"kinds": ["char"], "levels": [0, 0.5]},
+              intermediate_training={"epochs": 2, "batch_size": 16, "max_length": 48},
+              target_training={"epochs": 3, "batch_size": 16, "max_length": 48},
+              resources={"workers": 1, "cpus_per_worker": 1, "max_failures": 2, "checkpoint_every_steps": 10})
+
+
 def write_sweep(path: Path, **overrides) -> Path:
     sweep = {**TINY, **overrides}
     path.write_text(yaml.safe_dump(sweep))
@@ -75,6 +86,17 @@ def ray_xr(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedPr
 @pytest.fixture
 def sweep_file(tmp_path):
     return write_sweep(tmp_path / "tiny.yaml")
+
+
+@pytest.fixture(scope="session")
+def chains_reference(tmp_path_factory) -> Path:
+    """The CHAINS sweep undisturbed, each trial's stages in its own process (resources.workers =
+    0): the same stage keys and numbers as one Ray Train worker, byte for byte. Its run folder."""
+    folder = tmp_path_factory.mktemp("chains-reference")
+    sweep = write_sweep(folder / "chains.yaml", **{**CHAINS, "resources": {**CHAINS["resources"], "workers": 0}})
+    result = ray_xr("run", str(sweep), "--storage", str(folder))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return folder / TINY["name"]
 
 
 def free_port() -> int:

@@ -1,8 +1,9 @@
 """A real two-node Ray cluster on this machine (`ray start --head`, then a second `ray start
---address` with CPUs of its own), joined as users join one (token authentication): a small sweep
-runs on both nodes, and a run whose worker node is killed mid-training (its raylet and its
-workers, by PID) restarts the lost stage on the head from its checkpoint and ends with the
-undisturbed run's results, byte for byte. The killed run keeps its run folder in a bucket (a
+--address` with CPUs of its own), joined as users join one (token authentication). The CHAINS
+sweep (conftest) runs on both nodes, and its worker node is killed mid-training (its raylet and its
+workers, by PID), then its aggregator actor (by PID) during the evaluations: the lost stage
+restarts on the head from its checkpoint, the aggregator restarts and rebuilds itself, and the run
+ends with the undisturbed reference's results, byte for byte. The run folder is in a bucket (a
 real S3-compatible server on loopback: conftest.s3) and each node has a local cache of its own,
 so nothing passes between the nodes through a shared disk: the restarted stage reads its
 checkpoint from the bucket, a rerun trains nothing, and the report renders from the bucket.
@@ -26,16 +27,10 @@ import pytest
 from ray_xr.cli import section
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
-from tests.conftest import REPO, free_port, ray_xr, write_sweep
+from tests.conftest import CHAINS, REPO, free_port, ray_xr, write_sweep
 from tests.test_resume import wait_for
 
 RAY = Path(sys.executable).with_name("ray")
-CHAINS = dict(intermediate=["none", "nli"], targets=["xnli"], languages={"xnli": ["en", "cog"]},
-              data={"source": "synthetic", "train_size": 600, "dev_size": 16, "test_size": 48},
-              noise={"kinds": ["char"], "levels": [0, 0.5]},
-              intermediate_training={"epochs": 2, "batch_size": 16, "max_length": 48},
-              target_training={"epochs": 3, "batch_size": 16, "max_length": 48},
-              resources={"workers": 1, "cpus_per_worker": 1, "max_failures": 2, "checkpoint_every_steps": 10})
 
 
 def ray_start(env: dict, *args: str) -> None:
@@ -82,7 +77,8 @@ def cluster(s3, tmp_path_factory):
         session = next(a.split("=", 1)[1] for a in gcs.cmdline() if a.startswith("--session-dir="))
         ray_start({**env, "RAY_XR_CACHE": str(caches / "worker")}, "--address", f"127.0.0.1:{port}",
                   "--num-cpus", "1", "--node-manager-port", str(worker_nm))
-        yield {"address": f"127.0.0.1:{port}", "env": env, "worker_port": worker_nm, "caches": caches}
+        yield {"address": f"127.0.0.1:{port}", "env": env, "head_port": head_nm, "worker_port": worker_nm,
+               "caches": caches}
     finally:  # only what this test started, by PID: other Ray clusters may share the machine
         for nm in (worker_nm, head_nm):
             if processes_with(f"--node_manager_port={nm}"):
@@ -122,33 +118,19 @@ def sweep(tmp_path_factory) -> Path:
     return write_sweep(tmp_path_factory.mktemp("chains") / "chains.yaml", **CHAINS)
 
 
-@pytest.fixture(scope="module")
-def undisturbed(cluster, sweep, tmp_path_factory) -> Path:
-    storage = tmp_path_factory.mktemp("two-nodes")
-    proc = run_on(cluster, sweep, storage)
-    out, _ = proc.communicate(timeout=900)
-    assert proc.returncode == 0, out[-4000:]
-    return storage / "tiny"
+def aggregator_on(head_port: int) -> psutil.Process | None:
+    """The run's aggregator actor: a process of the head node's raylet, by its Ray title."""
+    for child in raylet(head_port).children(recursive=True):
+        try:
+            if "Aggregator" in " ".join(child.cmdline()):
+                return child
+        except psutil.Error:
+            continue
+    return None
 
 
-def test_a_sweep_runs_on_both_nodes_and_keeps_driver_and_aggregator_on_the_head(cluster, undisturbed):
-    records = [json.loads(line) for line in (undisturbed / "results.jsonl").read_text().splitlines()]
-    assert len(records) == 2 * 2 * 2  # chains x languages x levels
-    nodes = nodes_of_train_workers(cluster)
-    assert len(nodes) == 2, f"Ray Train workers ran on {len(nodes)} node(s)"
-    # one Tune experiment, named after the sweep, with one trial per group
-    experiments = list((undisturbed / "ray").glob("*/experiment_state-*.json"))
-    assert [e.parent.name for e in experiments] == ["tiny"]
-    assert len(list(experiments[0].parent.glob("trial_*"))) == 3
-    timing = json.loads((undisturbed / "timing.json").read_text())
-    assert timing["trials"] == 3 and 0 < timing["fixed_overhead_share"] < 1
-    result = subprocess.run([str(RAY), "list", "actors", "--filter", "class_name=Aggregator", "--format", "json",
-                             "--address", cluster["address"]], capture_output=True, text=True, env=cluster["env"])
-    assert {a["node_id"] for a in json.loads(result.stdout)} == {head_node_id(cluster)}
-
-
-def test_losing_the_worker_node_mid_training_loses_nothing_in_a_bucket(cluster, s3, sweep, undisturbed, tmp_path,
-                                                                       monkeypatch):
+def test_losing_the_worker_node_and_the_aggregator_loses_nothing_in_a_bucket(cluster, s3, sweep, chains_reference,
+                                                                             tmp_path, monkeypatch):
     worker_node = next(n for n in nodes(cluster) if not n["is_head_node"])["node_id"]
     storage = join(s3["uri"], tmp_path.name)
     proc = run_on(cluster, sweep, storage)
@@ -162,20 +144,33 @@ def test_losing_the_worker_node_mid_training_loses_nothing_in_a_bucket(cluster, 
 
     wait_for(training_on_the_worker_node_with_a_checkpoint, proc, "a stage training on the worker node", timeout=600)
     kill_node(cluster["worker_port"])
+    wait_for(lambda: any(s["phase"] == "eval" and s["status"] == "done" for s in run.records().values()),
+             proc, "the first evaluation", timeout=600)
+    wait_for(lambda: aggregator_on(cluster["head_port"]), proc, "the aggregator actor").kill()
     out, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-4000:]
     resumed = [s for s in run.records().values() if s["metrics"].get("resumed_from_step") is not None
                or s["metrics"].get("resumed_from_epoch") is not None]
     assert resumed, "no stage resumed from its checkpoint"
-    assert run.read_text("results.jsonl").encode() == (undisturbed / "results.jsonl").read_bytes()
+    assert run.read_text("results.jsonl").encode() == (chains_reference / "results.jsonl").read_bytes()
+    assert len(nodes_of_train_workers(cluster)) == 2  # Ray Train workers ran on both nodes
     assert list((cluster["caches"] / "worker").glob("runs/*/stages/*"))  # the worker node used its own cache
     assert not any(Path(REPO).glob("s3:*"))
+    # one Tune experiment, named after the sweep, with one trial per group, all on the head
+    experiments = [p for p in run.bucket.files("ray") if p.count("/") == 2 and "/experiment_state-" in p]
+    assert [p.split("/")[1] for p in experiments] == ["tiny"]
+    assert len({p.split("/")[2] for p in run.bucket.files("ray/tiny") if p.split("/")[2].startswith("trial_")}) == 3
+    timing = json.loads(run.read_text("timing.json"))
+    assert timing["trials"] == 3 and 0 < timing["fixed_overhead_share"] < 1
+    result = subprocess.run([str(RAY), "list", "actors", "--filter", "class_name=Aggregator", "--format", "json",
+                             "--address", cluster["address"]], capture_output=True, text=True, env=cluster["env"])
+    assert {a["node_id"] for a in json.loads(result.stdout)} == {head_node_id(cluster)}
 
     again = ray_xr("run", str(sweep), "--storage", storage, "--address", cluster["address"], env=cluster["env"])
     assert again.returncode == 0 and "every stage has finished already" in again.stdout, again.stderr[-2000:]
     laptop = ray_xr("report", run.where, env={**s3["env"], "RAY_XR_CACHE": str(tmp_path / "laptop")})
     assert laptop.returncode == 0, laptop.stderr[-2000:]
-    scores = [section(p, "Scores") for p in (undisturbed / "report" / "robustness.md",
+    scores = [section(p, "Scores") for p in (chains_reference / "report" / "robustness.md",
                                              next((tmp_path / "laptop").glob("runs/*/report/robustness.md")))]
     assert scores[0] == scores[1] and run.bucket.exists("report/robustness.md")
 

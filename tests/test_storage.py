@@ -4,6 +4,8 @@ caches), and the one-line errors of a storage URI that cannot work. The sweep it
 bucket in tests/test_multinode.py (two nodes, each with its own cache, one of them killed)."""
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,46 @@ def test_records_failure_marks_and_text_files_live_in_the_bucket(machines):
     b.clear_failed()
     assert not a.has_failed("k3")
     assert b.read_text("no-such-file") is None and b.records() == {}
+
+
+def test_an_object_replaced_while_it_is_read_is_read_whole(machines):
+    """A stage record replaced (running, then the longer done record) while nodes read it."""
+    a, _ = machines
+    bodies = [b"r" * 3000, b"d" * 5000]
+    stop = time.monotonic() + 3
+
+    def replace():
+        i = 0
+        while time.monotonic() < stop:
+            a.bucket.write("stages/k/stage.json", bodies[i % 2])
+            i += 1
+
+    writer = threading.Thread(target=replace)
+    writer.start()
+    reads = []
+    while time.monotonic() < stop:
+        reads.append(a.bucket.read("stages/k/stage.json"))
+    writer.join()
+    assert len(reads) > 20 and set(reads) <= {None, *bodies}
+
+
+def test_an_aggregator_restarted_mid_run_keeps_what_it_acknowledged(machines):
+    """On the head node, results.jsonl goes up to the bucket only with each report: a restarted
+    actor rebuilds from the head's copy, while a new run starts from the bucket's."""
+    from ray_xr.run.aggregator import Aggregator
+
+    a, _ = machines
+    cells = {f"e{i}": [{"intermediate": "none", "target": "xnli", "seed": 1, "noise": "char", "level": 0.0,
+                        "language": "en"}] for i in range(2)}
+    record = {"metric": "accuracy", "value": 50.0, "n": 4}
+    started = time.time()
+    first = Aggregator(a.where, "tiny", "en", cells, started)
+    first.write_report()  # the bucket has no record yet, and the next report is 10 s away
+    first.record([{**cells["e0"][0], "stage": "e0", **record}])
+    assert not a.bucket.read("results.jsonl")
+    restarted = Aggregator(a.where, "tiny", "en", cells, started)
+    assert len(restarted.records) == 1
+    assert Aggregator(a.where, "tiny", "en", cells, time.time() + 1).records == {}  # the next run: the bucket's
 
 
 def test_a_storage_uri_that_cannot_work_is_one_line(s3, sweep_file, tmp_path):

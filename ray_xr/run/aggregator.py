@@ -23,6 +23,13 @@ from ray_xr.stages import RunDir, write_text
 
 CELL_FIELDS = ("intermediate", "target", "seed", "noise", "level", "language")
 RENDER_EVERY_S = 10.0  # live tables for someone watching the run folder
+AGGREGATOR_NAMESPACE = "ray-xr"
+
+
+def records_of(key: str, cells, result: dict) -> list[dict]:
+    """The results.jsonl records of an evaluation: one per grid cell it serves (the plan's cells,
+    so a finished stage serves a cell that a later sweep adds, e.g. a new kind's clean level)."""
+    return [{**cell, "stage": key, **result} for cell in cells]
 
 
 def record_key(record: dict) -> tuple:
@@ -30,12 +37,17 @@ def record_key(record: dict) -> tuple:
 
 
 class Aggregator:
-    def __init__(self, run_dir: str, run_name: str, source_language: str, plan_cells: dict[str, list[dict]]):
-        """`plan_cells`: each evaluation stage of the plan -> the grid cells it serves."""
+    def __init__(self, run_dir: str, run_name: str, source_language: str, plan_cells: dict[str, list[dict]],
+                 run_started: float):
+        """`plan_cells`: each evaluation stage of the plan -> the grid cells it serves;
+        `run_started`: when this run began (time.time() on this node)."""
         self.run = RunDir(run_dir)
         self.run_dir, self.run_name, self.source = self.run.root, run_name, source_language
         self.path = self.run.results
-        if self.run.bucket:  # the bucket's copy is the one that counts
+        # Between runs the bucket's copy is the one that counts; once this run has written this
+        # node's copy, that copy is ahead of the bucket's (which goes up with each report), so
+        # an actor restarted mid-run keeps it
+        if self.run.bucket and not (self.path.exists() and self.path.stat().st_mtime >= run_started):
             self.run.root.mkdir(parents=True, exist_ok=True)
             self.path.unlink(missing_ok=True)
             self.run.pull(("results.jsonl",))

@@ -18,14 +18,12 @@ from ray_xr.config import EMBEDDED_MODEL
 from ray_xr.tasks.load import load_split, noise_resources, noisy, published_condition, realised_rate
 from ray_xr.data.examples import scored
 from ray_xr.metrics import METRICS
+from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, records_of
 from ray_xr.run.models import autocast, load_task_model, load_tokenizer
 from ray_xr.noise import NOISE_KINDS, noise_note
 from ray_xr.stages import write_text
 from ray_xr.tasks import TaskSpec, get_task, outcomes
 from ray_xr.tasks.families import FAMILIES, collate
-
-AGGREGATOR_NAMESPACE = "ray-xr"
-
 
 @torch.inference_mode()
 def predict(w, model, family, feats, pad_id: int, batch_size: int, options: dict) -> list:
@@ -131,9 +129,3 @@ def evaluate_stage(w, stage) -> dict:
         w.log(f"{stage.label}: {task.metric} {value:.1f} (n={n}, realised level {realised:.2f}{more})")
     note = noise_note(spec["noise"], spec["language"]) if spec["level"] else None
     return {"result": result, **({"noise_note": note} if note else {})}
-
-
-def records_of(key: str, cells, result: dict) -> list[dict]:
-    """The results.jsonl records of an evaluation: one per grid cell it serves (the plan's cells,
-    so a finished stage serves a cell that a later sweep adds, e.g. a new kind's clean level)."""
-    return [{**cell, "stage": key, **result} for cell in cells]
