@@ -1,9 +1,11 @@
 """Data parallelism: every family trained and evaluated by 2 Ray Train workers (gloo, 1 thread
 each), with accumulated, length-grouped micro-batches, and the 2-worker evaluations (the
-model-aware attack too, in a run of its own) equal a 1-worker evaluation of the same models exactly."""
+model-aware attack too, in a run of its own on the same models) equal a 1-worker evaluation of
+the same models exactly."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -23,16 +25,18 @@ TARGETS = {"xnli": "classification", "udpos": "tagging", "xcopa": "multiple_choi
 TEST_SIZE = 21  # odd, and not a multiple of the batch size: shards of unequal length
 
 
+# micro-batches of 8 (4 a worker) accumulated to 16 a step (all-reduced on the second only)
+PHASE = {"epochs": 1, "batch_size": 8, "effective_batch_size": 16, "max_length": 48, "length_grouped": True}
+SETTINGS = dict(name="ddp", intermediate=["none"],
+                data={"source": "synthetic", "train_size": 48, "dev_size": 12, "test_size": TEST_SIZE},
+                target_training=PHASE, resources={"workers": 2, "cpus_per_worker": 1})
+
+
 @pytest.fixture(scope="module")
 def two_worker_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ddp")
-    # micro-batches of 8 (4 a worker) accumulated to 16 a step (all-reduced on the second only)
-    phase = {"epochs": 1, "batch_size": 8, "effective_batch_size": 16, "max_length": 48, "length_grouped": True}
-    sweep = write_sweep(
-        tmp / "ddp.yaml", name="ddp", intermediate=["none"], targets=list(TARGETS),
-        languages={t: ["en", "cog"] for t in TARGETS},
-        data={"source": "synthetic", "train_size": 48, "dev_size": 12, "test_size": TEST_SIZE},
-        target_training=phase, resources={"workers": 2, "cpus_per_worker": 1})
+    sweep = write_sweep(tmp / "ddp.yaml", targets=list(TARGETS), languages={t: ["en", "cog"] for t in TARGETS},
+                        **SETTINGS)
     result = ray_xr("run", str(sweep), "--storage", str(tmp / "runs"), timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return config.load(sweep), tmp / "runs" / "ddp"
@@ -90,19 +94,19 @@ def test_a_two_worker_stage_accumulates_length_grouped_batches(two_worker_run):
     assert 0 <= target["padding_ratio"] < 0.1
 
 
-def test_the_attack_on_two_workers_equals_one_worker(tmp_path):
-    """The model-aware attack, sharded over 2 workers and gathered, gives what 1 worker gives."""
+def test_the_attack_on_two_workers_equals_one_worker(two_worker_run, tmp_path):
+    """The model-aware attack, sharded over 2 workers and gathered, gives what 1 worker gives.
+    The attack applies to classification and tagging only, so it is a sweep of its own, on the
+    XNLI model of the two-worker run (its stage folders copied: the same keys)."""
     from ray_xr.run import attack
 
-    sweep_file = write_sweep(
-        tmp_path / "attack.yaml", name="attack", intermediate=["none"], targets=["xnli"],
-        languages={"xnli": ["cog"]}, noise={"kinds": ["attack"], "levels": [0, 0.3]},
-        data={"source": "synthetic", "train_size": 48, "dev_size": 12, "test_size": TEST_SIZE},
-        target_training={"epochs": 1, "batch_size": 8, "max_length": 48},
-        resources={"workers": 2, "cpus_per_worker": 1})
+    sweep_file = write_sweep(tmp_path / "attack.yaml", targets=["xnli"], languages={"xnli": ["cog"]},
+                             noise={"kinds": ["attack"], "levels": [0, 0.3]}, **SETTINGS)
+    run_dir = tmp_path / "runs" / "ddp"
+    shutil.copytree(two_worker_run[1] / "stages", run_dir / "stages")
     result = ray_xr("run", str(sweep_file), "--storage", str(tmp_path / "runs"), timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    run_dir = tmp_path / "runs" / "attack"
+    assert "1 trial(s)" in result.stdout and "target xnli" not in result.stdout  # nothing trained again
     attacked = [r for r in map(json.loads, (run_dir / "results.jsonl").open()) if r["level"]]
     assert len(attacked) == 1 and attacked[0]["n"] == TEST_SIZE
     record = json.loads((run_dir / "stages" / attacked[0]["stage"] / "stage.json").read_text())
