@@ -3,17 +3,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "real"
+RAY = Path(sys.executable).with_name("ray")
 
 # Small enough to train in seconds on 2 cores, big enough that every code path runs.
 TINY = {
@@ -88,13 +93,90 @@ def sweep_file(tmp_path):
     return write_sweep(tmp_path / "tiny.yaml")
 
 
+def ray_start(env: dict, *args: str) -> None:
+    result = subprocess.run([str(RAY), "start", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *args],
+                            capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def processes_with(fragment: str) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if fragment in " ".join(p.info["cmdline"] or ())]
+
+
+def raylet(port: int) -> psutil.Process:
+    """The raylet of the node started with this --node-manager-port."""
+    return next(p for p in psutil.process_iter(["cmdline"])
+                if f"--node_manager_port={port}" in " ".join(p.info["cmdline"] or ()))
+
+
+def kill_node(port: int) -> None:
+    """A node dies as a lost machine does: its raylet and every process under it, at once."""
+    node = raylet(port)
+    for proc in [*node.children(recursive=True), node]:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+
+
+@contextmanager
+def ray_cluster(env: dict, cpus: int):
+    """A Ray cluster as users start one (`ray start --head`, which asks every client for its token:
+    RAY_AUTH_MODE=token), for `ray-xr run --address`: {"address", "env" (what a client needs),
+    "head_port"}. Its files (sockets: a short path) and the address file `ray start` leaves for
+    ray.init() are in a RAY_TMPDIR of its own, so that runs without --address never join it. Only
+    what it started is stopped, by PID: other Ray clusters may share the machine."""
+    port, head_port = free_port(), free_port()
+    ray_tmp = Path(f"/tmp/rxr{port}")
+    env = {**os.environ, **env, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": str(ray_tmp)}
+    cluster = {"address": f"127.0.0.1:{port}", "env": env, "head_port": head_port, "node_ports": [head_port]}
+    session = None
+    try:
+        ray_start(env, "--head", "--port", str(port), "--num-cpus", str(cpus), "--node-manager-port", str(head_port),
+                  "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()))
+        gcs = processes_with(f"--gcs_server_port={port}")[0]
+        session = next(a.split("=", 1)[1] for a in gcs.cmdline() if a.startswith("--session-dir="))
+        yield cluster
+    finally:
+        for nm in reversed(cluster["node_ports"]):
+            if processes_with(f"--node_manager_port={nm}"):
+                kill_node(nm)
+        for proc in processes_with(session or f"--gcs_server_port={port}"):  # GCS, dashboard, monitors
+            proc.kill()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def add_node(cluster: dict, env: dict, cpus: int) -> int:
+    """A second node of the cluster, with CPUs of its own; its --node-manager-port."""
+    port = free_port()
+    cluster["node_ports"].append(port)
+    ray_start({**cluster["env"], **env}, "--address", cluster["address"], "--num-cpus", str(cpus),
+              "--node-manager-port", str(port))
+    return port
+
+
 @pytest.fixture(scope="session")
-def chains_reference(tmp_path_factory) -> Path:
+def local_cluster():
+    """One cluster of this machine's CPUs for the runs that only need a cluster, not a cluster of
+    their own (each `ray-xr run` without --address starts one: ~9 s a run here). The runs of
+    test_resume and test_ddp start their own, as users do."""
+    with ray_cluster({}, cpus=os.cpu_count() or 1) as cluster:
+        yield cluster
+
+
+def run_on(cluster: dict, sweep: Path, storage: Path | str, *args: str) -> subprocess.CompletedProcess:
+    """`ray-xr run` of a sweep on a running cluster, joined as users join one."""
+    return ray_xr("run", str(sweep), "--storage", str(storage), "--address", cluster["address"], *args,
+                  env=cluster["env"])
+
+
+@pytest.fixture(scope="session")
+def chains_reference(tmp_path_factory, local_cluster) -> Path:
     """The CHAINS sweep undisturbed, each trial's stages in its own process (resources.workers =
     0): the same stage keys and numbers as one Ray Train worker, byte for byte. Its run folder."""
     folder = tmp_path_factory.mktemp("chains-reference")
     sweep = write_sweep(folder / "chains.yaml", **{**CHAINS, "resources": {**CHAINS["resources"], "workers": 0}})
-    result = ray_xr("run", str(sweep), "--storage", str(folder))
+    result = run_on(local_cluster, sweep, folder)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return folder / TINY["name"]
 

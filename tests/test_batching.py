@@ -2,7 +2,6 @@
 of the seed only, much less padding than shuffled batches on the demo data) and SDPA attention."""
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
@@ -13,7 +12,7 @@ from ray_xr.run import batching
 from ray_xr.run.models import train_tokenizer
 from ray_xr.tasks import get_task
 from ray_xr.tasks.families import FAMILIES, collate
-from tests.conftest import REPO, ray_xr, write_sweep
+from tests.conftest import REPO
 
 
 def epoch(schedule, n: int, per_worker: int, world: int, seed: int, steps: int) -> list[list[list[int]]]:

@@ -14,9 +14,6 @@ otherwise pack every worker group onto one node); each stage record names the no
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,68 +24,23 @@ import pytest
 from ray_xr.cli import section
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
-from tests.conftest import CHAINS, REPO, free_port, ray_xr, write_sweep
+from tests.conftest import CHAINS, RAY, REPO, add_node, raylet, kill_node, ray_cluster, ray_xr, write_sweep
 from tests.test_resume import wait_for
-
-RAY = Path(sys.executable).with_name("ray")
-
-
-def ray_start(env: dict, *args: str) -> None:
-    result = subprocess.run([str(RAY), "start", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *args],
-                            capture_output=True, text=True, env=env, timeout=180)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-
-
-def raylet(port: int) -> psutil.Process:
-    """The raylet of the node started with this --node-manager-port."""
-    return next(p for p in psutil.process_iter(["cmdline"])
-                if f"--node_manager_port={port}" in " ".join(p.info["cmdline"] or ()))
-
-
-def kill_node(port: int) -> None:
-    """A node dies as a lost machine does: its raylet and every process under it, at once."""
-    node = raylet(port)
-    for proc in [*node.children(recursive=True), node]:
-        try:
-            proc.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
-
-
-def processes_with(fragment: str) -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"]) if fragment in " ".join(p.info["cmdline"] or ())]
-
 
 @pytest.fixture(scope="module")
 def cluster(s3, tmp_path_factory):
-    port, head_nm, worker_nm = free_port(), free_port(), free_port()
     caches = tmp_path_factory.mktemp("node-caches")
-    # Ray's files (sockets: a short path) and the address file `ray start` leaves for ray.init()
-    # in a folder of this cluster's own, so that local runs of other tests never join it
-    ray_tmp = Path(f"/tmp/rxr{port}")
-    # token auth: what `ray start --head` asks of every client; a cache per node, as on two machines
-    env = {**os.environ, **s3["env"], "RAY_AUTH_MODE": "token", "RAY_XR_CACHE": str(caches / "head"),
-           "RAY_TMPDIR": str(ray_tmp)}
-    session = None
-    try:
-        ray_start(env, "--head", "--port", str(port), "--num-cpus", "1", "--node-manager-port", str(head_nm),
-                  "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()))
-        gcs = processes_with(f"--gcs_server_port={port}")[0]
-        session = next(a.split("=", 1)[1] for a in gcs.cmdline() if a.startswith("--session-dir="))
-        ray_start({**env, "RAY_XR_CACHE": str(caches / "worker")}, "--address", f"127.0.0.1:{port}",
-                  "--num-cpus", "1", "--node-manager-port", str(worker_nm))
-        yield {"address": f"127.0.0.1:{port}", "env": env, "head_port": head_nm, "worker_port": worker_nm,
-               "caches": caches}
-    finally:  # only what this test started, by PID: other Ray clusters may share the machine
-        for nm in (worker_nm, head_nm):
-            if processes_with(f"--node_manager_port={nm}"):
-                kill_node(nm)
-        for proc in processes_with(session or f"--gcs_server_port={port}"):  # GCS, dashboard, monitors
-            proc.kill()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+    # a cache per node, as on two machines; the GCS declares a node dead after 3 failed health
+    # checks 1 s apart, not Ray's default 5 checks 3 s apart: the killed node is found sooner,
+    # and is handled the same way
+    env = {**s3["env"], "RAY_XR_CACHE": str(caches / "head"), "RAY_health_check_period_ms": "1000",
+           "RAY_health_check_failure_threshold": "3"}
+    with ray_cluster(env, cpus=1) as head:
+        worker_port = add_node(head, {"RAY_XR_CACHE": str(caches / "worker")}, cpus=1)
+        yield {**head, "worker_port": worker_port, "caches": caches}
 
 
-def run_on(cluster: dict, sweep: Path, storage: Path | str) -> subprocess.Popen:
+def start_on(cluster: dict, sweep: Path, storage: Path | str) -> subprocess.Popen:
     exe = Path(sys.executable).with_name("ray-xr")
     return subprocess.Popen([str(exe), "run", str(sweep), "--storage", str(storage), "--address", cluster["address"]],
                             cwd=REPO, env=cluster["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -133,7 +85,7 @@ def test_losing_the_worker_node_and_the_aggregator_loses_nothing_in_a_bucket(clu
                                                                              tmp_path, monkeypatch):
     worker_node = next(n for n in nodes(cluster) if not n["is_head_node"])["node_id"]
     storage = join(s3["uri"], tmp_path.name)
-    proc = run_on(cluster, sweep, storage)
+    proc = start_on(cluster, sweep, storage)
     monkeypatch.setenv("RAY_XR_CACHE", str(tmp_path / "observer"))
     run = RunDir(join(storage, "tiny"))  # the bucket as a third machine sees it
 
@@ -177,6 +129,7 @@ def test_losing_the_worker_node_and_the_aggregator_loses_nothing_in_a_bucket(clu
 
 def test_joining_without_the_token_says_how_to_get_it(cluster, sweep, tmp_path):
     env = {k: v for k, v in cluster["env"].items() if k != "RAY_AUTH_MODE"}
+    env["RAY_NUM_REDIS_GET_RETRIES"] = "3"  # ray.init gives up after 3 refused attempts, not 20 (20 s)
     result = ray_xr("run", str(sweep), "--storage", str(tmp_path), "--address", cluster["address"], env=env,
                     timeout=300)
     assert result.returncode == 2

@@ -1,7 +1,8 @@
 """End to end through the real command: Ray Tune trials (each running its stages in its own
 process: resources.workers = 0; Ray Train worker groups in test_resume.py and test_ddp.py), the
 aggregator actor, results.jsonl, the report, a rerun that trains nothing, and a changed sweep rerun
-under the same name (resume after interruptions: test_resume.py).
+under the same name (resume after interruptions: test_resume.py). The runs join one cluster of
+the session (conftest.local_cluster); those of test_resume.py and test_ddp.py start their own.
 
 The sweep is tiny so that the whole module runs in a few minutes on 2 cores.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TINY, ray_xr, write_sweep
+from tests.conftest import REPO, TINY, ray_xr, run_on, write_sweep
 
 EXPECTED_RECORDS = 2 * (2 + 2) * 2  # intermediates x (languages of xnli + udpos) x levels
 
@@ -27,10 +28,10 @@ def finished_training(run_dir: Path) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def finished_run(tmp_path_factory, local_cluster):
     tmp = tmp_path_factory.mktemp("pipeline")
     sweep = write_sweep(tmp / "tiny.yaml")
-    result = ray_xr("run", str(sweep), "--storage", str(tmp / "runs"))
+    result = run_on(local_cluster, sweep, tmp / "runs")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return sweep, tmp / "runs" / "tiny", result
 
@@ -150,7 +151,7 @@ def test_an_address_where_nothing_answers_is_one_line(sweep_file, tmp_path):
                                      " (`ray up`, or `ray start --head` on its head node) or check the address")
 
 
-def test_a_changed_sweep_re_evaluates_what_changed_and_reuses_the_rest(finished_run, tmp_path):
+def test_a_changed_sweep_re_evaluates_what_changed_and_reuses_the_rest(finished_run, local_cluster, tmp_path):
     """Results are a view of the plan: after target_training.lr changes, every record comes from
     a new target model and the report shows the new numbers, while the stages whose keys did not
     change (pretraining, intermediate) are not run again."""
@@ -170,7 +171,7 @@ def test_a_changed_sweep_re_evaluates_what_changed_and_reuses_the_rest(finished_
     before, report_before = cells(run_dir / "results.jsonl"), table(run_dir)
     kept = {k: s["finished"] for k, s in stage_records(run_dir).items() if s["phase"] in ("pretrain", "intermediate")}
     changed = write_sweep(tmp_path / "tiny.yaml", target_training={**TINY["target_training"], "lr": 2e-3})
-    result = ray_xr("run", str(changed), "--storage", str(storage))
+    result = run_on(local_cluster, changed, storage)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     after = cells(storage / "tiny" / "results.jsonl")
     assert after.keys() == before.keys()

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from ray_xr.noise import NOISE_KINDS
-from tests.conftest import TINY, ray_xr, typo_profile, write_sweep
+from tests.conftest import TINY, run_on, typo_profile, write_sweep
 
 KINDS = ["char", "keyboard", "word", "realworld", "typo", "codeswitch", "attack"]
 LANGUAGES = {"xnli": ["en", "cog"], "udpos": ["en", "cyr"]}
@@ -28,7 +28,7 @@ LEXICONS = {
 
 
 @pytest.fixture(scope="module")
-def noise_run(tmp_path_factory):
+def noise_run(tmp_path_factory, local_cluster):
     tmp = tmp_path_factory.mktemp("noise-pipeline")
     for lang in TYPOS:
         (tmp / f"typos.{lang}.tsv").write_text("".join(f"{w}\t{t}\n" for w, t in TYPOS[lang].items()), encoding="utf-8")
@@ -42,7 +42,7 @@ def noise_run(tmp_path_factory):
                "profiles": {lang: typo_profile(tmp / f"typos.{lang}.tsv", lang) for lang in TYPOS},
                "lexicon_files": {lang: str(tmp / f"{lang}-xx.txt") for lang in LEXICONS}},
         train_noise={"target": {"kind": "char", "level": 0.1}})
-    result = ray_xr("run", str(sweep), "--storage", str(tmp / "runs"))
+    result = run_on(local_cluster, sweep, tmp / "runs")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run_dir = tmp / "runs" / "noise"
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]

@@ -9,12 +9,12 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import REAL_DATA, TINY, ray_xr, shipped_sweep
+from tests.conftest import REAL_DATA, TINY, ray_xr, run_on, shipped_sweep
 
 pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
 
 
-def test_real_sample_sweep_runs_end_to_end(tmp_path):
+def test_real_sample_sweep_runs_end_to_end(local_cluster, tmp_path):
     sweep = shipped_sweep("real_sample")
     # the sample's SQuAD stand-in is XQuAD's English test file: nothing to select on without test items
     sweep.update(intermediate_training=TINY["intermediate_training"], resources=TINY["resources"],
@@ -27,7 +27,7 @@ def test_real_sample_sweep_runs_end_to_end(tmp_path):
                  languages={"xnli": ["de"], "panx": ["en", "fr"], "xquad": ["de"], "tatoeba": ["ru"], "lareqa": ["de"]})
     path = tmp_path / "real_sample.yaml"
     path.write_text(yaml.safe_dump(sweep))
-    result = ray_xr("run", str(path), "--storage", str(tmp_path / "runs"))
+    result = run_on(local_cluster, path, tmp_path / "runs")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run_dir = tmp_path / "runs" / "real_sample"
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
@@ -78,7 +78,7 @@ def check_feature_cache_and_export(tmp_path, run_dir):
     assert missing.returncode == 2 and "no finished clean predictions" in missing.stderr
 
 
-def test_published_real_noise_beside_its_aligned_clean_subset_and_char_noise(tmp_path):
+def test_published_real_noise_beside_its_aligned_clean_subset_and_char_noise(local_cluster, tmp_path):
     """sweeps/real_noise.yaml, shrunk: XNLI de and PAN-X fr under char noise, the calibrated typo
     kind and the published real-typo sets, whose clean score and drop cover the aligned examples."""
     sweep = shipped_sweep("real_noise")
@@ -89,7 +89,7 @@ def test_published_real_noise_beside_its_aligned_clean_subset_and_char_noise(tmp
     sweep["noise"] = {**sweep["noise"], "levels": [0, 0.2]}
     path = tmp_path / "real_noise.yaml"
     path.write_text(yaml.safe_dump(sweep))
-    result = ray_xr("run", str(path), "--storage", str(tmp_path / "runs"))
+    result = run_on(local_cluster, path, tmp_path / "runs")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run_dir = tmp_path / "runs" / "real_noise"
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]

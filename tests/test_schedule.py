@@ -37,7 +37,7 @@ def test_each_group_starts_once_when_its_parents_are_done():
 def test_a_failed_group_holds_back_only_what_reads_it():
     failed = []
     s = schedule.Dependencies(groups("pre", "a", "b", "b2"), NEEDS, {"pre"}, on_failure=failed.append)
-    first, second = s.suggest("t1")["group"]["name"], s.suggest("t2")["group"]["name"]
+    first, _ = s.suggest("t1")["group"]["name"], s.suggest("t2")["group"]["name"]
     trial_of_b = "t1" if first == "b" else "t2"
     s.on_trial_complete(trial_of_b, error=True)
     assert failed == ["b"] and s.failed == {"b"}
