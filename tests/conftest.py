@@ -181,6 +181,22 @@ def chains_reference(tmp_path_factory, local_cluster) -> Path:
     return folder / TINY["name"]
 
 
+def seed_stages(reference: Path, where: str, phases: tuple[str, ...]) -> None:
+    """The reference's finished stages of these phases into another run folder (a path or a
+    bucket URI), where they are finished stages (the same keys: a stage folder is the same
+    wherever it was made), so that a run of the same sweep spends its time after them."""
+    from ray_xr.stages import RunDir
+
+    run = RunDir(where)
+    for record in reference.glob("stages/*/stage.json"):
+        if json.loads(record.read_text())["phase"] in phases:
+            key = record.parent.name
+            if run.bucket:
+                run.bucket.upload(record.parent, f"stages/{key}")
+            else:
+                shutil.copytree(record.parent, run.stage_dir(key))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -24,7 +24,8 @@ import pytest
 from ray_xr.cli import section
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
-from tests.conftest import CHAINS, RAY, REPO, add_node, raylet, kill_node, ray_cluster, ray_xr, write_sweep
+from tests.conftest import (CHAINS, RAY, REPO, add_node, kill_node, ray_cluster, ray_xr, raylet, seed_stages,
+                            write_sweep)
 from tests.test_resume import wait_for
 
 @pytest.fixture(scope="module")
@@ -46,23 +47,13 @@ def start_on(cluster: dict, sweep: Path, storage: Path | str) -> subprocess.Pope
                             cwd=REPO, env=cluster["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def nodes_of_train_workers(cluster: dict) -> set[str]:
-    result = subprocess.run([str(RAY), "list", "actors", "--filter", "class_name=RayTrainWorker", "--detail",
-                             "--format", "json", "--limit", "1000", "--address", cluster["address"]],
-                            capture_output=True, text=True, env=cluster["env"], timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return {a["node_id"] for a in json.loads(result.stdout)}
-
-
-def nodes(cluster: dict) -> list[dict]:
-    result = subprocess.run([str(RAY), "list", "nodes", "--format", "json", "--address", cluster["address"]],
-                            capture_output=True, text=True, env=cluster["env"], timeout=120)
+def ray_list(cluster: dict, what: str, *args: str) -> list[dict]:
+    """Ray's state API, as `ray list` prints it: live and dead, with the node of each."""
+    result = subprocess.run([str(RAY), "list", what, "--format", "json", "--limit", "1000", "--address",
+                             cluster["address"], *args], capture_output=True, text=True, env=cluster["env"],
+                            timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
-
-
-def head_node_id(cluster: dict) -> str:
-    return next(n["node_id"] for n in nodes(cluster) if n["is_head_node"])
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +74,13 @@ def aggregator_on(head_port: int) -> psutil.Process | None:
 
 def test_losing_the_worker_node_and_the_aggregator_loses_nothing_in_a_bucket(cluster, s3, sweep, chains_reference,
                                                                              tmp_path, monkeypatch):
-    worker_node = next(n for n in nodes(cluster) if not n["is_head_node"])["node_id"]
+    head_node, worker_node = (next(n["node_id"] for n in ray_list(cluster, "nodes") if n["is_head_node"] == head)
+                              for head in (True, False))
     storage = join(s3["uri"], tmp_path.name)
+    for name, value in {**s3["env"], "RAY_XR_CACHE": str(tmp_path / "observer")}.items():
+        monkeypatch.setenv(name, value)  # this test's process: a third machine with the bucket's credentials
+    seed_stages(chains_reference, join(storage, "tiny"), ("pretrain",))  # the run starts with the two chains
     proc = start_on(cluster, sweep, storage)
-    monkeypatch.setenv("RAY_XR_CACHE", str(tmp_path / "observer"))
     run = RunDir(join(storage, "tiny"))  # the bucket as a third machine sees it
 
     def training_on_the_worker_node_with_a_checkpoint():
@@ -105,18 +99,18 @@ def test_losing_the_worker_node_and_the_aggregator_loses_nothing_in_a_bucket(clu
                or s["metrics"].get("resumed_from_epoch") is not None]
     assert resumed, "no stage resumed from its checkpoint"
     assert run.read_text("results.jsonl").encode() == (chains_reference / "results.jsonl").read_bytes()
-    assert len(nodes_of_train_workers(cluster)) == 2  # Ray Train workers ran on both nodes
+    actors = ray_list(cluster, "actors", "--detail")
+    assert {a["node_id"] for a in actors if a["class_name"] == "RayTrainWorker"} == {head_node, worker_node}
     assert list((cluster["caches"] / "worker").glob("runs/*/stages/*"))  # the worker node used its own cache
     assert not any(Path(REPO).glob("s3:*"))
-    # one Tune experiment, named after the sweep, with one trial per group, all on the head
+    # one Tune experiment, named after the sweep, with one trial per unfinished group (the chains)
     experiments = [p for p in run.bucket.files("ray") if p.count("/") == 2 and "/experiment_state-" in p]
     assert [p.split("/")[1] for p in experiments] == ["tiny"]
-    assert len({p.split("/")[2] for p in run.bucket.files("ray/tiny") if p.split("/")[2].startswith("trial_")}) == 3
+    trials = {p.split("/")[2] for p in run.bucket.files("ray/tiny") if p.split("/")[2].startswith("trial_")}
+    assert sorted(t.split("name=")[1].split(",")[0] for t in trials) == ["nli-s1", "none-s1"]
     timing = json.loads(run.read_text("timing.json"))
-    assert timing["trials"] == 3 and 0 < timing["fixed_overhead_share"] < 1
-    result = subprocess.run([str(RAY), "list", "actors", "--filter", "class_name=Aggregator", "--format", "json",
-                             "--address", cluster["address"]], capture_output=True, text=True, env=cluster["env"])
-    assert {a["node_id"] for a in json.loads(result.stdout)} == {head_node_id(cluster)}
+    assert timing["trials"] == 2 and 0 < timing["fixed_overhead_share"] < 1
+    assert {a["node_id"] for a in actors if a["class_name"] == "Aggregator"} == {head_node}
 
     again = ray_xr("run", str(sweep), "--storage", storage, "--address", cluster["address"], env=cluster["env"])
     assert again.returncode == 0 and "every stage has finished already" in again.stdout, again.stderr[-2000:]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHAINS, REPO, ray_xr, write_sweep
+from tests.conftest import CHAINS, REPO, ray_xr, seed_stages, write_sweep
 
 
 def stage_records(run_dir: Path) -> dict[str, dict]:
@@ -61,11 +60,7 @@ def sweep(tmp_path_factory) -> Path:
 
 def test_a_run_killed_mid_epoch_resumes_from_its_checkpoint(sweep, chains_reference, tmp_path):
     run_dir = tmp_path / "tiny"
-    # the reference's finished stages before the targets (the same keys: a stage folder is the
-    # same wherever it was made), so that this run spends its time where the kill lands
-    for key, record in stage_records(chains_reference).items():
-        if record["phase"] in ("pretrain", "intermediate"):
-            shutil.copytree(chains_reference / "stages" / key, run_dir / "stages" / key)
+    seed_stages(chains_reference, str(run_dir), ("pretrain", "intermediate"))  # the kill lands in a target
     proc = start(sweep, tmp_path)
 
     def mid_epoch_two():  # a target stage has checkpointed after its first epoch, and is not done
