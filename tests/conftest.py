@@ -93,8 +93,8 @@ def sweep_file(tmp_path):
     return write_sweep(tmp_path / "tiny.yaml")
 
 
-def ray_start(env: dict, *args: str) -> None:
-    result = subprocess.run([str(RAY), "start", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *args],
+def ray_start(env: dict, *args: str, prefix: tuple[str, ...] = ()) -> None:
+    result = subprocess.run([*prefix, str(RAY), "start", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *args],
                             capture_output=True, text=True, env=env, timeout=180)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
@@ -146,12 +146,13 @@ def ray_cluster(env: dict, cpus: int):
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def add_node(cluster: dict, env: dict, cpus: int) -> int:
-    """A second node of the cluster, with CPUs of its own; its --node-manager-port."""
+def add_node(cluster: dict, env: dict, cpus: int, prefix: tuple[str, ...] = ()) -> int:
+    """Another node of the cluster, with CPUs of its own (`ray start` run under `prefix`, if
+    given); its --node-manager-port."""
     port = free_port()
     cluster["node_ports"].append(port)
     ray_start({**cluster["env"], **env}, "--address", cluster["address"], "--num-cpus", str(cpus),
-              "--node-manager-port", str(port))
+              "--node-manager-port", str(port), prefix=prefix)
     return port
 
 

@@ -7,6 +7,8 @@ ends with the undisturbed reference's results, byte for byte. The run folder is 
 real S3-compatible server on loopback: conftest.s3) and each node has a local cache of its own,
 so nothing passes between the nodes through a shared disk: the restarted stage reads its
 checkpoint from the bucket, a rerun trains nothing, and the report renders from the bucket.
+A third node, whose disk is not the head's, stops a run on a local folder in one line: the
+storage probe.
 
 Each node has one CPU and the sweep has two chains, so worker groups run on both nodes (Ray may
 otherwise pack every worker group onto one node); each stage record names the node it ran on.
@@ -138,3 +140,27 @@ def test_a_run_without_address_beside_a_running_cluster_says_to_join_it(cluster,
     result = ray_xr("run", str(sweep), "--storage", str(tmp_path), timeout=300, env=ray_tmp)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert "--address auto" in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
+
+
+def test_a_disk_one_node_does_not_share_stops_the_run_in_one_line(cluster, sweep, tmp_path):
+    """A third node (no CPUs: only the probe goes there) sees an empty disk of its own where the
+    run folder is (a tmpfs in a mount namespace of its own), as a machine without the shared file
+    system does: the run ends in one line before any trial starts. Last in the module: the node
+    is killed afterwards."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    own_disk = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount -t tmpfs node-disk "$0" && exec "$@"', str(disk))
+    if subprocess.run([*own_disk, "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs a mount namespace (unshare --mount, as root) for a node with a disk of its own")
+    node = add_node(cluster, {}, cpus=0, prefix=own_disk)
+    try:
+        result = ray_xr("run", str(sweep), "--storage", str(disk / "runs"), "--address", cluster["address"],
+                        env=cluster["env"], timeout=300)
+    finally:
+        kill_node(node)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"ray-xr: error: --storage {disk / 'runs' / 'tiny'}: not the same storage on every node")
+    assert "a different disk" in last and "shared file system" in last and "Traceback" not in result.stderr
+    assert not (disk / "runs" / "tiny" / "ray").exists()  # no Tune experiment started
