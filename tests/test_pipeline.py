@@ -154,7 +154,8 @@ def test_an_address_where_nothing_answers_is_one_line(sweep_file, tmp_path):
 def test_a_changed_sweep_re_evaluates_what_changed_and_reuses_the_rest(finished_run, local_cluster, tmp_path):
     """Results are a view of the plan: after target_training.lr changes, every record comes from
     a new target model and the report shows the new numbers, while the stages whose keys did not
-    change (pretraining, intermediate) are not run again."""
+    change (pretraining, intermediate) are not run again. This run groups by stage (how the
+    stages are grouped enters no key): a trial per target stage, not per chain."""
     import shutil
 
     _, run_dir, _ = finished_run
@@ -170,7 +171,8 @@ def test_a_changed_sweep_re_evaluates_what_changed_and_reuses_the_rest(finished_
 
     before, report_before = cells(run_dir / "results.jsonl"), table(run_dir)
     kept = {k: s["finished"] for k, s in stage_records(run_dir).items() if s["phase"] in ("pretrain", "intermediate")}
-    changed = write_sweep(tmp_path / "tiny.yaml", target_training={**TINY["target_training"], "lr": 2e-3})
+    changed = write_sweep(tmp_path / "tiny.yaml", target_training={**TINY["target_training"], "lr": 2e-3},
+                          resources={**TINY["resources"], "group_by": "stage"})
     result = run_on(local_cluster, changed, storage)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     after = cells(storage / "tiny" / "results.jsonl")
@@ -180,6 +182,7 @@ def test_a_changed_sweep_re_evaluates_what_changed_and_reuses_the_rest(finished_
     assert table(storage / "tiny") != report_before
     records = stage_records(storage / "tiny")
     assert {k: records[k]["finished"] for k in kept} == kept
+    assert json.loads((storage / "tiny" / "timing.json").read_text())["trials"] == 4  # 2 chains x 2 targets
 
 
 def test_each_trial_reports_its_epochs_to_tune(finished_run):
