@@ -94,8 +94,8 @@ def sweep_file(tmp_path):
 
 
 def ray_start(env: dict, *args: str, prefix: tuple[str, ...] = ()) -> None:
-    result = subprocess.run([*prefix, str(RAY), "start", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *args],
-                            capture_output=True, text=True, env=env, timeout=180)
+    command = [*prefix, str(RAY), "start", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 

@@ -145,8 +145,9 @@ def test_a_run_without_address_beside_a_running_cluster_says_to_join_it(cluster,
 def test_a_disk_one_node_does_not_share_stops_the_run_in_one_line(cluster, sweep, tmp_path):
     """A third node (no CPUs: only the probe goes there) sees an empty disk of its own where the
     run folder is (a tmpfs in a mount namespace of its own), as a machine without the shared file
-    system does: the run ends in one line before any trial starts. Last in the module: the node
-    is killed afterwards."""
+    system does: the run ends in one line before any trial starts. Last in the module: once
+    killed, the node stays in the cluster's list of nodes, where the kill test looks for "the"
+    worker node."""
     disk = tmp_path / "disk"
     disk.mkdir()
     own_disk = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
