@@ -62,7 +62,14 @@ def cmd_data_check(args) -> int:
     sweep = config.load(args.sweep)
     _check_dirs(sweep, args.sweep)
     p = plan.build(sweep)
-    print(_check_data(p, args.sweep))  # hub splits are resolved offline: no network needed
+    if args.json:  # hub splits are resolved offline: no network needed
+        table, problems = datatools.check(p)
+        print(json.dumps({"references": datatools.references(p), "problems": problems}))
+        return 2 if problems else 0
+    print(_check_data(p, args.sweep))
+    unverified = datatools.unverified(p)
+    if unverified:  # facts the hub table could not establish: said, not refused
+        print("\n" + "\n".join([f"unverified ({len(unverified)} hub sources):"] + [f"  {u}" for u in unverified]))
     pins = _check_pins(p, args.sweep, args.locked)
     if pins:
         print(f"\n{pins}")
@@ -74,14 +81,26 @@ def cmd_data_fetch(args) -> int:
     _check_dirs(sweep, args.sweep)
     p = plan.build(sweep)
     _check_data(p, args.sweep)  # every source known before the first download
-    _require_hub(p, args.sweep, model=False)
-    refs = datatools.fetch(p)
-    written = lock.write(lock.path_for(args.sweep), lock.entries(refs))
-    print(f"ray-xr: {len(refs)} hub sources of {sweep.name} are in the Hugging Face cache, pinned in {written}")
+    _require_hub(p, args.sweep)
+    refs, problems, model = datatools.fetch(p)
+    written = lock.write(lock.path_for(args.sweep), lock.entries(refs), model)
+    print(f"ray-xr: {len(refs)} hub sources of {sweep.name}" + (f" and the model {model['name']}" if model else "")
+          + f" are in the Hugging Face cache ({_hf_home()}), pinned in {written}")
     if sweep.lock is None:  # the pins enter the stage keys (plan._data_spec): say so where they appear
         print("ray-xr: its stage keys now include these pins; a run folder made before them computes its hub"
               f" stages again (delete {written} to keep reading the hub's current revisions)")
+    for problem in problems:
+        print(f"problem: {problem}")
+    if problems:
+        raise DataError(f"{args.sweep}: {len(problems)} problem(s) in the data or the model (listed above, one a"
+                        " line); fix them before a run")
     return 0
+
+
+def _hf_home() -> str:
+    from huggingface_hub import constants  # where the cache every node must read is
+
+    return constants.HF_HOME
 
 
 def _check_dirs(sweep, source: str) -> None:

@@ -44,12 +44,13 @@ def _panx_tests() -> dict[str, int]:
     return {**{lang: 1000 for lang in thousand}, **{lang: 100 for lang in hundred}}
 
 
-# UD v2.5 test sentences summed over a language's treebanks, as XTREME reads them (rounded)
+# UD test sentences summed over a language's treebanks, as XTREME reads them (v2.5; v2.7 for lt,
+# pl, uk, wo, ro; rounded)
 _UDPOS_TESTS = {"af": 425, "ar": 680, "bg": 1116, "de": 22458, "el": 456, "en": 5440, "es": 3147, "et": 3760,
                 "eu": 1799, "fa": 600, "fi": 4422, "fr": 9465, "he": 491, "hi": 2684, "hu": 449, "id": 1557,
                 "it": 3518, "ja": 2500, "kk": 1047, "ko": 4276, "mr": 47, "nl": 1471, "pt": 2681, "ru": 11336,
                 "ta": 120, "te": 146, "th": 1000, "tl": 55, "tr": 4785, "ur": 535, "vi": 800, "yo": 100,
-                "zh": 2900, "lt": 740, "pl": 4900, "uk": 890, "ro": 2800}
+                "zh": 2900, "lt": 740, "pl": 4900, "uk": 890, "ro": 2800, "wo": 470}
 _TYDIQA_TESTS = {"en": 440, "ar": 921, "bn": 113, "fi": 782, "id": 565, "ko": 276, "ru": 812, "sw": 499, "te": 669}
 _MLQA_TESTS = {"en": 11590, "ar": 5335, "de": 4517, "es": 5253, "hi": 4918, "vi": 5495, "zh": 5137}
 _TATOEBA_TESTS = {"jv": 205, "kk": 575, "ka": 746, "ml": 687, "sw": 390, "ta": 307, "te": 234, "tl": 1000,
