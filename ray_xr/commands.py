@@ -16,7 +16,7 @@ from pathlib import Path
 from ray_xr import config, cost, datatools, plan
 from ray_xr.errors import DataError
 from ray_xr.storage import Bucket, is_uri
-from ray_xr.tasks import TASKS, lock
+from ray_xr.tasks import TASKS, hub, lock
 
 
 def cmd_plan(args) -> int:
@@ -83,12 +83,17 @@ def cmd_data_fetch(args) -> int:
     _check_data(p, args.sweep)  # every source known before the first download
     _require_hub(p, args.sweep)
     refs, problems, model = datatools.fetch(p)
-    written = lock.write(lock.path_for(args.sweep), lock.entries(refs), model)
-    print(f"ray-xr: {len(refs)} hub sources of {sweep.name}" + (f" and the model {model['name']}" if model else "")
-          + f" are in the Hugging Face cache ({_hf_home()}), pinned in {written}")
-    if sweep.lock is None:  # the pins enter the stage keys (plan._data_spec): say so where they appear
-        print("ray-xr: its stage keys now include these pins; a run folder made before them computes its hub"
-              f" stages again (delete {written} to keep reading the hub's current revisions)")
+    if refs or model:  # what was read is pinned; a pin of a source that failed now is kept
+        before = sweep.lock.sources if sweep.lock else {}
+        wanted = {hub.pin_key(r) for r in datatools.hub_sources(p)}
+        sources = {k: v for k, v in before.items() if k in wanted} | lock.entries(refs)
+        written = lock.write(lock.path_for(args.sweep), dict(sorted(sources.items())),
+                             model or (sweep.lock.model if sweep.lock else None))
+        print(f"ray-xr: {len(refs)} hub sources of {sweep.name}" + (f" and the model {model['name']}" if model else "")
+              + f" are in the Hugging Face cache ({_hf_home()}), pinned in {written}")
+        if sweep.lock is None:  # the pins enter the stage keys (plan._data_spec): say so where they appear
+            print("ray-xr: its stage keys now include these pins; a run folder made before them computes its hub"
+                  f" stages again (delete {written} to keep reading the hub's current revisions)")
     for problem in problems:
         print(f"problem: {problem}")
     if problems:

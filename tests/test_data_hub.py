@@ -365,4 +365,5 @@ def test_data_fetch_offline_stops_at_the_first_source_in_one_line():
     assert f"[1/{n}] nyu-mll/glue mnli [train]" in result.stdout.splitlines()
     assert "problem: nyu-mll/glue mnli [train] (at main): cannot load it (" in result.stdout
     assert len(error_lines(result.stderr)) == 1 and "1 problem(s)" in result.stderr
+    assert not (REPO / "sweeps" / "nli_vs_ner.lock.json").exists()  # nothing read, nothing pinned
 
