@@ -124,6 +124,19 @@ def test_what_the_hub_table_lacks_is_one_line(tmp_path):
     assert result.stderr.strip().endswith("task mewslix has no hub source; name its directory in data.local.mewslix")
 
 
+@pytest.mark.parametrize("name", ["cluster.yaml", "cluster/gcp.yaml"])
+def test_clusters_fetch_once_into_a_cache_every_node_reads(name):
+    """HF_HOME on the shared disk on every node; the GPU nodes read it offline, so no rank
+    downloads (the head, online, runs `data fetch`)."""
+    cluster = yaml.safe_load((REPO / name).read_text())
+    setup = cluster["setup_commands"]
+    mount = next(i for i, c in enumerate(setup) if "/mnt/shared" in c and "mkdir" in c)
+    home = next(i for i, c in enumerate(setup) if "HF_HOME" in c)
+    assert "export HF_HOME=/mnt/shared/hf" in setup[home] and mount < home
+    assert any("export HF_HUB_OFFLINE=1" in c for c in cluster["worker_setup_commands"])
+    assert not any("HF_HUB_OFFLINE" in c for c in setup + cluster.get("head_setup_commands", []))
+
+
 def test_three_treebanks_are_joined_in_xtreme_order(tmp_path):
     """A UD release read locally: the files whose name starts with the language's ISO code, in
     file-name order (en_ewt, en_partut, en_pud), as XTREME joins them, not in folder order
