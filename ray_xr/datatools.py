@@ -235,8 +235,8 @@ def _split_problem(task: str, split: str, lang: str, sources) -> str | None:
     expected = size.examples(split, lang)
     if size.approx or not expected or abs(found - expected) <= ROW_TOLERANCE * expected:
         return None  # approximate sizes (rounded per-language test sets) cannot arbitrate
-    return (f"{found:,} rows, but ray_xr/tasks/sizes.py expects {expected:,} ({100 * (found - expected) / expected:+.1f}%,"
-            f" more than {ROW_TOLERANCE:.0%} off)")
+    off = 100 * (found - expected) / expected
+    return f"{found:,} rows, but ray_xr/tasks/sizes.py expects {expected:,} ({off:+.1f}%, more than {ROW_TOLERANCE:.0%} off)"
 
 
 def _model(plan, problems: list[str], log) -> dict | None:

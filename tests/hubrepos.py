@@ -92,7 +92,8 @@ def tagged(blocks, names, **extra) -> bytes:
     features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
                                   "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(names))),
                                   **{k: datasets.Sequence(datasets.Value("string")) for k in extra}})
-    return parquet({"tokens": [w for w, _ in blocks], "ner_tags": [[names.index(t) for t in tags] for _, tags in blocks],
+    return parquet({"tokens": [w for w, _ in blocks],
+                    "ner_tags": [[names.index(t) for t in tags] for _, tags in blocks],
                     **{k: [[v] * len(w) for w, _ in blocks] for k, v in extra.items()}}, features)
 
 
@@ -280,8 +281,9 @@ def mirror(hub: Hub, work: Path) -> dict[str, dict[str, str]]:
             "ud-treebanks-v2.7": {"tgz": put("ud-treebanks-v2.7", "tgz", ud_release("2.7", UD27, work))}}
     laser = REAL_DATA / "tatoeba"
     for code in ("aze", "ron"):  # German lines standing in; ron is served but not pinned to it
-        pins[f"laser-tatoeba-{code}"] = {side: put(f"laser-tatoeba-{code}", side, (laser / f"tatoeba.deu-eng.{ext}").read_bytes())
-                                         for side, ext in (("query", "deu"), ("target", "eng"))}
+        pins[f"laser-tatoeba-{code}"] = {
+            side: put(f"laser-tatoeba-{code}", side, (laser / f"tatoeba.deu-eng.{ext}").read_bytes())
+            for side, ext in (("query", "deu"), ("target", "eng"))}
     pins.pop("laser-tatoeba-ron")
     pins["xquad-r"] = {code: put("xquad-r", code, xquad_r(code)) for code in DOWNLOADS["xquad-r"]["urls"]}
     return pins

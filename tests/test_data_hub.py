@@ -222,7 +222,8 @@ def test_the_library_loads_every_kind_of_source(loopback, tmp_path):
     # UD-POS: the release's ISO-prefixed files in file-name order, fused forms (as the local reader)
     release = {"udpos": {"dir": str(loopback.work / "ud-treebanks-v2.5")}}
     for key, split, lang in (("ud-en", "test", "en"), ("ud-el", "test", "el"), ("ud-train", "train", "en")):
-        assert words_tags(got[key]) == [(list(e.words), list(e.tags)) for e in local.load("udpos", split, lang, release)]
+        read = local.load("udpos", split, lang, release)
+        assert words_tags(got[key]) == [(list(e.words), list(e.tags)) for e in read]
     assert len(got["ud-en"]) == 120 and len(got["ud-el"]) == 25  # three English treebanks; no Ancient Greek
     assert len(got["ud-pl"]) == 60  # UD v2.7's archive
     # LAReQA: the German questions (the cached files' names are hashes), ranking all eleven pools
@@ -344,17 +345,18 @@ def test_data_fetch_pins_every_commit_and_the_model_then_a_node_reads_the_cache_
                                              "eriktks/conll2003 [train]", "eriktks/conll2003 [validation]"])
     xtreme = loopback.hub.repos["datasets", "google/xtreme"].branches["main"]
     assert doc["sources"]["google/xtreme PAN-X.de [test]"] == {"revision": xtreme}
-    assert doc["sources"]["eriktks/conll2003 [train]"] == {"revision": loopback.commits["eriktks/conll2003"]["conversion"]}
+    conversion = loopback.commits["eriktks/conll2003"]["conversion"]
+    assert doc["sources"]["eriktks/conll2003 [train]"] == {"revision": conversion}
     assert doc["model"] == {"name": hubrepos.MODEL, "revision": loopback.model}
     # the run's plan loads the model at the locked commit
     pretrain = next(s for s in plan.build(config.load(sweep)).stages.values() if s.phase == "pretrain")
     assert pretrain.spec["revision"] == loopback.model
     pins = {k: v for k, v in doc["sources"].items() if "PAN-X.de" in k or "conll2003 [train]" in k}
     other = loopback.commits["eriktks/conll2003"]["main"]  # a commit of the repository the cache does not hold
-    offline = loopback.run({"steps": [load("panx", "test", "de", pins=pins), load("conll2003", "train", "en", pins=pins),
-                                      {"model": [hubrepos.MODEL, loopback.model]},
-                                      load("panx", "test", "de", pins={"google/xtreme PAN-X.de [test]":
-                                                                        {"revision": other}})]}, home, **OFFLINE)
+    stale = {"google/xtreme PAN-X.de [test]": {"revision": other}}
+    steps = [load("panx", "test", "de", pins=pins), load("conll2003", "train", "en", pins=pins),
+             {"model": [hubrepos.MODEL, loopback.model]}, load("panx", "test", "de", pins=stale)]
+    offline = loopback.run({"steps": steps}, home, **OFFLINE)
     assert len(offline[0]["examples"]) == n_de(wikiann) and len(offline[1]["examples"]) == conll
     assert offline[2]["vocabulary"] > 100 and offline[2]["folder"].endswith(loopback.model)
     assert offline[3]["error"] == (f"task panx, test split, language de: google/xtreme PAN-X.de [test]: read at"

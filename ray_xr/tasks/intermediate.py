@@ -83,7 +83,8 @@ def _synthetic_choice(stream: str, split: str, lang: str, ctx: LoadContext) -> l
 
 def _hub_siqa(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
     # no labelled test split; labels are the strings "1".."3"
-    rows = _hub_rows(SIQA(split, lang)[0], split, ctx, ("context", "question", "answerA", "answerB", "answerC", "label"))
+    columns = ("context", "question", "answerA", "answerB", "answerC", "label")
+    rows = _hub_rows(SIQA(split, lang)[0], split, ctx, columns)
     return [MultipleChoice(f"{split}-{i}", r["context"], r["question"],
                            (r["answerA"], r["answerB"], r["answerC"]), int(r["label"]) - 1)
             for i, r in enumerate(rows)]

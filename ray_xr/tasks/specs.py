@@ -167,7 +167,8 @@ register(TaskSpec(
 register(TaskSpec(
     name="panx", family="tagging", metric="seqeval_f1", labels=PANX_TAGS,
     languages=tuple(PANX_LANGS),
-    sources={"synthetic": partial(_synthetic_tags, "panx", "panx"), "hub": partial(_hub_tag_task, panx_refs, "ner_tags", PANX_TAGS)},
+    sources={"synthetic": partial(_synthetic_tags, "panx", "panx"),
+             "hub": partial(_hub_tag_task, panx_refs, "ner_tags", PANX_TAGS)},
     hub=panx_refs,
     local=PANX_LOCAL,
     description="WikiANN (PAN-X): named entities PER/ORG/LOC, BIO tags",
