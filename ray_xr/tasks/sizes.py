@@ -2,8 +2,10 @@
 training and dev sets, the test set per language) and XLM-R tokens per sequence.
 
 Split sizes are the published ones of the full splits (the dataset cards and papers: GLUE,
-XNLI, XTREME, XTREME-R), written down on `LOOKED_UP` from those publications, not fetched from
-the hub (this table must work offline); UD-POS, Tatoeba and
+XNLI, XTREME, XTREME-R; the row counts of the canonical dataset_infos.json at
+huggingface/datasets@d7dfbc83 where the hub copy read differs), written down on `LOOKED_UP`,
+not fetched from the hub (this table must work offline); `ray-xr data fetch` compares each split
+it reads with them; UD-POS, Tatoeba and
 Mewsli-X per-language test sizes vary by language and are rounded estimates (marked
 `approx`). Token counts are estimates, not measured (no XLM-R tokenizer ships offline): `tokens`
 is the mean of one sequence (special tokens included, XLM-R's sentencepiece fertility of
@@ -62,13 +64,13 @@ SIZES: dict[str, Size] = {
     "panx": Size(20000, 10000, 10000, 22, 60, tests=_panx_tests()),
     "udpos": Size(21253, 3974, 2000, 32, 90, tests=_UDPOS_TESTS, approx=True),
     "conll2003": Size(14041, 3250, 3453, 24, 70),
-    "pawsx": Size(49401, 2000, 2000, 60, 130),
+    "pawsx": Size(49175, 2000, 2000, 60, 130, tests={"ko": 1999}),  # google/xtreme PAWS-X.en, as read
     "copa": Size(400, 100, 100, 20, 32, sequences=2),
     "xcopa": Size(400, 100, 500, 22, 36, sequences=2),
     "siqa": Size(33410, 1954, 1954, 40, 70, sequences=3),
     "squad": Size(87599, 10570, 10570, 180, 400),
     "xquad": Size(87599, 10570, 1190, 200, 420),
-    "mlqa": Size(87599, 500, 5000, 230, 450, tests=_MLQA_TESTS),
+    "mlqa": Size(87599, 1148, 5000, 230, 450, tests=_MLQA_TESTS),  # dev: MLQA.en.en validation
     "tydiqa": Size(3696, 440, 500, 220, 500, tests=_TYDIQA_TESTS),
     "tatoeba": Size(0, 0, 1000, 16, 40, sequences=2, tests=_TATOEBA_TESTS, approx=True),
     # a query and its answer sentence (with its paragraph); the pool: XQuAD-R's eleven languages
