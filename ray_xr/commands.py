@@ -132,14 +132,23 @@ def _check_pins(p, source: str, strict: bool, warn: bool = False) -> str:
     if loose and strict:
         raise DataError(f"{source}: {len(loose)} of {len(refs)} hub sources are not pinned (first: {loose[0]});"
                         f" {fix}, or run without --locked")
+    model = datatools.unpinned_model(p)
+    if model and strict:
+        raise DataError(f"{source}: the model {model} is not pinned (the lock names no commit of it); {fix}, or run"
+                        " without --locked")
     if loose and warn:
         more = f", +{len(loose) - 3} more" if len(loose) > 3 else ""
         print(f"ray-xr: warning: {len(loose)} of {len(refs)} hub sources are read at the hub's current revision,"
               f" not pinned: {'; '.join(map(str, loose[:3]))}{more} ({fix})", file=sys.stderr)
+    if model and warn:
+        print(f"ray-xr: warning: the model {model} is loaded at the hub's current revision, not pinned ({fix})",
+              file=sys.stderr)
     lines = [f"lock: {found.file} (written {found.written}, datasets {found.datasets})" if found else
-             f"lock: none ({fix} once online)"] if refs else []
+             f"lock: none ({fix} once online)"] if refs or model else []
     if loose:
         lines += [f"not pinned ({len(loose)} of {len(refs)} hub sources):"] + [f"  {r}" for r in loose]
+    if model:
+        lines += [f"model not pinned: {model}"]
     return "\n".join(lines)
 
 

@@ -152,6 +152,15 @@ def unpinned(plan) -> list:
     return [r for r in hub_sources(plan) if hub.check(r) is None and hub.pinned_by(r, sources) is None]
 
 
+def unpinned_model(plan) -> str | None:
+    """The sweep's hub model when the lock pins no commit of it; None for the embedded model, a
+    local folder, or a pinned one."""
+    name, locked = plan.sweep.model, plan.sweep.lock.model if plan.sweep.lock else None
+    if name == EMBEDDED_MODEL or Path(name).is_dir() or (locked and locked["name"] == name):
+        return None
+    return name
+
+
 def _load_row(task: str, split: str, lang: str, spec: dict) -> tuple[str, str, str | None]:
     try:
         examples = load.load_split(task, split, lang, spec)
@@ -244,8 +253,8 @@ def _model(plan, problems: list[str], log) -> dict | None:
     name = plan.sweep.model
     if name == EMBEDDED_MODEL or Path(name).is_dir():
         return None
-    locked = plan.sweep.lock.model if plan.sweep.lock else None
-    revision = locked["revision"] if locked and locked["name"] == name else None
+    locked = None if unpinned_model(plan) else plan.sweep.lock.model
+    revision = locked["revision"] if locked else None
     log(f"[model] {name}", flush=True)
     try:
         folder, commit = hub.model_snapshot(name, revision)

@@ -326,6 +326,8 @@ def test_data_fetch_pins_every_commit_and_the_model_then_a_node_reads_the_cache_
     process offline on the same HF_HOME (a GPU node reading the shared cache) loads the pinned
     splits and the model at its locked commit; a lock pinning a commit the cache lacks is refused."""
     sweep, home = fetch_sweep(tmp_path), tmp_path / "hf"
+    unlocked = ray_xr("data", "check", str(sweep), "--locked", env=OFFLINE)
+    assert unlocked.returncode == 2 and "6 of 6 hub sources are not pinned" in unlocked.stderr
     wikiann, conll = REAL_DATA / "wikiann", len(hubrepos.panx_blocks(REAL_DATA / "wikiann/en/train"))
     n = {s: len(hubrepos.panx_blocks(wikiann / f)) for s, f in (("train", "en/train"), ("dev", "en/dev"),
                                                                ("test", "en/test"))}
@@ -348,7 +350,9 @@ def test_data_fetch_pins_every_commit_and_the_model_then_a_node_reads_the_cache_
     conversion = loopback.commits["eriktks/conll2003"]["conversion"]
     assert doc["sources"]["eriktks/conll2003 [train]"] == {"revision": conversion}
     assert doc["model"] == {"name": hubrepos.MODEL, "revision": loopback.model}
-    # the run's plan loads the model at the locked commit
+    # every source and the model pinned: `--locked` accepts it; the run's plan loads the model's commit
+    locked = ray_xr("data", "check", str(sweep), "--locked", env=OFFLINE)
+    assert locked.returncode == 0 and "not pinned" not in locked.stdout, locked.stdout + locked.stderr
     pretrain = next(s for s in plan.build(config.load(sweep)).stages.values() if s.phase == "pretrain")
     assert pretrain.spec["revision"] == loopback.model
     pins = {k: v for k, v in doc["sources"].items() if "PAN-X.de" in k or "conll2003 [train]" in k}
