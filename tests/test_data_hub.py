@@ -281,7 +281,6 @@ def test_hub_rows_become_typed_examples(loopback, tmp_path):
 
 
 def test_each_failure_of_the_hub_or_a_download_is_one_line(loopback, tmp_path):
-    script_main = loopback.commits["eriktks/conll2003"]["main"]
     steps = [
         # a table that read a script-only main branch: datasets' RuntimeError
         {"load": ["conll2003", "train", "en", {"source": "hub", "sizes": ALL}]},
