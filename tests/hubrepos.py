@@ -15,8 +15,9 @@ as the real ones are:
   XQuAD-R's JSON at their URLs under the mirror, fetched by DownloadManager under hashed names;
 - a model repository: a tiny XLM-R (tokenizer and weights) saved with save_pretrained.
 
-Where the samples lack a dataset (CoNLL-2003, SocialIQA, HellaSwag), real text of another sample
-is laid into that dataset's schema. `expected` says what each served split holds.
+Where the samples lack a dataset (CoNLL-2003, SocialIQA, HellaSwag, SST-2, CommonsenseQA), real
+text of another sample is laid into that dataset's schema; the tests compute what each served
+split holds from the same samples.
 """
 from __future__ import annotations
 

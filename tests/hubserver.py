@@ -16,7 +16,7 @@ the process that loads must start with it set) and RAY_XR_DOWNLOAD_MIRROR. What 
 Errors carry the Hub's X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound), which
 huggingface_hub turns into its typed errors. A revision is a branch name ("main",
 "refs/convert/parquet", URL-quoted) or a commit's 40-hex id; commits are content hashes, so the
-same files give the same commit. Standard library only; `requests` records what was asked.
+same files give the same commit. Standard library only; `Hub.requests` records what was asked.
 """
 from __future__ import annotations
 
