@@ -232,8 +232,12 @@ def parser() -> argparse.ArgumentParser:
     s = dsub.add_parser("check", help="load every split and language a sweep needs; fail if any is missing")
     s.add_argument("sweep")
     s.add_argument("--locked", action="store_true", help=LOCKED)
+    s.add_argument("--json", action="store_true",
+                   help='print {"references": [{task, split, language, dataset|download, config, hub_split, revision,'
+                        ' form, verified}], "problems": [...]}')
     s.set_defaults(func=_sweep_command("cmd_data_check"))
-    s = dsub.add_parser("fetch", help="download every hub dataset and file a sweep reads into the HF cache")
+    s = dsub.add_parser("fetch", help="the preflight of a real run: download every hub split and the model a sweep"
+                                      " reads into the HF cache, check them, pin them in SWEEP.lock.json")
     s.add_argument("sweep")
     s.set_defaults(func=_sweep_command("cmd_data_fetch"))
     return ap

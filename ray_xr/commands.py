@@ -16,7 +16,7 @@ from pathlib import Path
 from ray_xr import config, cost, datatools, plan
 from ray_xr.errors import DataError
 from ray_xr.storage import Bucket, is_uri
-from ray_xr.tasks import TASKS, lock
+from ray_xr.tasks import TASKS, hub, lock
 
 
 def cmd_plan(args) -> int:
@@ -62,7 +62,14 @@ def cmd_data_check(args) -> int:
     sweep = config.load(args.sweep)
     _check_dirs(sweep, args.sweep)
     p = plan.build(sweep)
-    print(_check_data(p, args.sweep))  # hub splits are resolved offline: no network needed
+    if args.json:  # hub splits are resolved offline: no network needed
+        table, problems = datatools.check(p)
+        print(json.dumps({"references": datatools.references(p), "problems": problems}))
+        return 2 if problems else 0
+    print(_check_data(p, args.sweep))
+    unverified = datatools.unverified(p)
+    if unverified:  # facts the hub table could not establish: said, not refused
+        print("\n" + "\n".join([f"unverified ({len(unverified)} hub sources):"] + [f"  {u}" for u in unverified]))
     pins = _check_pins(p, args.sweep, args.locked)
     if pins:
         print(f"\n{pins}")
@@ -74,14 +81,31 @@ def cmd_data_fetch(args) -> int:
     _check_dirs(sweep, args.sweep)
     p = plan.build(sweep)
     _check_data(p, args.sweep)  # every source known before the first download
-    _require_hub(p, args.sweep, model=False)
-    refs = datatools.fetch(p)
-    written = lock.write(lock.path_for(args.sweep), lock.entries(refs))
-    print(f"ray-xr: {len(refs)} hub sources of {sweep.name} are in the Hugging Face cache, pinned in {written}")
-    if sweep.lock is None:  # the pins enter the stage keys (plan._data_spec): say so where they appear
-        print("ray-xr: its stage keys now include these pins; a run folder made before them computes its hub"
-              f" stages again (delete {written} to keep reading the hub's current revisions)")
+    _require_hub(p, args.sweep)
+    refs, problems, model = datatools.fetch(p)
+    if refs or model:  # what was read is pinned; a pin of a source that failed now is kept
+        before = sweep.lock.sources if sweep.lock else {}
+        wanted = {hub.pin_key(r) for r in datatools.hub_sources(p)}
+        sources = {k: v for k, v in before.items() if k in wanted} | lock.entries(refs)
+        written = lock.write(lock.path_for(args.sweep), dict(sorted(sources.items())),
+                             model or (sweep.lock.model if sweep.lock else None))
+        print(f"ray-xr: {len(refs)} hub sources of {sweep.name}" + (f" and the model {model['name']}" if model else "")
+              + f" are in the Hugging Face cache ({_hf_home()}), pinned in {written}")
+        if sweep.lock is None:  # the pins enter the stage keys (plan._data_spec): say so where they appear
+            print("ray-xr: its stage keys now include these pins; a run folder made before them computes its hub"
+                  f" stages again (delete {written} to keep reading the hub's current revisions)")
+    for problem in problems:
+        print(f"problem: {problem}")
+    if problems:
+        raise DataError(f"{args.sweep}: {len(problems)} problem(s) in the data or the model (listed above, one a"
+                        " line); fix them before a run")
     return 0
+
+
+def _hf_home() -> str:
+    from huggingface_hub import constants  # where the cache every node must read is
+
+    return constants.HF_HOME
 
 
 def _check_dirs(sweep, source: str) -> None:
@@ -108,14 +132,23 @@ def _check_pins(p, source: str, strict: bool, warn: bool = False) -> str:
     if loose and strict:
         raise DataError(f"{source}: {len(loose)} of {len(refs)} hub sources are not pinned (first: {loose[0]});"
                         f" {fix}, or run without --locked")
+    model = datatools.unpinned_model(p)
+    if model and strict:
+        raise DataError(f"{source}: the model {model} is not pinned (the lock names no commit of it); {fix}, or run"
+                        " without --locked")
     if loose and warn:
         more = f", +{len(loose) - 3} more" if len(loose) > 3 else ""
         print(f"ray-xr: warning: {len(loose)} of {len(refs)} hub sources are read at the hub's current revision,"
               f" not pinned: {'; '.join(map(str, loose[:3]))}{more} ({fix})", file=sys.stderr)
+    if model and warn:
+        print(f"ray-xr: warning: the model {model} is loaded at the hub's current revision, not pinned ({fix})",
+              file=sys.stderr)
     lines = [f"lock: {found.file} (written {found.written}, datasets {found.datasets})" if found else
-             f"lock: none ({fix} once online)"] if refs else []
+             f"lock: none ({fix} once online)"] if refs or model else []
     if loose:
         lines += [f"not pinned ({len(loose)} of {len(refs)} hub sources):"] + [f"  {r}" for r in loose]
+    if model:
+        lines += [f"model not pinned: {model}"]
     return "\n".join(lines)
 
 

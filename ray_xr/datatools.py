@@ -1,6 +1,7 @@
 """`ray-xr data show|check|fetch`: look at local files through a task's reader, check every split
 a sweep needs before anything trains (local and synthetic splits loaded, hub splits resolved
-offline against the hub table), and download a hub sweep's data ahead of a run. No torch, no Ray."""
+offline against the hub table), and the preflight of a real run: download a hub sweep's data and
+model and check every split against its task. No torch, no Ray."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,10 +10,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+from ray_xr.config import EMBEDDED_MODEL
 from ray_xr.data.examples import Answer, Classification, Example, MultipleChoice, Tagging, scored
 from ray_xr.data.formats import missing_language
 from ray_xr.errors import DataError
-from ray_xr.tasks import get_task, hub, load, local, published
+from ray_xr.tasks import LoadContext, get_task, hub, load, local, published, sizes
 
 
 def label_counts(examples: Sequence[Example]) -> Counter:
@@ -150,6 +152,15 @@ def unpinned(plan) -> list:
     return [r for r in hub_sources(plan) if hub.check(r) is None and hub.pinned_by(r, sources) is None]
 
 
+def unpinned_model(plan) -> str | None:
+    """The sweep's hub model when the lock pins no commit of it; None for the embedded model, a
+    local folder, or a pinned one."""
+    name, locked = plan.sweep.model, plan.sweep.lock.model if plan.sweep.lock else None
+    if name == EMBEDDED_MODEL or Path(name).is_dir() or (locked and locked["name"] == name):
+        return None
+    return name
+
+
 def _load_row(task: str, split: str, lang: str, spec: dict) -> tuple[str, str, str | None]:
     try:
         examples = load.load_split(task, split, lang, spec)
@@ -168,22 +179,90 @@ def _hub_row(task: str, split: str, lang: str) -> tuple[str, str, str | None]:
     return ("ERROR" if problem else "-"), "; ".join(map(str, refs)), problem
 
 
-def fetch(plan, log=print) -> list:
-    """Download every hub split the plan reads into the HF cache (each once, at the lock file's
-    pins where it has some), in order, with a progress line per source; returns what was read."""
-    refs, sources = hub_sources(plan), _lock_sources(plan)
+def references(plan) -> list[dict]:
+    """What `data check --json` lists: one entry per hub reference of each (task, split, language)
+    the sweep reads, with the revision it is read at (the lock's commit, else the table's), its
+    form and whether the table's facts about it were verified."""
+    sources = _lock_sources(plan)
+    return [{"task": task, "split": split, "language": lang, **hub.describe(ref, sources)}
+            for task, split, lang, spec in needed_splits(plan) if spec["source"] == "hub"
+            for ref in load.hub_refs(task, split, lang) if hub.check(ref) is None]
+
+
+def unverified(plan) -> list[str]:
+    """One line per hub source of the sweep that rests on a fact the table could not establish."""
+    return [line for line in map(hub.unverified, hub_sources(plan)) if line]
+
+
+def fetch(plan, log=print) -> tuple[list, list[str], dict | None]:
+    """The preflight of a real run: download every hub source the plan reads (each once, at the
+    lock's pins where it has some) and the hub model, then read every hub split through its task's
+    loader, whole, checking its columns and label names (the loaders do) and its row count against
+    tasks/sizes.py (off by more than 1% is a problem). Returns the sources read, one line per
+    problem (an unreachable hub stops at the first), and the model's {name, revision}."""
+    refs, sources, problems, failed = hub_sources(plan), _lock_sources(plan), [], set()
     for i, ref in enumerate(refs, start=1):
-        problem = hub.check(ref)
-        if problem:
-            raise DataError(problem)
         log(f"[{i}/{len(refs)}] {ref}", flush=True)
-        if isinstance(ref, hub.Hub):
-            found = len(hub.rows(ref, sources))
-            log(f"        {found:,} rows, revision {hub.READ[str(ref)]['revision'] or 'unknown'}", flush=True)
-        else:
-            hub.fetch(ref, sources)
-            log("        " + ", ".join(f"{k} sha256 {v[:12]}" for k, v in hub.READ[str(ref)].items()), flush=True)
-    return refs
+        try:
+            log(f"        {_read(ref, sources)}", flush=True)
+        except DataError as err:
+            problems.append(str(err))
+            failed.add(ref)
+            if hub.OFFLINE_HINT in str(err):  # every other source would fail the same way
+                return [r for r in refs if str(r) in hub.READ], problems, None
+    for task, split, lang, spec in needed_splits(plan):
+        if spec["source"] == "hub" and not failed.intersection(load.hub_refs(task, split, lang)):
+            problem = _split_problem(task, split, lang, sources)
+            problems += [f"{task} {split} {lang}: {problem}"] if problem else []
+    model = _model(plan, problems, log)
+    return [r for r in refs if r not in failed], problems, model
+
+
+def _read(ref, sources) -> str:
+    """Download one source; what was read, for the progress line."""
+    problem = hub.check(ref)
+    if problem:
+        raise DataError(problem)
+    if isinstance(ref, hub.Hub):
+        found = len(hub.rows(ref, sources))
+        return f"{found:,} rows, revision {hub.READ[str(ref)]['revision'] or 'unknown'}"
+    hub.fetch(ref, sources)
+    return ", ".join(f"{k} sha256 {v[:12]}" for k, v in hub.READ[str(ref)].items())
+
+
+ROW_TOLERANCE = 0.01  # a full split whose row count is further than this from tasks/sizes.py's
+
+
+def _split_problem(task: str, split: str, lang: str, sources) -> str | None:
+    """What is wrong with a whole hub split, read by its task's own loader; None if nothing."""
+    spec = get_task(task)
+    try:
+        found = len(scored(list(spec.sources["hub"](split, lang, LoadContext(pins=sources)))))
+    except DataError as err:
+        return str(err)
+    size = sizes.size_of(task)
+    expected = size.examples(split, lang)
+    if size.approx or not expected or abs(found - expected) <= ROW_TOLERANCE * expected:
+        return None  # approximate sizes (rounded per-language test sets) cannot arbitrate
+    off = 100 * (found - expected) / expected
+    return f"{found:,} rows, but ray_xr/tasks/sizes.py expects {expected:,} ({off:+.1f}%, more than {ROW_TOLERANCE:.0%} off)"
+
+
+def _model(plan, problems: list[str], log) -> dict | None:
+    """The hub model's tokenizer and weights in the HF cache, at the lock's commit if it pins one."""
+    name = plan.sweep.model
+    if name == EMBEDDED_MODEL or Path(name).is_dir():
+        return None
+    locked = None if unpinned_model(plan) else plan.sweep.lock.model
+    revision = locked["revision"] if locked else None
+    log(f"[model] {name}", flush=True)
+    try:
+        folder, commit = hub.model_snapshot(name, revision)
+    except DataError as err:
+        problems.append(str(err))
+        return None
+    log(f"        revision {commit} ({folder})", flush=True)
+    return {"name": name, "revision": commit}
 
 
 def _published_rows(plan, problems: list[str]) -> list[tuple[str, str, str, str]]:

@@ -17,6 +17,7 @@ from ray_xr.noise import NOISE_KINDS, resource_file
 from ray_xr.noise.tables import file_digest
 from ray_xr.stages import data_fingerprint, library_versions
 from ray_xr.tasks import FAMILY_OPTIONS, get_task, lock, published
+from ray_xr.tasks.load import hub_refs
 
 PHASES = ("pretrain", "intermediate", "target", "eval")
 # The implementation version of each phase, part of its stages' keys (and so of everything
@@ -107,12 +108,15 @@ def _data_spec(sweep: Sweep, splits: tuple[str, ...], task: str, lang: str | Non
     source = sweep.source_of(task)
     spec = {"source": source, "sizes": {s: sizes[s] for s in splits},
             "seed": d.seed if source == "synthetic" else None, "local": sweep.local_entries(task)}
-    # What a lock file pins enters the key: data read at another commit is other data. Absent
-    # without a lock, so keys made before locking stay as they were; a lock re-keys the stages
-    # it pins (their records name what the unlocked run read: README "Pinned data")
-    if sweep.lock is None or source != "hub":
+    if source != "hub":
         return spec
-    pins = lock.pins_for(sweep.lock.sources, task, splits, lang or d.source_language)
+    # What the hub splits read (datasets, configs, downloads) enters the key, so a change of
+    # source re-keys exactly the stages that read it. What a lock file pins enters it too: data
+    # read at another commit is other data. Absent without a lock, so keys made before locking
+    # stay as they were; a lock re-keys the stages it pins (README "Pinned data")
+    lang = lang or d.source_language
+    spec["reads"] = sorted({str(ref) for split in splits for ref in hub_refs(task, split, lang)})
+    pins = lock.pins_for(sweep.lock.sources, task, splits, lang) if sweep.lock else {}
     return spec | ({"pins": pins} if pins else {})
 
 
@@ -152,7 +156,10 @@ def _pretrain_spec(sweep: Sweep) -> dict:
     # the library versions that change numbers enter here, and so every key downstream
     libraries = library_versions(KEYED_LIBRARIES)
     if sweep.model != EMBEDDED_MODEL:
-        return {"model": sweep.model, "libraries": libraries}
+        # the commit a lock pins is the weights every stage starts from (absent: unpinned, the keys as before)
+        model = sweep.lock.model if sweep.lock else None
+        pinned = {"revision": model["revision"]} if model and model["name"] == sweep.model else {}
+        return {"model": sweep.model, **pinned, "libraries": libraries}
     return {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json", exclude={"corpus_tasks"}),
             "corpus_seed": sweep.data.seed, "libraries": libraries, **_compute(sweep), "compile": sweep.resources.compile,
             "corpus": {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}}

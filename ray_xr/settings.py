@@ -149,6 +149,7 @@ class Lock(Frozen):
     written: str  # when `ray-xr data fetch` wrote it (UTC)
     datasets: str  # the datasets version that resolved the commits
     sources: dict[str, dict[str, str]]  # hub.pin_key(ref) -> {"revision": commit} or {file: sha256}
+    model: dict[str, str] | None = None  # {"name": hub model, "revision": commit} the run loads
 
 
 class Noise(Frozen):

@@ -100,13 +100,15 @@ def paragraph_examples(namespace: str, paragraph_no: int, context: str, breaks, 
         yield Candidate(f"{namespace}_{paragraph_no}_{i}", context[a:b], context, tuple(answered.get(i, ())))
 
 
-def read_squad_sentences(path: PathLike, *, labels: Labels = None, language: str | None = None) -> list[Example]:
+def read_squad_sentences(path: PathLike, *, labels: Labels = None, language: str | None = None,
+                         source: str | None = None) -> list[Example]:
     """SQuAD-layout JSON as a ranking task (LAReQA): each question ranks the sentences of every
     paragraph. XQuAD-R files (`{lang}.json`) carry `sentence_breaks`; plain SQuAD gets them
-    inferred. The file's stem ends in its language code; with `language`, only the questions of the
-    file of that language are kept (the pool always is)."""
+    inferred. `source` names the file's language (default: the end of its stem, as in de.json or
+    xquad.de.json; a download's cached file has a hashed name, so its reader passes it); with
+    `language`, only the questions of the file of that language are kept (the pool always is)."""
     _no_labels("squad_sentences", labels)
-    namespace = Path(path).stem
+    namespace = source or Path(path).stem
     examples: list[Example] = []
     # paragraphs are numbered through the file, as LAReQA's context ids
     for paragraph_no, (where, paragraph, qas) in enumerate(squad_paragraphs(path), start=1):

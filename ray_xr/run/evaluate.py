@@ -19,7 +19,7 @@ from ray_xr.tasks.load import load_split, noise_resources, noisy, published_cond
 from ray_xr.data.examples import scored
 from ray_xr.metrics import METRICS
 from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, records_of
-from ray_xr.run.models import autocast, load_task_model, load_tokenizer
+from ray_xr.run.models import autocast, load_task_model, load_tokenizer, pretrained
 from ray_xr.noise import NOISE_KINDS, noise_note
 from ray_xr.stages import write_text
 from ray_xr.tasks import TaskSpec, get_task, outcomes
@@ -74,7 +74,7 @@ def model_source(run, key: str) -> str:
     """Where a stage's model lives: its folder, or the hub name of an untrained pretrained model."""
     spec = run.read_stage(key)["spec"]
     if spec.get("model", EMBEDDED_MODEL) != EMBEDDED_MODEL:
-        return spec["model"]
+        return pretrained(spec["model"], spec.get("revision"))
     return str(run.fetch_model(key))
 
 

@@ -82,6 +82,17 @@ def autocast(device: torch.device | str, precision: str):
     return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+def pretrained(name: str, revision: str | None) -> str:
+    """Where a hub model's weights are loaded from: at the commit a sweep's lock pins, its folder
+    in the HF cache (filled once by `ray-xr data fetch` on storage every node reads; downloaded
+    here only if absent); unpinned, the name (the hub's main branch)."""
+    if revision is None:
+        return name
+    from ray_xr.tasks.hub import model_snapshot
+
+    return model_snapshot(name, revision)[0]
+
+
 def load_tokenizer(source: str | Path):
     return AutoTokenizer.from_pretrained(str(source))
 

@@ -3,9 +3,11 @@ that train and evaluate them (families are code).
 
 Owns: registry.py (TaskSpec, TASKS, get_task), specs.py + xtreme_r.py + intermediate.py (the
 specs; importing this package fills the registry), local.py (the `local` source: published
-files under a directory), hub.py (what the hub source reads, checked offline against a table
-of the hub's configs; the downloads XTREME-R's additions need, with their sha256), lock.py (a
-sweep's lock file: the hub commits and checksums `data fetch` read), sizes.py (split sizes and
+files under a directory), hub.py (the hub source's references, their offline check, and the
+only code that downloads: splits, release files, the model), hubtable.py (what the hub has and
+in what form, the downloads XTREME-R's additions need with their sha256, and where each fact was
+established), lock.py (a sweep's lock file: the hub commits, checksums and model commit `data
+fetch` read), sizes.py (split sizes and
 token lengths, for `plan --cost`), published.py (published noisy test sets, noise.published), load.py
 (a stage's examples from its data source, noise applied), families.py + heads.py + ranking.py
 (features, heads, decoding per family; torch), answers.py (QA answer text as XTREME

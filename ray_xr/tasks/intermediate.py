@@ -41,13 +41,14 @@ def _validation(dataset: str, config: str | None = None):
     return refs
 
 
-def _glue(refs, a: str, b: str | None):
+def _glue(refs, a: str, b: str | None, labels: tuple[str, ...]):
     def load(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
         # GLUE's test labels are hidden: its validation set serves as dev and test
+        ref = refs(split, lang)[0]
         if b is not None:
-            return _hub_pairs(refs(split, lang)[0], a, b, split, ctx)
-        ds = _hub_rows(refs(split, lang)[0], split, ctx)
-        names = _label_names(ds, "label")
+            return _hub_pairs(ref, a, b, split, ctx, labels)
+        ds = _hub_rows(ref, split, ctx, (a, "label"))
+        names = _label_names(ds, "label", ref, labels)
         return [Classification(f"{split}-{i}", r[a], None, names[r["label"]]) for i, r in enumerate(ds) if r["label"] >= 0]
     return load
 
@@ -58,19 +59,20 @@ COMMONSENSEQA, SIQA = _validation("tau/commonsense_qa"), _validation("allenai/so
 
 
 def _hub_hellaswag(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
-    rows = _hub_rows(HELLASWAG(split, lang)[0], split, ctx)
+    rows = _hub_rows(HELLASWAG(split, lang)[0], split, ctx, ("ctx", "endings", "label"))
     return [MultipleChoice(f"{split}-{i}", r["ctx"], "", tuple(r["endings"]), int(r["label"]))
             for i, r in enumerate(rows)]
 
 
 def _hub_cosmosqa(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
-    rows = _hub_rows(COSMOSQA(split, lang)[0], split, ctx)
+    rows = _hub_rows(COSMOSQA(split, lang)[0], split, ctx, ("id", "context", "question", "label")
+                     + tuple(f"answer{k}" for k in range(4)))
     return [MultipleChoice(f"{split}-{r['id']}", r["context"], r["question"],
                            tuple(r[f"answer{k}"] for k in range(4)), r["label"]) for r in rows]
 
 
 def _hub_commonsenseqa(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
-    rows = _hub_rows(COMMONSENSEQA(split, lang)[0], split, ctx)
+    rows = _hub_rows(COMMONSENSEQA(split, lang)[0], split, ctx, ("id", "question", "choices", "answerKey"))
     return [MultipleChoice(f"{split}-{r['id']}", r["question"], "", tuple(r["choices"]["text"]),
                            r["choices"]["label"].index(r["answerKey"])) for r in rows]
 
@@ -80,9 +82,11 @@ def _synthetic_choice(stream: str, split: str, lang: str, ctx: LoadContext) -> l
 
 
 def _hub_siqa(split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
-    rows = _hub_rows(SIQA(split, lang)[0], split, ctx)  # no labelled test split
+    # no labelled test split; labels are the strings "1".."3"
+    columns = ("context", "question", "answerA", "answerB", "answerC", "label")
+    rows = _hub_rows(SIQA(split, lang)[0], split, ctx, columns)
     return [MultipleChoice(f"{split}-{i}", r["context"], r["question"],
-                           (r["answerA"], r["answerB"], r["answerC"]), int(r["label"]) - 1)  # labels "1".."3"
+                           (r["answerA"], r["answerB"], r["answerC"]), int(r["label"]) - 1)
             for i, r in enumerate(rows)]
 
 
@@ -97,12 +101,12 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="qqp", family="classification", metric="accuracy", labels=("not_duplicate", "duplicate"),
-    languages=("en",), sources={"hub": _glue(QQP, "question1", "question2")}, hub=QQP,
+    languages=("en",), sources={"hub": _glue(QQP, "question1", "question2", ("not_duplicate", "duplicate"))}, hub=QQP,
     description="Quora Question Pairs, GLUE (intermediate task)",
 ))
 register(TaskSpec(
     name="sst2", family="classification", metric="accuracy", labels=("negative", "positive"),
-    languages=("en",), sources={"hub": _glue(SST2, "sentence", None)}, hub=SST2,
+    languages=("en",), sources={"hub": _glue(SST2, "sentence", None, ("negative", "positive"))}, hub=SST2,
     description="Stanford Sentiment Treebank, binary, GLUE (intermediate task)",
 ))
 register(TaskSpec(

@@ -33,7 +33,12 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     if data["source"] == "local":
         loaded = local.load(task, split, lang, ctx.local, ctx.sizes.get(split, 0))
     else:
-        loaded = spec.sources[data["source"]](split, lang, ctx)
+        try:
+            loaded = spec.sources[data["source"]](split, lang, ctx)
+        except DataError as err:  # a hub or download failure names its source; this says what needed it
+            if data["source"] != "hub":
+                raise
+            raise DataError(f"task {task}, {split} split, language {lang}: {err}") from None
     examples = tuple(cap(list(loaded), 0))  # a ranking pool after its queries
     if split == "dev" and spec.dev_excludes and data["source"] != "synthetic":  # synthetic streams share nothing
         examples = _without_test_items(task, examples, data)

@@ -2,7 +2,8 @@
 
 A spec declares its layout: the format (a key of readers.READERS) and, per split, candidate
 path patterns relative to the task's directory; the first candidate that matches any file is
-used, and a glob matching several files concatenates them (UD ships one file per treebank).
+used, and a glob matching several files concatenates them in file-name order, whatever folders
+hold them (UD ships one file per treebank; XTREME joins a language's treebanks by file name).
 Patterns may use {lang}, {split} and {name} (the name the files give the language). A split
 may instead come from another task (XNLI trains on MNLI): ``From("mnli", "train")``.
 
@@ -58,7 +59,7 @@ def resolve(task: str, split: str, lang: str, local: Mapping) -> Files:
     values = {"lang": lang, "split": split, "name": layout.names.get(lang, lang)}
     for pattern in candidates:
         parts = (pattern,) if isinstance(pattern, str) else pattern
-        matches = [sorted(glob.glob(str(root / p.format(**values)))) for p in parts]
+        matches = [sorted(glob.glob(str(root / p.format(**values))), key=lambda f: (Path(f).name, f)) for p in parts]
         if all(matches):
             if len(parts) > 1 and any(len(m) > 1 for m in matches):
                 raise DataError(f"task {task}: {pattern} matches several files, expected one per side")

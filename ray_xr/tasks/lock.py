@@ -3,10 +3,11 @@
 The registry pins what it can before anything is read (hub.DOWNLOADS' sha256: files at fixed
 URLs whose bytes were seen). A hub dataset's commit and UD's archive are known only once fetched,
 so `ray-xr data fetch SWEEP.yaml` writes SWEEP.lock.json beside the sweep: each hub split it read
-with the commit it resolved to, each download's files with their sha256, when, and with which
-datasets version. config.load reads it back (JSON, offline, no pickle) into Sweep.lock; the plan
-puts the pins of each stage's splits into its data spec, so the loaders read those commits and
-check those checksums, and a stage read at other pins has another key.
+with the commit it resolved to, each download's files with their sha256, the hub model's commit
+(`model`: {name, revision}), when, and with which datasets version. config.load reads it back
+(JSON, offline, no pickle) into Sweep.lock; the plan puts the pins of each stage's splits into
+its data spec and the model's commit into the pretraining spec, so the loaders read those commits,
+check those checksums and load those weights, and a stage read at other pins has another key.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ray_xr.tasks.load import hub_refs
 
 SUFFIX = ".lock.json"
 FIELDS = ("written", "datasets", "sources")
+OPTIONAL = ("model",)  # a lock of a sweep on the embedded model or a local folder pins no model
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _HUB_KEY = re.compile(r"(?P<dataset>\S+?)(?: (?P<config>\S+))? \[(?P<split>[^\]]+)\]")
@@ -47,9 +49,10 @@ def read(path: str | Path) -> dict:
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: not valid JSON ({err.msg}, line {err.lineno}); delete it and run"
                         " `ray-xr data fetch` again") from None
-    if not isinstance(doc, dict) or sorted(doc) != sorted(FIELDS):
+    if not isinstance(doc, dict) or not set(FIELDS) <= set(doc) <= set(FIELDS + OPTIONAL):
         have = ", ".join(sorted(doc)) if isinstance(doc, dict) else type(doc).__name__
-        raise DataError(f"{path}: expected an object with {', '.join(FIELDS)}; it has {have or 'nothing'}")
+        raise DataError(f"{path}: expected an object with {', '.join(FIELDS)} (and optionally"
+                        f" {', '.join(OPTIONAL)}); it has {have or 'nothing'}")
     for field in ("written", "datasets"):
         if not isinstance(doc[field], str):
             raise DataError(f"{path}: {field}: expected a string, got {doc[field]!r}")
@@ -59,6 +62,11 @@ def read(path: str | Path) -> dict:
         problem = _problem(key, pin)
         if problem:
             raise DataError(f"{path}: sources.{key}: {problem}")
+    model = doc.get("model")
+    if model is not None and not (isinstance(model, dict) and sorted(model) == ["name", "revision"]
+                                  and isinstance(model["name"], str) and _COMMIT.fullmatch(str(model["revision"]))):
+        raise DataError(f"{path}: model: expected {{\"name\": <hub model>, \"revision\": <40-hex commit>}},"
+                        f" got {json.dumps(model)}")
     return {"file": str(path), **doc}
 
 
@@ -69,14 +77,14 @@ def _problem(key: str, pin: object) -> str | None:
     if key.startswith("download "):
         spec = hub.DOWNLOADS.get(key.removeprefix("download "))
         if spec is None:
-            return "not a known download (ray_xr/tasks/hub.py DOWNLOADS)"
+            return "not a known download (ray_xr/tasks/hubtable.py DOWNLOADS)"
         for file, digest in pin.items():
             if file not in spec["urls"]:
                 return f"{file}: the download has no such file (it has {', '.join(spec['urls'])})"
             if not _SHA256.fullmatch(digest):
                 return f"{file}: {digest!r} is not a sha256 (64 hex digits)"
             if spec["sha256"].get(file, digest) != digest:
-                return f"{file}: sha256 {digest}, but ray_xr/tasks/hub.py pins {spec['sha256'][file]}"
+                return f"{file}: sha256 {digest}, but ray_xr/tasks/hubtable.py pins {spec['sha256'][file]}"
         return None
     parts = _HUB_KEY.fullmatch(key)
     problem = hub.check(hub.Hub(**parts.groupdict())) if parts else "not a hub split or a download"
@@ -100,9 +108,9 @@ def entries(refs: Iterable[hub.Ref]) -> dict[str, dict[str, str]]:
     return dict(sorted(out.items()))
 
 
-def write(path: Path, sources: Mapping[str, Mapping[str, str]]) -> Path:
+def write(path: Path, sources: Mapping[str, Mapping[str, str]], model: Mapping[str, str] | None = None) -> Path:
     doc = {"written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "datasets": metadata.version("datasets"), "sources": sources}
+           "datasets": metadata.version("datasets"), "sources": sources, **({"model": model} if model else {})}
     write_text(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")  # atomic: a broken lock is never left
     return path
 

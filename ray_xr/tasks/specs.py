@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ray_xr.data import synthetic
 from ray_xr.data.examples import Classification, Example, Tagging
+from ray_xr.errors import DataError
 from ray_xr.tasks import hub, local as tasks_local
 from ray_xr.tasks.hub import Download, Hub
 from ray_xr.tasks.registry import LoadContext, TaskSpec, register
@@ -25,24 +26,18 @@ UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART
         "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")
 
 # XTREME-R language lists (google-research/xtreme scripts: train_xnli.sh, train_panx.sh,
-# train_udpos.sh). XTREME-R added languages that the google/xtreme hub configs lack (XTREME
-# had 40 PAN-X and 33 UD-POS languages): PAN-X takes those from WikiANN itself, UD-POS from
-# the UD v2.5 release that XTREME's download script reads.
+# train_udpos.sh; evaluate.py XTREME_R_TASK2LANGS). XTREME-R added languages that the
+# google/xtreme hub configs lack: PAN-X takes those from WikiANN itself; UD-POS reads no hub
+# config at all (google/xtreme's take every treebank whose folder names the language, ancient
+# Greek, Classical Chinese and Old French included, and drop multiword tokens) but the UD releases
+# XTREME's download script reads: v2.5, and v2.7 for XTREME-R's additions.
 XNLI_LANGS = "en ar bg de el es fr hi ru sw th tr ur vi zh".split()
 PANX_LANGS = ("ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko "
               "th sw yo my zh kk tr et fi hu qu pl uk az lt pa gu ro").split()
 PANX_NOT_IN_XTREME = frozenset("qu pl uk az lt pa gu ro".split())
-UDPOS_NAMES = {
-    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek",
-    "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian",
-    "fi": "Finnish", "fr": "French", "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian",
-    "id": "Indonesian", "it": "Italian", "ja": "Japanese", "kk": "Kazakh", "ko": "Korean",
-    "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian", "ta": "Tamil",
-    "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu",
-    "vi": "Vietnamese", "yo": "Yoruba", "zh": "Chinese",
-    "lt": "Lithuanian", "pl": "Polish", "uk": "Ukrainian", "ro": "Romanian",  # XTREME-R additions
-}
-UDPOS_NOT_IN_XTREME = frozenset(("lt", "pl", "uk", "ro"))
+UDPOS_LANGS = ("af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi yo "
+               "zh lt pl uk wo ro").split()
+UDPOS_V27 = frozenset("lt pl uk wo ro".split())  # download_data.sh: `download_treebank xtreme-r`
 HUB_SPLIT = {"train": "train", "dev": "validation", "test": "test"}
 
 # -- local source: where each published file layout keeps a split ----------------------------
@@ -59,10 +54,12 @@ MNLI_LOCAL = Local("nli_jsonl", {
 })
 # WikiANN as published per language ({lang}/train), or XTREME's processed panx files
 PANX_LOCAL = Local("panx", {s: ("{lang}/{split}", "{split}-{lang}.tsv") for s in ("train", "dev", "test")})
-# one CoNLL-U file per language, or UD release folders: every treebank of the language, as XTREME
-# (by_language: the reader takes the language, whose UPOS precedence picks a multiword token's tag)
-UDPOS_LOCAL = Local("conllu", {s: ("{lang}/{split}.conllu", "UD_{name}*/*-ud-{split}.conllu")
-                               for s in ("train", "dev", "test")}, names=UDPOS_NAMES, by_language=True)
+# one CoNLL-U file per language, or a UD release: every treebank file whose name starts with the
+# language's ISO code and an underscore, joined in file-name order, as XTREME's download_data.sh
+# and utils_preprocess.py select and join them (by_language: the reader takes the language,
+# whose UPOS precedence picks a multiword token's tag)
+UDPOS_LOCAL = Local("conllu", {s: ("{lang}/{split}.conllu", "*/{lang}_*-ud-{split}.conllu")
+                               for s in ("train", "dev", "test")}, by_language=True)
 
 
 # -- synthetic source ------------------------------------------------------------------------
@@ -77,28 +74,39 @@ def _synthetic_tags(stream: str, scheme: str, split: str, lang: str, ctx: LoadCo
 
 # -- Hugging Face hub source: what each (split, language) reads (tasks.hub), then its rows ----
 
-def _hub_rows(ref: Hub, split: str, ctx: LoadContext):
+def _hub_rows(ref: Hub, split: str, ctx: LoadContext, columns: Sequence[str] = ()):
+    """A hub split's rows (capped at the split's size), checked to have the columns its loader
+    reads: a repository that changed its schema is one line, not a KeyError."""
     ds = hub.rows(ref, ctx.pins)
+    missing = [c for c in columns if c not in ds.column_names]
+    if missing:
+        raise DataError(f"{ref}: no column {', '.join(missing)} (it has {', '.join(ds.column_names)})")
     cap = ctx.sizes.get(split)
     return ds.select(range(min(cap, len(ds)))) if cap else ds
 
 
-def _label_names(ds, column: str) -> list[str]:
+def _label_names(ds, column: str, ref: Hub, labels: Sequence[str]) -> list[str]:
+    """The names of a class-label column, which must be the task's labels (in any order: rows
+    are mapped by name)."""
     feature = ds.features[column]
-    return list(getattr(feature, "feature", feature).names)
+    names = list(getattr(getattr(feature, "feature", feature), "names", None) or ())
+    if sorted(names) != sorted(labels):
+        raise DataError(f"{ref}: column {column} names {names or 'no classes'}; the task expects {list(labels)}")
+    return names
 
 
-def _hub_pairs(ref: Hub, a: str, b: str, split: str, ctx: LoadContext) -> list[Classification]:
-    ds = _hub_rows(ref, split, ctx)
-    names = _label_names(ds, "label")
+def _hub_pairs(ref: Hub, a: str, b: str, split: str, ctx: LoadContext,
+               labels: Sequence[str] = NLI_LABELS) -> list[Classification]:
+    ds = _hub_rows(ref, split, ctx, (a, b, "label"))
+    names = _label_names(ds, "label", ref, labels)
     # label -1 marks pairs without annotator consensus; the official setups drop them
     return [Classification(f"{split}-{i}", r[a], r[b], names[r["label"]])
             for i, r in enumerate(ds) if r["label"] >= 0]
 
 
-def _hub_tags(ref: Hub, tag_column: str, split: str, ctx: LoadContext) -> list[Tagging]:
-    ds = _hub_rows(ref, split, ctx)
-    names = _label_names(ds, tag_column)
+def _hub_tags(ref: Hub, tag_column: str, labels: Sequence[str], split: str, ctx: LoadContext) -> list[Tagging]:
+    ds = _hub_rows(ref, split, ctx, ("tokens", tag_column))
+    names = _label_names(ds, tag_column, ref, labels)
     return [Tagging(f"{split}-{i}", tuple(r["tokens"]), tuple(names[t] for t in r[tag_column]))
             for i, r in enumerate(ds)]
 
@@ -119,10 +127,8 @@ def panx_refs(split: str, lang: str) -> tuple[Hub, ...]:
     return (Hub("google/xtreme", f"PAN-X.{lang}", HUB_SPLIT[split]),)
 
 
-def udpos_refs(split: str, lang: str) -> tuple[Hub | Download, ...]:
-    if lang in UDPOS_NOT_IN_XTREME:  # XTREME-R's additions: the UD release XTREME itself reads
-        return (Download("ud-treebanks-v2.5"),)
-    return (Hub("google/xtreme", f"udpos.{UDPOS_NAMES[lang]}", HUB_SPLIT[split]),)
+def udpos_refs(split: str, lang: str) -> tuple[Download, ...]:
+    return (Download(f"ud-treebanks-v{'2.7' if lang in UDPOS_V27 else '2.5'}", part=f"{lang} {split}"),)
 
 
 def conll_refs(split: str, lang: str) -> tuple[Hub, ...]:
@@ -133,18 +139,20 @@ def _hub_pair_task(refs, split: str, lang: str, ctx: LoadContext) -> list[Classi
     return _hub_pairs(refs(split, lang)[0], "premise", "hypothesis", split, ctx)
 
 
-def _hub_tag_task(refs, column: str, split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
-    return _hub_tags(refs(split, lang)[0], column, split, ctx)
+def _hub_tag_task(refs, column: str, labels: Sequence[str], split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
+    return _hub_tags(refs(split, lang)[0], column, labels, split, ctx)
 
 
 def _hub_udpos(split: str, lang: str, ctx: LoadContext) -> list[Tagging]:
+    """The UD release's treebank files, read as the local layout reads a release (ISO-prefixed
+    files in file-name order, fused forms), so that hub and local give XTREME's sentences."""
     (ref,) = udpos_refs(split, lang)
-    if isinstance(ref, Hub):
-        return _hub_tags(ref, "pos_tags", split, ctx)
-    # the release's treebank folders, read as the local layout reads them (fused forms, as XTREME)
-    root = next(iter(hub.fetch(ref, ctx.pins).values()))
-    local = {"udpos": {"dir": str(Path(root) / "ud-treebanks-v2.5"), "files": {}}}
-    return tasks_local.load("udpos", split, lang, local, ctx.sizes.get(split, 0))
+    root = Path(next(iter(hub.fetch(ref, ctx.pins).values()))) / ref.name
+    local = {"udpos": {"dir": str(root), "files": {}}}
+    try:
+        return tasks_local.load("udpos", split, lang, local, ctx.sizes.get(split, 0))
+    except DataError as err:
+        raise DataError(f"{ref}: {err}") from None
 
 
 # -- the registry entries --------------------------------------------------------------------
@@ -159,14 +167,15 @@ register(TaskSpec(
 register(TaskSpec(
     name="panx", family="tagging", metric="seqeval_f1", labels=PANX_TAGS,
     languages=tuple(PANX_LANGS),
-    sources={"synthetic": partial(_synthetic_tags, "panx", "panx"), "hub": partial(_hub_tag_task, panx_refs, "ner_tags")},
+    sources={"synthetic": partial(_synthetic_tags, "panx", "panx"),
+             "hub": partial(_hub_tag_task, panx_refs, "ner_tags", PANX_TAGS)},
     hub=panx_refs,
     local=PANX_LOCAL,
     description="WikiANN (PAN-X): named entities PER/ORG/LOC, BIO tags",
 ))
 register(TaskSpec(
     name="udpos", family="tagging", metric="seqeval_f1", labels=UPOS,
-    languages=tuple(UDPOS_NAMES),
+    languages=tuple(UDPOS_LANGS),
     sources={"synthetic": partial(_synthetic_tags, "udpos", "upos"), "hub": _hub_udpos}, hub=udpos_refs,
     local=UDPOS_LOCAL,
     description="Universal Dependencies part-of-speech tags (UPOS)",
@@ -179,7 +188,7 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="conll2003", family="tagging", metric="seqeval_f1", labels=CONLL_TAGS, languages=("en",),
-    sources={"hub": partial(_hub_tag_task, conll_refs, "ner_tags")}, hub=conll_refs,
+    sources={"hub": partial(_hub_tag_task, conll_refs, "ner_tags", CONLL_TAGS)}, hub=conll_refs,
     description="CoNLL-2003 English NER (intermediate task of Phang et al. 2020)",
 ))
 # The synthetic stand-ins for the intermediate tasks: same families, own example streams.

@@ -1,7 +1,8 @@
 """The XTREME-R target tasks beyond XNLI, UD-POS and PAN-X (specs.py), and their English
-training sources: PAWS-X, XCOPA (<- COPA), XQuAD and MLQA (<- SQuAD v1.1), TyDiQA-GoldP,
-Tatoeba, LAReQA (XQuAD-R <- SQuAD v1.1 as sentences) and Mewsli-X (<- its Wikipedia pairs).
-Language lists are the benchmark's.
+training sources: XCOPA (<- COPA), XQuAD and MLQA (<- SQuAD v1.1), TyDiQA-GoldP, Tatoeba,
+LAReQA (XQuAD-R <- SQuAD v1.1 as sentences) and Mewsli-X (<- its Wikipedia pairs); and PAWS-X,
+an XTREME task that XTREME-R dropped (its evaluate.py scores it under XTREME only). Language
+lists are the benchmark's (evaluate.py XTREME_R_TASK2LANGS).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from ray_xr.tasks.specs import HUB_SPLIT, _hub_rows
 
 PAWSX_LANGS = ("en", "de", "es", "fr", "ja", "ko", "zh")
 XCOPA_LANGS = ("et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh")
-XQUAD_LANGS = ("en", "ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh")
+LAREQA_LANGS = ("en", "ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh")  # XQuAD-R's eleven
+XQUAD_LANGS = LAREQA_LANGS + ("ro",)  # XTREME-R adds Romanian (google/xquad; google/xtreme lacks it)
 MLQA_LANGS = ("en", "ar", "de", "es", "hi", "vi", "zh")
 TYDIQA_NAMES = {"en": "english", "ar": "arabic", "bn": "bengali", "fi": "finnish", "id": "indonesian",
                 "ko": "korean", "ru": "russian", "sw": "swahili", "te": "telugu"}
@@ -69,20 +71,22 @@ def squad_refs(split: str, lang: str) -> tuple[Hub, ...]:
     return (Hub("rajpurkar/squad", None, "train" if split == "train" else "validation"),)
 
 
-def hub_squad(split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
-    return squad_rows(_hub_rows(squad_refs(split, lang)[0], split, ctx))
-
-
 def xquad_refs(split: str, lang: str) -> tuple[Hub, ...]:
-    return squad_refs(split, lang) if split != "test" else (Hub("google/xtreme", f"XQuAD.{lang}", "validation"),)
+    if split != "test":
+        return squad_refs(split, lang)
+    return (Hub("google/xquad", "xquad.ro", "validation") if lang == "ro" else
+            Hub("google/xtreme", f"XQuAD.{lang}", "validation"),)
 
 
 def mlqa_refs(split: str, lang: str) -> tuple[Hub, ...]:
     return squad_refs(split, lang) if split == "train" else (Hub("google/xtreme", f"MLQA.{lang}.{lang}", HUB_SPLIT[split]),)
 
 
+SQUAD_COLUMNS = ("id", "question", "context", "answers")
+
+
 def _hub_squad_layout(refs, split: str, lang: str, ctx: LoadContext) -> list[SpanQA]:
-    return squad_rows(_hub_rows(refs(split, lang)[0], split, ctx))
+    return squad_rows(_hub_rows(refs(split, lang)[0], split, ctx, SQUAD_COLUMNS))
 
 
 def tydiqa_refs(split: str, lang: str) -> tuple[Hub, ...]:
@@ -110,8 +114,10 @@ def _hub_tatoeba(split: str, lang: str, ctx: LoadContext) -> list[RetrievalPair]
         paths = hub.fetch(ref, ctx.pins)
         pairs = cap(read_tatoeba(paths["query"], paths["target"]), ctx.sizes.get(split, 0))
         return [RetrievalPair(f"{split}-{i}", p.query, p.target) for i, p in enumerate(pairs)]
-    rows = _hub_rows(ref, split, ctx)
-    return [RetrievalPair(f"{split}-{i}", r["source_sentence"], r["target_sentence"]) for i, r in enumerate(rows)]
+    # google/xtreme's tatoeba rows keep each file line's newline (its xtreme.py reads `for row in f`)
+    rows = _hub_rows(ref, split, ctx, ("source_sentence", "target_sentence"))
+    return [RetrievalPair(f"{split}-{i}", r["source_sentence"].rstrip("\n"), r["target_sentence"].rstrip("\n"))
+            for i, r in enumerate(rows)]
 
 
 def pawsx_refs(split: str, lang: str) -> tuple[Hub, ...]:
@@ -120,7 +126,7 @@ def pawsx_refs(split: str, lang: str) -> tuple[Hub, ...]:
 
 def _hub_pawsx(split: str, lang: str, ctx: LoadContext) -> list[Classification]:
     # English training data; label is the string "0" or "1" in these configs
-    rows = _hub_rows(pawsx_refs(split, lang)[0], split, ctx)
+    rows = _hub_rows(pawsx_refs(split, lang)[0], split, ctx, ("sentence1", "sentence2", "label"))
     return [Classification(f"{split}-{i}", r["sentence1"], r["sentence2"], str(r["label"])) for i, r in enumerate(rows)]
 
 
@@ -129,7 +135,7 @@ def _squad_as_sentences(split: str, ctx: LoadContext) -> list[Example]:
     the sentences of every paragraph (sentence breaks inferred, as XTREME-R does)."""
 
     # read whole (an empty context has no cap): the cap counts questions, and the pool keeps every paragraph
-    rows = _hub_rows(squad_refs(split, "en")[0], split, LoadContext(pins=ctx.pins))
+    rows = _hub_rows(squad_refs(split, "en")[0], split, LoadContext(pins=ctx.pins), SQUAD_COLUMNS)
     paragraphs: dict[str, list] = {}
     for r in rows:  # the hub has a row per question; its paragraphs are the distinct contexts
         paragraphs.setdefault(r["context"], []).append((r["id"], r["question"], r["answers"]["answer_start"][0]))
@@ -143,11 +149,12 @@ def lareqa_refs(split: str, lang: str) -> tuple[Hub | Download, ...]:
 
 
 def _hub_lareqa(split: str, lang: str, ctx: LoadContext) -> list[Example]:
-    """Questions in `lang` ranking the answer sentences of all eleven XQuAD-R languages."""
+    """Questions in `lang` ranking the answer sentences of all eleven XQuAD-R languages. The
+    downloaded files have hashed names: each is read as the language it was fetched for."""
     if split != "test":
         return _squad_as_sentences(split, ctx)
     paths = hub.fetch(lareqa_refs(split, lang)[0], ctx.pins)
-    return cap([e for code in XQUAD_LANGS for e in read_squad_sentences(paths[code], language=lang)],
+    return cap([e for code in LAREQA_LANGS for e in read_squad_sentences(paths[code], language=lang, source=code)],
                ctx.sizes.get(split, 0))
 
 
@@ -173,7 +180,8 @@ def xcopa_refs(split: str, lang: str) -> tuple[Hub, ...]:
 
 
 def _hub_copa_layout(refs, split: str, lang: str, ctx: LoadContext) -> list[MultipleChoice]:
-    return copa_rows(_hub_rows(refs(split, lang)[0], split, ctx), split)
+    columns = ("idx", "premise", "question", "choice1", "choice2", "label")
+    return copa_rows(_hub_rows(refs(split, lang)[0], split, ctx, columns), split)
 
 
 register(TaskSpec(
@@ -181,7 +189,7 @@ register(TaskSpec(
     sources={"hub": _hub_pawsx}, hub=pawsx_refs,
     local=Local("pawsx_tsv", {"train": ("en/train.tsv",), "dev": ("{lang}/dev_2k.tsv", "{lang}/dev.tsv"),
                               "test": ("{lang}/test_2k.tsv", "{lang}/test.tsv")}),
-    description="PAWS-X: paraphrase identification (XTREME), trained on English PAWS",
+    description="PAWS-X: paraphrase identification (XTREME; not an XTREME-R task), trained on English PAWS",
 ))
 register(TaskSpec(
     name="copa", family="multiple_choice", metric="accuracy", labels=(), languages=("en",),
@@ -201,7 +209,7 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="squad", family="qa", metric="squad", labels=(), languages=("en",),
-    sources=_offline(synthetic.qa, "squad") | {"hub": hub_squad}, hub=squad_refs,
+    sources=_offline(synthetic.qa, "squad") | {"hub": partial(_hub_squad_layout, squad_refs)}, hub=squad_refs,
     local=Local("squad_json", {"train": ("train-v1.1.json",), "dev": ("dev-v1.1.json",),
                                "test": ("dev-v1.1.json",)}),
     dev_excludes=(("xquad", "en"),),  # XQuAD translates 240 paragraphs of SQuAD v1.1 dev
@@ -246,7 +254,7 @@ register(TaskSpec(
     description="Tatoeba: bitext retrieval (nearest English neighbour of each sentence), no training set",
 ))
 register(TaskSpec(
-    name="lareqa", family="ranking", metric="map@20", labels=(), languages=XQUAD_LANGS,
+    name="lareqa", family="ranking", metric="map@20", labels=(), languages=LAREQA_LANGS,
     sources={"synthetic": _synthetic_ranking, "hub": _hub_lareqa}, hub=lareqa_refs,
     # English training data: SQuAD v1.1 read as sentences; the test pool: every XQuAD-R file
     local=Local("squad_sentences", {
