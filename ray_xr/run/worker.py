@@ -194,7 +194,9 @@ def finetune(w: Worker, stage: Stage) -> dict:
                               train=True)
 
     def dev_score(m) -> float:
-        return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"], lang, options)[0]
+        # the module DDP wraps: a DDP forward may broadcast buffers, and a rank that gets no dev
+        # batch never joins that collective (an NCCL hang)
+        return score(w, unwrap(m), task, dev, tokenizer, phase["max_length"], phase["batch_size"], lang, options)[0]
 
     model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, None,
                                 dev_score if select else None)
@@ -336,7 +338,8 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
 
 
 def save_checkpoint(w: Worker, stage: Stage, model, opt, sched, at, best_state) -> None:
-    checkpoints.save(w.run.checkpoint_dir(stage.key), w.rank, w.barrier, unwrap(model), opt, sched, at, best_state)
+    checkpoints.save(w.run.checkpoint_dir(stage.key), w.rank, lambda value: gather(w, value), unwrap(model), opt, sched,
+                     at, best_state)
     if w.rank == 0:
         w.run.push_checkpoint(stage.key)  # to a bucket: what a restart on another node resumes
 
