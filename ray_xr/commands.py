@@ -23,7 +23,7 @@ def cmd_plan(args) -> int:
     p = plan.build(config.load(args.sweep))
     if args.cost:
         table = cost.gpu_table(args.gpu_table)
-        found = cost.estimate(p, args.gpu, table)
+        found = {**cost.estimate(p, args.gpu, table), "cheaper_layout": cost.cheaper_layout(p, args.gpu, table)}
         print(json.dumps(found) if args.json else cost.describe(p, found, table))
         return 0
     print(json.dumps(p.summary()) if args.json else plan.describe(p))

@@ -209,8 +209,8 @@ class Resources(Frozen):
         # Ray may place two ranks of one worker group on one GPU, and NCCL refuses a group whose
         # ranks share a device ("Duplicate GPU detected", ray-project/ray#48012)
         if self.use_gpu and self.workers > 1 and self.gpus_per_worker < 1:
-            raise ValueError(f"gpus_per_worker {self.gpus_per_worker:g} with workers {self.workers} may put two ranks of"
-                             " one NCCL group on one GPU, which NCCL refuses (\"Duplicate GPU detected\"); use"
+            raise ValueError(f"gpus_per_worker {self.gpus_per_worker:g} with workers {self.workers} may put two"
+                             " ranks of one NCCL group on one GPU, which NCCL refuses (\"Duplicate GPU detected\"); use"
                              " gpus_per_worker: 1, or workers: 1 to share GPUs between stages")
         return self
 
