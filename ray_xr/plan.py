@@ -43,7 +43,12 @@ class Stage:
     @property
     def trains(self) -> bool:
         return self.phase in ("intermediate", "target") or (
-            self.phase == "pretrain" and self.spec["model"] == EMBEDDED_MODEL)
+            self.phase == "pretrain" and (self.spec["model"] == EMBEDDED_MODEL or self.random_weights is not None))
+
+    @property
+    def random_weights(self) -> dict | None:
+        """A pretrain stage of `run --smoke --random-weights`: the architecture it builds untrained."""
+        return (self.spec.get("smoke") or {}).get("random_weights")
 
 
 @dataclass(frozen=True)
@@ -149,13 +154,16 @@ def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> 
 
 
 def _pretrain_spec(sweep: Sweep) -> dict:
-    # the library versions that change numbers enter here, and so every key downstream
+    # the library versions that change numbers enter here, and so every key downstream; so does
+    # a smoke run's block (absent otherwise, so that the keys of real runs stay as they were)
     libraries = library_versions(KEYED_LIBRARIES)
-    if sweep.model != EMBEDDED_MODEL:
-        return {"model": sweep.model, "libraries": libraries}
-    return {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json", exclude={"corpus_tasks"}),
+    smoke = {"smoke": sweep.smoke.model_dump(mode="json")} if sweep.smoke else {}
+    if sweep.model != EMBEDDED_MODEL and not (sweep.smoke and sweep.smoke.random_weights):
+        return {"model": sweep.model, "libraries": libraries, **smoke}
+    # the embedded model, or a hub architecture with random weights: both get their tokenizer here
+    return {"model": sweep.model, "embedded": sweep.embedded.model_dump(mode="json", exclude={"corpus_tasks"}),
             "corpus_seed": sweep.data.seed, "libraries": libraries, **_compute(sweep), "compile": sweep.resources.compile,
-            "corpus": {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}}
+            "corpus": {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}, **smoke}
 
 
 def _compute(sweep: Sweep) -> dict:

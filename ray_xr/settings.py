@@ -228,3 +228,13 @@ class MultiTask(Frozen):
 
     sampling: Literal["proportional", "temperature"] = "proportional"  # p_t ~ n_t, or n_t^(1/T)
     temperature: float = Field(2.0, ge=1)
+
+
+class Smoke(Frozen):
+    """What `ray-xr run --smoke` made of a sweep (ray_xr/smoke.py): part of the pretraining key,
+    so of every key, and the folder is `<name>-smoke`: a smoke run never mixes with the real one."""
+
+    steps: int = Field(ge=1)  # optimizer steps of each training stage (one epoch of that many batches)
+    examples: int = Field(ge=1)  # dev and test examples per (task, language)
+    # --random-weights: the model's architecture (config.json values), built untrained here
+    random_weights: dict[str, int | float | str | bool | None] | None = None
