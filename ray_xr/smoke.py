@@ -137,8 +137,14 @@ def table(plan, records: dict[str, dict], failures: list[str]) -> tuple[str, dic
                 rows.append(_row(f"  + its {len(evals[key])} evaluations", evals[key], params.get(key)))
     trial_errors = dict(f.split(": ", 1) for f in failures if ": " in f)
     group_of = {k: g.name for g in plan.groups for k in g.stages}
-    failed = [f"{s.label}: {trial_errors.get(group_of.get(s.key), 'did not finish')}"
-              for s in plan.stages.values() if s.key not in done and (s.trains or s.phase == "eval")]
+    why = {k: trial_errors.get(group_of.get(k), "did not finish") for k in plan.stages if k not in done}
+    failed = [f"{s.label}: {why[s.key]}" for s in plan.stages.values() if s.key in why and s.trains]
+    unevaluated: dict[str, list[str]] = {}  # a model's evaluations: one line for all of them
+    for s in plan.stages.values():
+        if s.key in why and s.phase == "eval":
+            unevaluated.setdefault(s.parent, []).append(s.key)
+    failed += [f"{len(keys)} evaluations of {plan.stages[parent].label}: {why[keys[0]]}"
+               for parent, keys in unevaluated.items()]
     header = ("stage", "node", "device", "precision", "workers", "seconds", "tokens/s", "peak memory", "MFU")
     lines = [[r["stage"], r["node"], r["device"], r["precision"], str(r["workers"]), f"{r['seconds']:.1f}",
               f"{r['tokens_per_s']:,}" if r["tokens_per_s"] else "-", f"{r['peak_memory_gib']:.2f} GiB",
