@@ -109,3 +109,9 @@ def test_the_table_estimates_mfu_on_a_gpu_and_names_each_failed_stage():
     evals = sum(s.phase == "eval" for s in p.stages.values())
     assert f"FAILED {evals} evaluations of {target.label}: OutOfMemoryError: CUDA out of memory" in text
     assert sum(line.startswith("FAILED") for line in text.splitlines()) == 2  # the stage, its evaluations
+
+
+def test_a_sweep_file_cannot_declare_itself_a_smoke_run(tmp_path):
+    path = write_sweep(tmp_path / "s.yaml", smoke={"steps": 3, "examples": 8})
+    with pytest.raises(config.SweepError, match="smoke: not a sweep key; `ray-xr run .* --smoke`"):
+        config.load(path)
