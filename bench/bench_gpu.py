@@ -3,7 +3,8 @@
 downloaded) through ray-xr's own families, batching and dual encoder, on one GPU:
 
 - training-step throughput of each head family at XTREME's lengths, fp32 vs bf16 autocast
-  (models.autocast, what `resources.precision: bf16` turns on), AdamW and clipping as train.py;
+  (models.autocast, what `resources.precision: bf16` turns on), AdamW and clipping as train.py,
+  and (on a GPU) the classification step compiled as `resources.compile: true` compiles it;
 - the ranking evaluation's encoding rate (RankingFamily.outputs, bf16), i.e. how long a
   Mewsli-X pool of ~1M entity descriptions takes to embed once per model;
 - one DDP (NCCL) step of the dual encoder, which runs the shared encoder twice per forward.
@@ -21,12 +22,12 @@ import torch
 import transformers
 
 from ray_xr.run.models import autocast
+from ray_xr.smoke import ARCHITECTURES
 from ray_xr.tasks.families import FAMILIES, Feature, collate
 from ray_xr.tasks.heads import SpanFeature
 from ray_xr.tasks.ranking import DualEncoder, PairFeature
 
-LARGE = dict(vocab_size=250002, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
-             intermediate_size=4096, max_position_embeddings=514, pad_token_id=1, type_vocab_size=1)
+LARGE = ARCHITECTURES["xlm-roberta-large"]  # the published config.json's values
 TINY = {**LARGE, "vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
         "intermediate_size": 64}
 
@@ -55,8 +56,11 @@ def model_for(family: str, config):
                                                                                    "num_labels": labels}))
 
 
-def train_rate(model, feats, device, precision: str, steps: int, ddp: bool = False, fused: bool = False) -> dict:
+def train_rate(model, feats, device, precision: str, steps: int, ddp: bool = False, fused: bool = False,
+               compile: bool = False) -> dict:
     model.to(device).train()
+    if compile:  # as resources.compile does (worker.train_loop); the 3 untimed steps compile it
+        model.compile()
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.index is not None
                                                           else None)
@@ -124,17 +128,20 @@ def main() -> None:
     runs = [("classification", 32, "fp32", False), ("classification", 32, "bf16", False),
             ("classification", 32, "bf16", True), ("classification", 128, "bf16", True), ("tagging", 32, "bf16", True),
             ("qa", 32, "bf16", True), ("ranking", 32, "bf16", True)]
-    for family, batch, precision, fused in runs:
+    # compiled (resources.compile): on GPUs only, inductor's CPU compile takes minutes
+    runs += [] if args.tiny else [("classification", 32, "bf16", True, True)]
+    for family, batch, precision, fused, *compiled in runs:
         torch.manual_seed(0)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         with device:  # initialised where it runs: 560M parameters initialise slowly on the CPU
             model = model_for(family, config)
         rate = train_rate(model, batches(family, batch, config.vocab_size, gen), device, precision, steps,
-                          fused=fused and device.type == "cuda")
+                          fused=fused and device.type == "cuda", compile=bool(compiled))
         if device.type == "cuda":
             rate["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
-        name = f"{family} batch {batch} {precision}" + (" fused AdamW" if fused else "")
+        name = (f"{family} batch {batch} {precision}" + (" fused AdamW" if fused else "")
+                + (" compiled" if compiled else ""))
         result["train"][name] = rate
         print(name, rate, flush=True)
         if device.type == "cuda":

@@ -6,7 +6,7 @@ module imports itself in a circle):
     cli, datatools            the `ray-xr` command; catches errors.RayXRError once
     run/                      driver (Tune), worker loop (Train), evaluation, aggregator actor
     report/                   results, tables, rendering, XTREME-R score, exports (no torch, no ray)
-    plan, cost                the stage graph and its keys; what it would cost on GPUs
+    plan, cost, smoke         the stage graph and its keys; what it would cost on GPUs; the smoke sweep
     config                    the typed sweep, checked against the registries below
     tasks/                    the task registry, data sources, families (torch only in families)
     noise/                    noise kinds and their engine (standard library only)

@@ -170,6 +170,12 @@ def parser() -> argparse.ArgumentParser:
                    help="run the finished stages of this phase again, and everything that depends on them"
                         " (repeatable)")
     p.add_argument("--locked", action="store_true", help=LOCKED)
+    p.add_argument("--smoke", action="store_true",
+                   help="every stage on a few examples and optimizer steps, into STORAGE/<name>-smoke; ends with a"
+                        " table of each stage's node, device, seconds, tokens/s, peak memory and MFU")
+    p.add_argument("--random-weights", action="store_true",
+                   help="--smoke only: build the model's architecture (xlm-roberta-base/large, or a folder's"
+                        " config.json) untrained, with a tokenizer trained here: no download")
     p.set_defaults(func=_sweep_command("cmd_run"))
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")

@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ray_xr import config, cost, datatools, plan
-from ray_xr.errors import DataError
+from ray_xr import config, cost, datatools, plan, smoke
+from ray_xr.errors import DataError, SweepError
 from ray_xr.storage import Bucket, is_uri
 from ray_xr.tasks import TASKS, hub, lock
 
@@ -23,7 +23,7 @@ def cmd_plan(args) -> int:
     p = plan.build(config.load(args.sweep))
     if args.cost:
         table = cost.gpu_table(args.gpu_table)
-        found = cost.estimate(p, args.gpu, table)
+        found = {**cost.estimate(p, args.gpu, table), "cheaper_layout": cost.cheaper_layout(p, args.gpu, table)}
         print(json.dumps(found) if args.json else cost.describe(p, found, table))
         return 0
     print(json.dumps(p.summary()) if args.json else plan.describe(p))
@@ -32,11 +32,15 @@ def cmd_plan(args) -> int:
 
 def cmd_run(args) -> int:
     sweep = config.load(args.sweep)  # validate before anything heavy starts
+    if args.random_weights and not args.smoke:  # never a "real" run of an untrained model
+        raise SweepError("--random-weights: only with --smoke (a run of untrained weights measures, it finds nothing)")
+    if args.smoke:
+        sweep = smoke.transform(sweep, args.random_weights)
     if is_uri(args.storage):  # before anything heavy: a bad scheme, option or endpoint is one line
         Bucket(args.storage).check()
     _check_dirs(sweep, args.sweep)
     p = plan.build(sweep)  # once: a full-scale plan takes a second
-    _require_hub(p, args.sweep)
+    _require_hub(p, args.sweep, model=not args.random_weights)
     if sweep.data.source != "synthetic" or sweep.data.local:
         # cheap: local files are read, hub splits resolved offline; fail before any training
         _check_data(p, args.sweep)

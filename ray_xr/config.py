@@ -17,12 +17,12 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from ray_xr.errors import NoiseError, SweepError, did_you_mean
 from ray_xr.noise import NOISE_FILES, NOISE_KINDS, NoiseResources, resource_file
 from ray_xr.settings import (Data, Embedded, Frozen, Heads, LocalFile, LocalTask, Lock, MultiTask, Noise, Phase,
-                             Resources, TrainNoise)
+                             Resources, Smoke, TrainNoise)
 from ray_xr.tasks import TASKS, local, lock, published
 
 EMBEDDED_MODEL = "embedded-tiny"
 __all__ = ["EMBEDDED_MODEL", "Data", "Embedded", "Heads", "LocalFile", "LocalTask", "Lock", "MultiTask", "Noise",
-           "Phase", "Resources", "Sweep", "TrainNoise", "load", "parse", "to_dict"]
+           "Phase", "Resources", "Smoke", "Sweep", "TrainNoise", "load", "parse", "to_dict"]
 
 
 class Sweep(Frozen):
@@ -43,6 +43,7 @@ class Sweep(Frozen):
     multitask: MultiTask = MultiTask()
     resources: Resources = Resources()
     lock: Lock | None = None  # SWEEP.lock.json beside the sweep file, read by load()
+    smoke: Smoke | None = None  # set by `ray-xr run --smoke` (smoke.py), never in a sweep file
 
     @model_validator(mode="after")
     def _check_grid(self) -> "Sweep":
@@ -289,6 +290,8 @@ def load(path: str | Path) -> Sweep:
     locked = lock.path_for(path)
     if isinstance(data, dict) and "lock" in data:  # one home for pins: the file data fetch writes
         raise SweepError(f"{path}: lock: not a sweep key; `ray-xr data fetch` writes the pins to {locked}")
+    if isinstance(data, dict) and "smoke" in data:
+        raise SweepError(f"{path}: smoke: not a sweep key; `ray-xr run {path} --smoke` runs a smoke test of it")
     if isinstance(data, dict) and locked.is_file():
         data = {**data, "lock": lock.read(locked)}
     return parse(data, str(path), path.parent)

@@ -108,19 +108,21 @@ def _forward_s(tokens: float, batches: float) -> float:
     return batches * FIXED_S["classification"] / 3 + tokens / MEASURED["encode_tokens_per_s"]
 
 
-def _training(stage: Stage, lang: str) -> tuple[float, float]:
+def _training(stage: Stage, lang: str, workers: int | None = None) -> tuple[float, float]:
     """(tokens, GPU-seconds on the measured GPU) of a training stage: its epochs over the
-    training set, and a dev pass per epoch when it selects on dev."""
+    training set, and a dev pass per epoch when it selects on dev; on `workers` GPUs (default:
+    the stage's own)."""
     spec, phase = stage.spec, stage.spec["training"]
+    workers = workers or spec["workers"]
     tokens = seconds = 0.0
     for task, setting in spec.get("tasks", {spec["task"]: spec}).items():
         grouped = phase.get("length_grouped", False) and "tasks" not in spec  # multi-task: its own batches
         length, seqs = _padded(task, phase["max_length"], setting.get("options", {}), grouped)
         n = _examples(task, "train", lang, setting["data"])
         steps = phase["epochs"] * math.ceil(n / phase["batch_size"])
-        per_gpu = phase["batch_size"] / spec["workers"] * seqs * length
+        per_gpu = phase["batch_size"] / workers * seqs * length
         tokens += phase["epochs"] * n * seqs * length
-        seconds += steps * spec["workers"] * (FIXED_S[get_task(task).family] + _S_PER_TOKEN * per_gpu)
+        seconds += steps * workers * (FIXED_S[get_task(task).family] + _S_PER_TOKEN * per_gpu)
         if "dev" in setting["data"]["sizes"]:  # dev batches are not length-grouped
             dev_length = _padded(task, phase["max_length"], setting.get("options", {}))[0]
             dev = phase["epochs"] * _examples(task, "dev", lang, setting["data"]) * seqs * dev_length
@@ -142,8 +144,9 @@ def _evaluation(stage: Stage, pools: set) -> tuple[float, float]:
     return tokens, _forward_s(tokens, math.ceil(tokens / (spec["batch_size"] * length)))
 
 
-def estimate(plan: Plan, gpu: str, table: dict[str, GPU]) -> dict:
-    """{"tokens": {phase, total}, "gpu_hours": {intermediate, target, eval, total}, "gpu", "usd"}."""
+def estimate(plan: Plan, gpu: str, table: dict[str, GPU], workers: int | None = None) -> dict:
+    """{"tokens": {phase, total}, "gpu_hours": {intermediate, target, eval, total}, "gpu", "usd"};
+    `workers`: GPUs per training stage instead of the sweep's."""
     if gpu not in table:
         raise SweepError(f"--gpu {gpu}: not in the GPU table; known: {', '.join(sorted(table))}")
     sweep = plan.sweep
@@ -155,7 +158,7 @@ def estimate(plan: Plan, gpu: str, table: dict[str, GPU]) -> dict:
         if stage.phase == "pretrain":
             continue  # a hub model comes pretrained; the embedded one trains in a minute on a CPU
         t, s = (_evaluation(stage, pools) if stage.phase == "eval"
-                else _training(stage, sweep.data.source_language))
+                else _training(stage, sweep.data.source_language, workers))
         tokens[stage.phase] += t
         seconds[stage.phase] += s
     hours = {p: seconds[p] * factor / table[gpu].speed / 3600 for p in PHASES}
@@ -163,6 +166,24 @@ def estimate(plan: Plan, gpu: str, table: dict[str, GPU]) -> dict:
     return {"tokens": {**{p: round(tokens[p]) for p in PHASES}, "total": round(sum(tokens.values()))},
             "gpu_hours": {p: round(h, 2) for p, h in hours.items()}, "gpu": gpu,
             "usd": round(hours["total"] * table[gpu].usd_per_hour, 2)}
+
+
+# tokens in one GPU's step below which its fixed time outweighs its time per token (~46k)
+SMALL_STEP_TOKENS = FIXED_S["classification"] / _S_PER_TOKEN
+
+
+def cheaper_layout(plan: Plan, gpu: str, table: dict[str, GPU]) -> dict | None:
+    """For a sweep whose training stages are data parallel at a small per-GPU batch (a step of
+    mostly fixed time: below SMALL_STEP_TOKENS), what one GPU a stage costs: the same global
+    batch, `workers` times the concurrency. None for any other sweep."""
+    res = plan.sweep.resources
+    phases = (plan.sweep.intermediate_training, plan.sweep.target_training)
+    per_gpu = max(p.batch_size / max(1, res.workers) * p.max_length for p in phases)
+    if res.workers <= 1 or per_gpu >= SMALL_STEP_TOKENS:
+        return None
+    one = estimate(plan, gpu, table, workers=1)
+    return {"workers": 1, "concurrency": res.concurrency * res.workers, "per_gpu_tokens": round(per_gpu),
+            "gpu_hours": one["gpu_hours"], "usd": one["usd"]}
 
 
 def describe(plan: Plan, found: dict, table: dict[str, GPU]) -> str:
@@ -175,6 +196,15 @@ def describe(plan: Plan, found: dict, table: dict[str, GPU]) -> str:
         hours = found["gpu_hours"][phase]
         lines.append(f"  {phase:13}{n:>8,}{found['tokens'][phase]:>18,}{hours:>12,.1f}"
                      f"{hours * gpu.usd_per_hour:>12,.0f}")
+    cheaper = found.get("cheaper_layout")
+    if cheaper:
+        res = plan.sweep.resources
+        lines.append(f"  cheaper layout: each of the {res.workers} GPUs of a stage computes at most"
+                     f" {cheaper['per_gpu_tokens']:,} tokens a step, mostly fixed time (below"
+                     f" {SMALL_STEP_TOKENS:,.0f}); one GPU a stage (workers: 1,"
+                     f" concurrency: {cheaper['concurrency']}, the same batches) would take"
+                     f" {cheaper['gpu_hours']['total']:,.1f} GPU-hours (${cheaper['usd']:,.0f}) instead of"
+                     f" {found['gpu_hours']['total']:,.1f}")
     model = plan.sweep.model
     if model not in MODEL_SCALE:
         lines.append(f"  note: step times are XLM-R large's; {model!r}"

@@ -44,7 +44,12 @@ class Stage:
     @property
     def trains(self) -> bool:
         return self.phase in ("intermediate", "target") or (
-            self.phase == "pretrain" and self.spec["model"] == EMBEDDED_MODEL)
+            self.phase == "pretrain" and (self.spec["model"] == EMBEDDED_MODEL or self.random_weights is not None))
+
+    @property
+    def random_weights(self) -> dict | None:
+        """A pretrain stage of `run --smoke --random-weights`: the architecture it builds untrained."""
+        return (self.spec.get("smoke") or {}).get("random_weights")
 
 
 @dataclass(frozen=True)
@@ -153,16 +158,19 @@ def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> 
 
 
 def _pretrain_spec(sweep: Sweep) -> dict:
-    # the library versions that change numbers enter here, and so every key downstream
+    # the library versions that change numbers enter here, and so every key downstream; so does
+    # a smoke run's block (absent otherwise, so that the keys of real runs stay as they were)
     libraries = library_versions(KEYED_LIBRARIES)
-    if sweep.model != EMBEDDED_MODEL:
+    smoke = {"smoke": sweep.smoke.model_dump(mode="json")} if sweep.smoke else {}
+    if sweep.model != EMBEDDED_MODEL and not (sweep.smoke and sweep.smoke.random_weights):
         # the commit a lock pins is the weights every stage starts from (absent: unpinned, the keys as before)
         model = sweep.lock.model if sweep.lock else None
         pinned = {"revision": model["revision"]} if model and model["name"] == sweep.model else {}
-        return {"model": sweep.model, **pinned, "libraries": libraries}
-    return {"model": EMBEDDED_MODEL, "embedded": sweep.embedded.model_dump(mode="json", exclude={"corpus_tasks"}),
+        return {"model": sweep.model, **pinned, "libraries": libraries, **smoke}
+    # the embedded model, or a hub architecture with random weights: both get their tokenizer here
+    return {"model": sweep.model, "embedded": sweep.embedded.model_dump(mode="json", exclude={"corpus_tasks"}),
             "corpus_seed": sweep.data.seed, "libraries": libraries, **_compute(sweep), "compile": sweep.resources.compile,
-            "corpus": {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}}
+            "corpus": {t: _data_spec(sweep, ("train",), t) for t in sweep.embedded.corpus_tasks}, **smoke}
 
 
 def _compute(sweep: Sweep) -> dict:

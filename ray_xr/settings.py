@@ -199,11 +199,21 @@ class Resources(Frozen):
     # also checkpoint every N optimizer steps within an epoch (0: at epoch ends only), for
     # epochs that last an hour; does not change the numbers, so not part of the keys
     checkpoint_every_steps: int = Field(0, ge=0)
-    # GPUs each worker asks Ray for: 0.5 puts two workers (of one stage or two) on a GPU, for
-    # models too small to fill one; not part of the keys (the same kernels run)
+    # GPUs each worker asks Ray for: with workers <= 1, 0.5 puts two stages on a GPU, for models
+    # too small to fill one; not part of the keys (the same kernels run)
     gpus_per_worker: float = Field(1.0, gt=0)
     # torch.compile the training model (kernels fused differently: part of the keys)
     compile: bool = False
+
+    @model_validator(mode="after")
+    def _one_gpu_per_rank(self) -> "Resources":
+        # Ray may place two ranks of one worker group on one GPU, and NCCL refuses a group whose
+        # ranks share a device ("Duplicate GPU detected", ray-project/ray#48012)
+        if self.use_gpu and self.workers > 1 and self.gpus_per_worker < 1:
+            raise ValueError(f"gpus_per_worker {self.gpus_per_worker:g} with workers {self.workers} may put two"
+                             " ranks of one NCCL group on one GPU, which NCCL refuses (\"Duplicate GPU detected\"); use"
+                             " gpus_per_worker: 1, or workers: 1 to share GPUs between stages")
+        return self
 
 
 class Heads(Frozen):
@@ -219,3 +229,13 @@ class MultiTask(Frozen):
 
     sampling: Literal["proportional", "temperature"] = "proportional"  # p_t ~ n_t, or n_t^(1/T)
     temperature: float = Field(2.0, ge=1)
+
+
+class Smoke(Frozen):
+    """What `ray-xr run --smoke` made of a sweep (ray_xr/smoke.py): part of the pretraining key,
+    so of every key, and the folder is `<name>-smoke`: a smoke run never mixes with the real one."""
+
+    steps: int = Field(ge=1)  # optimizer steps of each training stage (one epoch of that many batches)
+    examples: int = Field(ge=1)  # dev and test examples per (task, language)
+    # --random-weights: the model's architecture (config.json values), built untrained here
+    random_weights: dict[str, int | float | str | bool | None] | None = None

@@ -34,12 +34,19 @@ def test_tiny_sweep_is_valid_and_frozen():
     ({"targets": ["mnli"]}, "targets: task 'mnli' has no 'synthetic' data source"),
     ({"target_training": {"max_length": 512}}, "target_training.max_length exceeds embedded.max_positions"),
     ({"resources": {"workers": -1}}, "resources.workers: Input should be greater than or equal to 0"),
+    # two ranks of one NCCL group on one GPU: "Duplicate GPU detected" (ray-project/ray#48012)
+    ({"resources": {"workers": 2, "use_gpu": True, "gpus_per_worker": 0.5}},
+     "resources: gpus_per_worker 0.5 with workers 2 may put two ranks of one NCCL group on one GPU"),
 ])
 def test_mistakes_name_the_field(overrides, fragment):
     with pytest.raises(config.SweepError) as err:
         parse(**overrides)
     assert fragment in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_fraction_of_a_gpu_is_for_single_worker_stages():
+    assert parse(resources={"workers": 1, "use_gpu": True, "gpus_per_worker": 0.5}).resources.gpus_per_worker == 0.5
 
 
 def test_missing_name_is_reported():

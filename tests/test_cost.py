@@ -14,7 +14,7 @@ def test_cost_json_of_the_full_scale_sweeps(sweep):
     result = ray_xr("plan", f"sweeps/{sweep}.yaml", "--cost", "--json")
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
-    assert set(found) == {"tokens", "gpu_hours", "gpu", "usd"}
+    assert set(found) == {"tokens", "gpu_hours", "gpu", "usd", "cheaper_layout"}
     assert set(found["gpu_hours"]) == {"intermediate", "target", "eval", "total"}
     assert found["gpu"] == "h100"
     hours = found["gpu_hours"]
@@ -23,6 +23,32 @@ def test_cost_json_of_the_full_scale_sweeps(sweep):
     tokens = found["tokens"]
     assert tokens["total"] == sum(tokens[p] for p in ("intermediate", "target", "eval"))
     assert found["usd"] == pytest.approx(hours["total"] * cost.GPUS["h100"].usd_per_hour, rel=1e-3)
+
+
+def test_the_study_sweep_runs_a_stage_per_gpu_at_the_papers_batch_within_15_h200_hours():
+    found = json.loads(ray_xr("plan", "sweeps/nli_vs_ner.yaml", "--cost", "--gpu", "h200", "--json").stdout)
+    sweep = config.load(REPO / "sweeps" / "nli_vs_ner.yaml")
+    assert sweep.intermediate_training.batch_size == sweep.target_training.batch_size == 32  # Phang et al.
+    assert sweep.resources.workers == 1 and found["cheaper_layout"] is None
+    assert found["gpu_hours"]["total"] <= 15
+
+
+def test_data_parallel_stages_at_a_small_per_gpu_batch_are_told_the_cheaper_layout():
+    """phang2020 runs 4 GPUs a stage at batch 32: 8 examples (at most 3,072 tokens) per GPU, a
+    step of mostly fixed time; one GPU a stage computes the same batches for less."""
+    text = ray_xr("plan", "sweeps/phang2020.yaml", "--cost").stdout
+    found = json.loads(ray_xr("plan", "sweeps/phang2020.yaml", "--cost", "--json").stdout)
+    cheaper = found["cheaper_layout"]
+    assert cheaper["workers"] == 1 and cheaper["concurrency"] == 64 and cheaper["per_gpu_tokens"] == 3072
+    assert cheaper["gpu_hours"]["eval"] == found["gpu_hours"]["eval"]  # evaluation does not change
+    assert cheaper["gpu_hours"]["total"] < found["gpu_hours"]["total"] / 2
+    assert (f"would take {cheaper['gpu_hours']['total']:,.1f} GPU-hours (${cheaper['usd']:,.0f}) instead of"
+            f" {found['gpu_hours']['total']:,.1f}") in text
+    sweep = config.load(REPO / "sweeps" / "phang2020.yaml")
+    large = sweep.model_copy(update={"target_training": sweep.target_training.model_copy(update={"batch_size": 2048}),
+                                     "intermediate_training": sweep.intermediate_training.model_copy(
+                                         update={"batch_size": 2048})})
+    assert cost.cheaper_layout(plan.build(large), "h100", cost.GPUS) is None  # 512 x 128 tokens a GPU: no hint
 
 
 def test_the_model_is_seeded_with_the_measured_h200_figures():

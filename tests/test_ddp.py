@@ -1,7 +1,7 @@
 """Data parallelism: every family trained and evaluated by 2 Ray Train workers (gloo, 1 thread
 each), with accumulated, length-grouped micro-batches, and the 2-worker evaluations (the
 model-aware attack too, in a run of its own on the same models) equal a 1-worker evaluation of
-the same models exactly."""
+the same models exactly. The dev sets (4 examples, batches of 8) give rank 1 no dev batch."""
 from __future__ import annotations
 
 import json
@@ -14,9 +14,11 @@ from ray_xr import config
 from ray_xr.noise import NoiseResources
 from ray_xr.plan import Stage
 from ray_xr.run.evaluate import score, target_model
+from ray_xr.run.models import load_task_model, load_tokenizer
 from ray_xr.run.worker import Worker
 from ray_xr.stages import RunDir
 from ray_xr.tasks import get_task
+from ray_xr.tasks.families import FAMILIES
 from ray_xr.tasks.load import load_split, noisy
 from tests.conftest import ray_xr, write_sweep
 
@@ -27,8 +29,9 @@ TEST_SIZE = 21  # odd, and not a multiple of the batch size: shards of unequal l
 
 # micro-batches of 8 (4 a worker) accumulated to 16 a step (all-reduced on the second only)
 PHASE = {"epochs": 1, "batch_size": 8, "effective_batch_size": 16, "max_length": 48, "length_grouped": True}
+DEV_SIZE = 4  # one dev batch (of batch_size 8): rank 0 scores it, rank 1 has none
 SETTINGS = dict(name="ddp", intermediate=["none"],
-                data={"source": "synthetic", "train_size": 48, "dev_size": 12, "test_size": TEST_SIZE},
+                data={"source": "synthetic", "train_size": 48, "dev_size": DEV_SIZE, "test_size": TEST_SIZE},
                 target_training=PHASE, resources={"workers": 2, "cpus_per_worker": 1})
 
 
@@ -81,6 +84,33 @@ def test_two_worker_evaluation_equals_one_worker_evaluation_exactly(two_worker_r
             assert value == record["metrics"]["result"]["value"], record["label"]
             checked.add(task.family)
         assert checked == set(TARGETS.values())
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_a_rank_without_a_dev_batch_finishes_with_the_score_of_one_worker(two_worker_run):
+    """Model selection scores the dev set on the module inside DDP: a DDP forward broadcasts
+    buffers, which a rank without a dev batch never joins (it hung before). Each recorded dev
+    score is what one worker scores with the saved model."""
+    sweep, run_dir = two_worker_run
+    run = RunDir(run_dir)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        w = Worker(run, sweep, aggregator="", rank=0, world=1, device=torch.device("cpu"))
+        scored = set()
+        for record in stage_records(run_dir):
+            if record["phase"] != "target" or "dev_score" not in record["metrics"]:
+                continue
+            spec, task, phase = record["spec"], get_task(record["spec"]["task"]), record["spec"]["training"]
+            source = run.model_dir(record["key"])
+            model = load_task_model(source, FAMILIES[task.family].auto_class, None)
+            dev = load_split(task.name, "dev", "en", spec["data"])
+            value, _ = score(w, model, task, dev, load_tokenizer(source), phase["max_length"], phase["batch_size"],
+                             "en", spec["options"])
+            assert value == record["metrics"]["dev_score"], record["label"]
+            scored.add(task.name)
+        assert "xnli" in scored and DEV_SIZE < PHASE["batch_size"]  # one batch, on rank 0 only
     finally:
         torch.set_num_threads(threads)
 

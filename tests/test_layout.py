@@ -19,7 +19,7 @@ LAYERS = (
     {"ray_xr.noise"},
     {"ray_xr.tasks"},
     {"ray_xr.config", "ray_xr.settings"},
-    {"ray_xr.plan", "ray_xr.progress", "ray_xr.cost"},
+    {"ray_xr.plan", "ray_xr.progress", "ray_xr.cost", "ray_xr.smoke"},
     {"ray_xr.report"},
     {"ray_xr.run"},
     {"ray_xr.cli", "ray_xr.commands", "ray_xr.datatools", "ray_xr.noisetools"},

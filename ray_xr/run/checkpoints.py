@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+from safetensors.torch import save as save_bytes
 
 from ray_xr.stages import write_json
 
@@ -68,14 +69,19 @@ def rng_state() -> dict[str, torch.Tensor]:
     return out
 
 
-def save(folder: Path, rank: int, barrier, model, opt, sched, position: Position, best_state: dict | None) -> None:
-    """Every rank writes its random state, rank 0 the rest; collective (`barrier` syncs ranks)."""
-    name = f"e{position.epoch}-s{position.step}"
-    tmp = folder / f".tmp-{name}"
-    tmp.mkdir(parents=True, exist_ok=True)
-    save_file(rng_state(), tmp / f"rng-{rank}.safetensors")
-    barrier()
+def save(folder: Path, rank: int, gather, model, opt, sched, position: Position, best_state: dict | None) -> None:
+    """Rank 0 writes the checkpoint, with every rank's random state; collective (`gather(value)`:
+    every rank's value, in rank order). The states travel to rank 0 rather than each rank
+    writing its own: ranks on other nodes have folders of their own (a bucket run's node caches),
+    and only rank 0's goes to the run folder."""
+    states = gather(save_bytes(rng_state()))
     if rank == 0:
+        name = f"e{position.epoch}-s{position.step}"
+        tmp = folder / f".tmp-{name}"
+        shutil.rmtree(tmp, ignore_errors=True)  # left by an attempt that died while writing it
+        tmp.mkdir(parents=True)
+        for r, state in enumerate(states):
+            (tmp / f"rng-{r}.safetensors").write_bytes(state)
         save_file(_tensors(model.state_dict()), tmp / "model.safetensors")
         tensors, plain = _split_optimizer(opt.state_dict())
         save_file(tensors, tmp / "optimizer.safetensors")
@@ -89,7 +95,7 @@ def save(folder: Path, rank: int, barrier, model, opt, sched, position: Position
         for old in folder.iterdir():
             if old.is_dir() and old.name != name:
                 shutil.rmtree(old, ignore_errors=True)
-    barrier()
+    gather(None)  # no rank goes on before the checkpoint is complete
 
 
 def load(folder: Path, rank: int, model, opt, sched) -> tuple[Position, dict | None] | None:

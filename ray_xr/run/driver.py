@@ -29,6 +29,7 @@ from ray_xr.run import schedule
 from ray_xr.run.probe import probe_storage
 from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, Aggregator, records_of
 from ray_xr.plan import Plan
+from ray_xr.smoke import table as smoke_table
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
 from ray_xr.run.schedule import Dependencies
@@ -210,6 +211,10 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
     run_dir.write_json("timing.json", timed)
     log(f"ray-xr: report written to {path} ({timed['wall_s']:.0f} s, of which {timed['fixed_overhead_s']:.0f} s"
         f" with no stage computing: {100 * timed['fixed_overhead_share']:.0f}%; {run_dir.show('timing.json')})")
+    if sweep.smoke:  # what every stage cost: the reason for a smoke run
+        text, rows = smoke_table(plan, found, failures)
+        run_dir.write_json("smoke.json", rows)
+        log(f"{text}\n(also in {run_dir.show('smoke.json')})")
     if failures:
         _log_failures(plan, run_dir, failures, log)
         return 1

@@ -45,7 +45,7 @@ def predict(w, model, family, feats, pad_id: int, batch_size: int, options: dict
     for idx in batches[w.rank::w.world]:
         batch = {k: v.to(w.device) for k, v in collate([feats[i] for i in idx], pad_id).items()
                  if k in ("input_ids", "attention_mask")}
-        with autocast(w.device, w.precision):
+        with w.meter.forward(int(batch["attention_mask"].sum())), autocast(w.device, w.precision):
             out.update(zip(idx, family.outputs(model, batch, **options)))
     if w.world > 1:
         shards = [None] * w.world
@@ -73,7 +73,7 @@ def score(w, model, task: TaskSpec, examples, tokenizer, max_length: int, batch_
 def model_source(run, key: str) -> str:
     """Where a stage's model lives: its folder, or the hub name of an untrained pretrained model."""
     spec = run.read_stage(key)["spec"]
-    if spec.get("model", EMBEDDED_MODEL) != EMBEDDED_MODEL:
+    if spec.get("model", EMBEDDED_MODEL) != EMBEDDED_MODEL and not (spec.get("smoke") or {}).get("random_weights"):
         return pretrained(spec["model"], spec.get("revision"))
     return str(run.fetch_model(key))
 

@@ -54,6 +54,13 @@ def new_masked_lm(emb: dict, tokenizer) -> "SparseMaskedLM":
     return SparseMaskedLM(AutoModelForMaskedLM.from_config(config))
 
 
+def new_encoder(architecture: dict, device: torch.device):
+    """An XLM-R encoder of this architecture (config.json values) with random weights, initialised
+    where it runs (560M parameters initialise slowly on a CPU)."""
+    with device:
+        return transformers.AutoModel.from_config(XLMRobertaConfig(**architecture), add_pooling_layer=False)
+
+
 class SparseMaskedLM(torch.nn.Module):
     """Masked LM that runs the vocabulary projection on the masked positions only.
 

@@ -28,12 +28,13 @@ from ray_xr import config
 from ray_xr.config import Sweep
 from ray_xr.data import cache, synthetic
 from ray_xr.run import batching, checkpoints, multitask
+from ray_xr.run.meter import Meter, non_embedding_params
 from ray_xr.tasks.load import data_sources, load_split, noise_resources, noisy, realised_rate
 from ray_xr.data.examples import Text
 from ray_xr.data.examples import texts as example_texts
 from ray_xr.run.evaluate import evaluate_stage, model_source, score
-from ray_xr.run.models import (autocast, load_task_model, load_tokenizer, new_masked_lm, save_encoder, save_model,
-                           train_tokenizer, unwrap)
+from ray_xr.run.models import (autocast, load_task_model, load_tokenizer, new_encoder, new_masked_lm, save_encoder,
+                               save_model, train_tokenizer, unwrap)
 from ray_xr.run.multitask import MultiTaskModel, TaskFeature
 from ray_xr.plan import Stage
 from ray_xr.stages import RunDir
@@ -50,6 +51,7 @@ class Worker:
     world: int
     device: torch.device
     held: dict = field(default_factory=dict)  # the last trained/loaded target model, for its evaluations
+    meter: Meter = field(default_factory=Meter)  # the stage's `compute` record (run/meter.py)
     report: Callable = ray.train.report  # [ray] epoch metrics (and a checkpoint) to Ray Train
     prepare: Callable = ray.train.torch.prepare_model  # [ray] device placement + DDP
 
@@ -101,6 +103,7 @@ def run_stages(loop: dict, rank: int, world: int, device: torch.device, **calls)
         torch.backends.cudnn.benchmark = False
     w = Worker(RunDir(loop["run_dir"]), sweep, loop["aggregator"], rank, world, device, **calls)
     node = ray.get_runtime_context().get_node_id()  # [ray] recorded with each stage
+    node_ip = ray.util.get_node_ip_address()  # [ray]
     for raw in loop["stages"]:
         stage = Stage(**raw)
         if w.run.is_done(stage.key):
@@ -109,8 +112,10 @@ def run_stages(loop: dict, rank: int, world: int, device: torch.device, **calls)
         started = time.time()
         if w.rank == 0:
             w.run.write_stage(stage, "running", w.resolved, started=started, node=node)
+        w.meter.begin(w.device)
         metrics = RUNNERS[stage.phase](w, stage)
         metrics |= data_sources(stage.spec, sweep.data.source_language)  # hub commits and checksums read
+        metrics["compute"] = w.meter.record(w.device, w.precision, w.world, node_ip, lambda v: gather(w, v))
         if w.rank == 0:
             w.run.write_stage(stage, "done", w.resolved, metrics, started, node)
             w.run.clear_checkpoint(stage.key)  # the stage's result is on disk: nothing to resume
@@ -133,7 +138,8 @@ def derived_seed(*parts: object) -> int:
 
 def pretrain(w: Worker, stage: Stage) -> dict:
     """Phase (i) for the embedded model: a tokenizer and a tiny masked LM on the synthetic corpus
-    (and the English training text of the sweep's embedded.corpus_tasks)."""
+    (and the English training text of the sweep's embedded.corpus_tasks). With `run --smoke
+    --random-weights`, the same tokenizer and the hub model's architecture, untrained."""
     emb, out = stage.spec["embedded"], w.run.model_dir(stage.key)
     texts = [t for lang in synthetic.LANGUAGES
              for t in synthetic.corpus(lang, emb["corpus_per_language"], stage.spec["corpus_seed"])]
@@ -146,6 +152,12 @@ def pretrain(w: Worker, stage: Stage) -> dict:
         w.run.push(tok_dir)  # to a bucket, for workers on other nodes
     w.barrier()
     tokenizer = load_tokenizer(w.run.fetch(tok_dir))
+    if stage.random_weights is not None:
+        torch.manual_seed(derived_seed(emb["seed"], "random-weights"))
+        model = new_encoder(stage.random_weights, w.device)
+        if w.rank == 0:
+            save_encoder(model, tokenizer, out)
+        return {"random_weights": True, "non_embedding_params": non_embedding_params(model)}
     phase = emb["train"]
     torch.manual_seed(derived_seed(emb["seed"], "pretrain"))
     model = new_masked_lm(emb, tokenizer)
@@ -194,7 +206,9 @@ def finetune(w: Worker, stage: Stage) -> dict:
                               train=True)
 
     def dev_score(m) -> float:
-        return score(w, m, task, dev, tokenizer, phase["max_length"], phase["batch_size"], lang, options)[0]
+        # the module DDP wraps: a DDP forward may broadcast buffers, and a rank that gets no dev
+        # batch never joins that collective (an NCCL hang)
+        return score(w, unwrap(m), task, dev, tokenizer, phase["max_length"], phase["batch_size"], lang, options)[0]
 
     model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, None,
                                 dev_score if select else None)
@@ -287,6 +301,7 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
     seed = derived_seed(stage.key, "order")
     # a checkpoint written after the last epoch resumes straight to the end: its metrics say so too
     metrics: dict = {**at.extra, **resumed}
+    params = non_embedding_params(unwrap(model))  # for the smoke table's MFU
     for epoch in range(at.epoch, phase["epochs"]):
         model.train()
         t0 = time.perf_counter()
@@ -318,7 +333,8 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
                    "loss": at.loss_sum / (steps_per_epoch * accumulation), "tokens_per_s": at.tokens * w.world / seconds,
                    "tokens_per_s_per_worker": [round(t / s) for t, _, s in counts],
                    "padding_ratio": 1 - sum(c[0] for c in counts) / max(1, sum(c[1] for c in counts)),
-                   "accumulation": accumulation, "train_seconds": seconds, **resumed}
+                   "accumulation": accumulation, "train_seconds": seconds, "non_embedding_params": params,
+                   **resumed}
         if dev_score is not None:
             metrics["dev_score"] = dev_score(model)
             if at.best is None or metrics["dev_score"] > at.best:
@@ -336,7 +352,8 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
 
 
 def save_checkpoint(w: Worker, stage: Stage, model, opt, sched, at, best_state) -> None:
-    checkpoints.save(w.run.checkpoint_dir(stage.key), w.rank, w.barrier, unwrap(model), opt, sched, at, best_state)
+    checkpoints.save(w.run.checkpoint_dir(stage.key), w.rank, lambda value: gather(w, value), unwrap(model), opt, sched,
+                     at, best_state)
     if w.rank == 0:
         w.run.push_checkpoint(stage.key)  # to a bucket: what a restart on another node resumes
 
