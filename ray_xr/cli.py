@@ -170,6 +170,8 @@ def parser() -> argparse.ArgumentParser:
                    help="run the finished stages of this phase again, and everything that depends on them"
                         " (repeatable)")
     p.add_argument("--locked", action="store_true", help=LOCKED)
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also print each epoch and evaluation (the workers' lines), Ray's and the whole report")
     p.set_defaults(func=_sweep_command("cmd_run"))
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")

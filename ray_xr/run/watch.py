@@ -1,0 +1,71 @@
+"""The terminal view of a run while its trials go: one line of progress.line (stages done of each
+phase, running and interrupted ones, the tokens per second of the running training stages,
+the time left) with the time since the run began, read from the run folder.
+
+In a terminal the line is redrawn in place every POLL_S; into a file or a pipe (a log, CI) a
+new line is written when the stages' states change, at most every QUIET_S and at least every
+HEARTBEAT_S, so that a log of a whole run stays a few dozen lines.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+
+from ray_xr import progress
+from ray_xr.errors import RayXRError
+from ray_xr.plan import Plan
+from ray_xr.stages import RunDir
+
+POLL_S = 2.0
+QUIET_S = 20.0
+HEARTBEAT_S = 300.0
+
+
+class Watch:
+    def __init__(self, run: RunDir, p: Plan, out=None):
+        self.run, self.plan = run, p
+        self.began = progress.driver(run).get("started") or time.time()
+        self.out = out or sys.stdout
+        self.tty = self.out.isatty()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="ray-xr-watch", daemon=True)
+        self.shown, self.shown_at, self.drawn = None, 0.0, False
+
+    def __enter__(self) -> "Watch":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        if self.drawn:  # the line redrawn in place ends where the next output starts
+            self.out.write("\n")
+            self.out.flush()
+
+    def _loop(self) -> None:
+        while not self.stop.wait(POLL_S):
+            try:
+                self.show(self.view())
+            except (OSError, ValueError, KeyError, RayXRError):  # a file read mid-write: the next look sees it whole
+                continue
+
+    def view(self) -> tuple[str, str]:
+        """(the line, what it says without the clock and the time left: a change is worth a line)."""
+        found = progress.status(self.run, p=self.plan)
+        speeds = progress.rates(self.run, self.run.records(), since=found["run"].get("started") or self.began)
+        counts = str([(ph, c["done"], c["running"]) for ph, c in found["phases"].items()])
+        elapsed = int(time.time() - self.began)
+        return f"ray-xr: {elapsed // 60}:{elapsed % 60:02d} {progress.line(found, speeds)}", counts
+
+    def show(self, view: tuple[str, str]) -> None:
+        text, counts = view
+        now = time.monotonic()
+        if self.tty:
+            self.out.write("\r\033[K" + text[:shutil.get_terminal_size().columns - 1])  # one row, redrawn
+            self.drawn = True
+        elif (counts != self.shown and now - self.shown_at >= QUIET_S) or now - self.shown_at >= HEARTBEAT_S:
+            self.out.write(text + "\n")
+            self.shown, self.shown_at = counts, now
+        self.out.flush()
