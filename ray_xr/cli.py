@@ -180,7 +180,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("status", help="stages done / running / failed / to do per phase and the time left, without Ray")
     p.add_argument("run_dir")
-    p.add_argument("--json", action="store_true", help='{"phases": {phase: {done, running, failed, todo, total}}, "eta_s"}')
+    p.add_argument("--json", action="store_true",
+                   help='{"phases": {phase: {done, running, interrupted, failed, todo, total}}, "eta_s", "run"}')
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("export", help="copy one chain's clean test predictions into the XTREME submission layout")
     p.add_argument("run_dir")

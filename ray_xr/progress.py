@@ -161,8 +161,8 @@ def run_line(run: dict) -> str:
 
 def table(found: dict) -> str:
     header = f"{'phase':<14}{'done':>6}{'running':>9}{'interrupted':>13}{'failed':>8}{'to do':>7}{'total':>7}"
-    rows = [f"{ph:<14}{c['done']:>6}{c['running']:>9}{c['interrupted']:>13}{c['failed']:>8}{c['todo']:>7}{c['total']:>7}"
-            for ph, c in found["phases"].items()]
+    rows = [f"{ph:<14}{c['done']:>6}{c['running']:>9}{c['interrupted']:>13}{c['failed']:>8}{c['todo']:>7}"
+            f"{c['total']:>7}" for ph, c in found["phases"].items()]
     eta, run = found["eta_s"], found["run"]
     if eta is None and run["state"] not in ("running", "unknown"):
         left = "none: no run is going"

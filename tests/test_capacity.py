@@ -20,7 +20,8 @@ def gpus_here() -> int:
 @pytest.mark.parametrize("resources, asked", [
     # one GPU per worker, one worker more than this machine has GPUs
     (lambda: {"workers": gpus_here() + 1, "use_gpu": True}, "x (1 CPU, 1 GPU)"),
-    (lambda: {"workers": 1, "cpus_per_worker": (os.cpu_count() or 1) + 1}, f"1 worker x ({(os.cpu_count() or 1) + 1} CPU)"),
+    (lambda: {"workers": 1, "cpus_per_worker": (os.cpu_count() or 1) + 1},
+     f"1 worker x ({(os.cpu_count() or 1) + 1} CPU)"),
     (lambda: {"workers": 0, "cpus_per_worker": (os.cpu_count() or 1) + 1}, "a trial process on the head node with"),
 ])
 def test_more_than_this_machine_has_ends_in_one_line_before_ray_starts(tmp_path, resources, asked):

@@ -110,7 +110,8 @@ def test_a_dead_driver_interrupts_its_running_stages(run):
         assert found["phases"]["target"]["interrupted"] == 1 and found["phases"]["target"]["running"] == 0, driver
         assert found["eta_s"] is None and not found["stale"]
     assert found["run"]["state"] == "interrupted"
-    assert "run: interrupted at " in progress.table(found) and "time left: none: no run is going" in progress.table(found)
+    table = progress.table(found)
+    assert "run: interrupted at " in table and "time left: none: no run is going" in table
 
 
 def test_a_running_record_from_before_this_run_began_is_interrupted(run):

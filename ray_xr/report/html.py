@@ -27,7 +27,8 @@ linear-gradient(to left,#fff 40%,#fff0) right/1.5rem 100% no-repeat local,
 radial-gradient(farthest-side at 0 50%,#0004,#0000) left/.8rem 100% no-repeat scroll,
 radial-gradient(farthest-side at 100% 50%,#0004,#0000) right/.8rem 100% no-repeat scroll}
 .wide::-webkit-scrollbar{height:.6rem}.wide::-webkit-scrollbar-thumb{background:#aaa;border-radius:.3rem}
-.wide::-webkit-scrollbar-track{background:#f0f0f0}.headline{background:#f0f6ff;border-left:4px solid #2b6cb0;padding:.6rem 1rem}
+.wide::-webkit-scrollbar-track{background:#f0f0f0}
+.headline{background:#f0f6ff;border-left:4px solid #2b6cb0;padding:.6rem 1rem}
 img{max-width:100%;margin:.5rem 1rem .5rem 0;border:1px solid #eee}.figs{display:flex;flex-wrap:wrap}
 """
 # Sort a table by the clicked column: numbers (data-v) numerically, otherwise as text.
