@@ -4,7 +4,8 @@ the time left) with the time since the run began, read from the run folder.
 
 In a terminal the line is redrawn in place every POLL_S; into a file or a pipe (a log, CI) a
 new line is written when the stages' states change, at most every QUIET_S and at least every
-HEARTBEAT_S, so that a log of a whole run stays a few dozen lines.
+HEARTBEAT_S, so that a log of a whole run stays a few dozen lines. Each look reads every stage
+record (from a bucket, what changed since the last look), hence no more often than that.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ray_xr.errors import RayXRError
 from ray_xr.plan import Plan
 from ray_xr.stages import RunDir
 
-POLL_S = 2.0
+POLL_S = 5.0
 QUIET_S = 20.0
 HEARTBEAT_S = 300.0
 
@@ -45,7 +46,7 @@ class Watch:
             self.out.flush()
 
     def _loop(self) -> None:
-        while not self.stop.wait(POLL_S):
+        while not self.stop.wait(POLL_S if self.tty else QUIET_S):
             try:
                 self.show(self.view())
             except (OSError, ValueError, KeyError, RayXRError):  # a file read mid-write: the next look sees it whole
