@@ -2,6 +2,7 @@
 whether its run is going, from driver.json. (A real run interrupted by Ctrl-C: test_interrupt.)"""
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -151,3 +152,39 @@ def test_the_running_stages_speed_comes_from_their_last_checkpoint(run):
                 {"position": {"epoch": 1, "extra": {"epoch": 1, "tokens_per_s": speed}}}))
     assert progress.rates(run_dir, run_dir.records()) == {"target": 3500.0}
     assert progress.rates(run_dir, run_dir.records(), since=started + 1) == {}  # begun before this run
+
+
+class Screen(io.StringIO):
+    def __init__(self, tty: bool):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_the_run_shows_one_line_redrawn_in_a_terminal_and_few_lines_in_a_log(run, tty):
+    """`ray-xr run`'s view (run/watch.py): in a terminal one line, redrawn in place; into a log a
+    line only when a stage changed state and the last line is QUIET_S old."""
+    from ray_xr.run import watch
+
+    run_dir, p = run
+    driver_record(run_dir, os.getpid(), time.time())
+    screen = Screen(tty)
+    view = watch.Watch(run_dir, p, out=screen)
+    view.show(view.view())
+    view.show(view.view())  # nothing changed
+    target = next(s for s in p.stages.values() if s.phase == "target")
+    mark(run_dir, target, "running", time.time())
+    view.show(view.view())  # a change, but the last line is new
+    if tty:
+        frames = screen.getvalue().split("\r\033[K")[1:]
+        assert len(frames) == 3 and "\n" not in screen.getvalue()
+        assert frames[-1].startswith("ray-xr: 0:") and "target 0/9 (1 running)" in frames[-1]
+        return
+    assert screen.getvalue().count("\n") == 1 and "target 0/9," in screen.getvalue()
+    view.shown_at -= watch.QUIET_S
+    view.show(view.view())
+    lines = screen.getvalue().splitlines()
+    assert len(lines) == 2 and "target 0/9 (1 running)" in lines[1]
