@@ -31,7 +31,7 @@ from ray_xr.run import capacity, schedule
 from ray_xr.run.capacity import HEAD_RESOURCE
 from ray_xr.run.probe import probe_storage
 from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, Aggregator, records_of
-from ray_xr.run.watch import Watch
+from ray_xr.run.watch import Watch, log_headline, log_unfinished
 from ray_xr.plan import Plan
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
@@ -180,7 +180,7 @@ def run(plan: Plan, storage: str, address: str | None, rerun: tuple[str, ...] = 
         return code
     except KeyboardInterrupt:
         how = "interrupted"
-        _log_unfinished(plan, run_dir, log)
+        log_unfinished(plan, run_dir, log)
         raise
     finally:
         run_dir.write_json(progress.DRIVER, {**began, "ended": time.time(), "exit": how})
@@ -221,7 +221,7 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
             aggregator = Aggregator(*args)
             path, markdown = aggregator.write_report(final=True), aggregator.markdown()
     report_s = time.time() - reported
-    log(markdown) if verbose else _log_headline(run_dir, log)
+    log(markdown) if verbose else log_headline(run_dir, log)
     found = run_dir.records()
     records = [found[k] for k in plan.stages if k in found]
     timed = schedule.timing(started, time.time(), cluster_s, report_s, records,
@@ -273,30 +273,7 @@ def _force_rerun(plan: Plan, run: RunDir, phases: tuple[str, ...], log) -> None:
 
 def _log_failures(plan: Plan, run: RunDir, failures: list[str], log) -> None:
     log("ray-xr: failed trials:\n  " + "\n  ".join(failures))
-    _log_unfinished(plan, run, log)
-
-
-def _log_unfinished(plan: Plan, run: RunDir, log) -> None:
-    records = run.records()
-    unfinished = [s for s in plan.stages.values() if records.get(s.key, {}).get("status") != "done"]
-    def note(key: str) -> str:
-        if records.get(key, {}).get("status") != "running":
-            return ""
-        kept = run.read_text(f"stages/{key}/checkpoint/latest.json") is not None
-        return " (interrupted: continues from its checkpoint)" if kept else " (interrupted: starts again)"
-
-    log(f"ray-xr: {len(unfinished)} stages did not finish (run again to resume them):\n  "
-        + "\n  ".join(s.label + note(s.key) for s in unfinished if s.phase != "eval")
-        + f"\n  and {sum(s.phase == 'eval' for s in unfinished)} evaluations")
-
-
-def _log_headline(run: RunDir, log) -> None:
-    """The report's headline (report/summary.json), the full report being a file away."""
-    text = run.read_text("report/summary.json")
-    items = [h["text"] for h in json.loads(text).get("headline", [])] if text else []
-    if items:
-        log("ray-xr: headline (report.html beside the report has the tables, intervals and plots):\n  - "
-            + ".\n  - ".join(items) + ".")
+    log_unfinished(plan, run, log)
 
 
 def _resend_finished(plan: Plan, run: RunDir, record) -> None:
@@ -385,6 +362,10 @@ def _init_ray(address: str | None, deterministic: bool, log, verbose: bool) -> N
         # so the raylet's default of one starting process per CPU warns on every run that it
         # started "4x the maximum expected"; the raylet reads this from the environment
         os.environ.setdefault("RAY_worker_maximum_startup_concurrency", str(4 * (os.cpu_count() or 1)))
+        # Ray 2.60 enables token authentication for a new local cluster unless told otherwise, with
+        # a warning saying so; asked for here, it does the same silently (RAY_AUTH_MODE=disabled
+        # still opts out)
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
         try:
             ctx = ray.init(num_cpus=os.cpu_count(), include_dashboard=True, log_to_driver=verbose,
                            logging_level=logging.WARNING,

@@ -1,6 +1,7 @@
-"""The terminal view of a run while its trials go: one line of progress.line (stages done of each
-phase, running and interrupted ones, the tokens per second of the running training stages,
-the time left) with the time since the run began, read from the run folder.
+"""What `ray-xr run` shows of a run. While its trials go, one line of progress.line (stages done
+of each phase, running and interrupted ones, the tokens per second of the running training
+stages, the time left) with the time since the run began, read from the run folder; at the end,
+the report's headline, or the stages left unfinished.
 
 In a terminal the line is redrawn in place every POLL_S; into a file or a pipe (a log, CI) a
 new line is written when the stages' states change, at most every QUIET_S and at least every
@@ -9,6 +10,7 @@ record (from a bucket, what changed since the last look), hence no more often th
 """
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import threading
@@ -70,3 +72,29 @@ class Watch:
             self.out.write(text + "\n")
             self.shown, self.shown_at = counts, now
         self.out.flush()
+
+
+def log_unfinished(plan: Plan, run: RunDir, log) -> None:
+    """The stages a run leaves unfinished (failed trials, Ctrl-C), each training stage by name
+    with whether it continues from a checkpoint."""
+    records = run.records()
+    unfinished = [s for s in plan.stages.values() if records.get(s.key, {}).get("status") != "done"]
+
+    def note(key: str) -> str:
+        if records.get(key, {}).get("status") != "running":
+            return ""
+        kept = run.read_text(f"stages/{key}/checkpoint/latest.json") is not None
+        return " (interrupted: continues from its checkpoint)" if kept else " (interrupted: starts again)"
+
+    log(f"ray-xr: {len(unfinished)} stages did not finish (run again to resume them):\n  "
+        + "\n  ".join(s.label + note(s.key) for s in unfinished if s.phase != "eval")
+        + f"\n  and {sum(s.phase == 'eval' for s in unfinished)} evaluations")
+
+
+def log_headline(run: RunDir, log) -> None:
+    """The report's headline (report/summary.json), the full report being a file away."""
+    text = run.read_text("report/summary.json")
+    items = [h["text"] for h in json.loads(text).get("headline", [])] if text else []
+    if items:
+        log("ray-xr: headline (report.html beside the report has the tables, intervals and plots):\n  - "
+            + ".\n  - ".join(items) + ".")
