@@ -362,10 +362,6 @@ def _init_ray(address: str | None, deterministic: bool, log, verbose: bool) -> N
         # so the raylet's default of one starting process per CPU warns on every run that it
         # started "4x the maximum expected"; the raylet reads this from the environment
         os.environ.setdefault("RAY_worker_maximum_startup_concurrency", str(4 * (os.cpu_count() or 1)))
-        # Ray 2.60 enables token authentication for a new local cluster unless told otherwise, with
-        # a warning saying so; asked for here, it does the same silently (RAY_AUTH_MODE=disabled
-        # still opts out)
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
         try:
             ctx = ray.init(num_cpus=os.cpu_count(), include_dashboard=True, log_to_driver=verbose,
                            logging_level=logging.WARNING,
