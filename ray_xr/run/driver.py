@@ -290,14 +290,23 @@ def _resend_finished(plan: Plan, run: RunDir, record) -> None:
 def _own_address(address: str | None) -> str | None:
     """The GCS address of the cluster this run uses, where it is known before Ray starts: an
     explicit host:port, or for the local cluster a free port chosen here (RAY_GCS_SERVER_PORT,
-    which Ray's head node reads); None for `auto`."""
+    which Ray's head node reads); None for `auto`. The port is below the ephemeral range (32768
+    up on Linux, 49152 up elsewhere), from which every outgoing connection on the machine takes
+    one: none of those takes it in the seconds before the GCS binds it."""
     if address:
         return address if address.rpartition(":")[2].isdigit() and "://" not in address else None
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ["RAY_GCS_SERVER_PORT"] = str(port)
-    return f"127.0.0.1:{port}"
+    if os.environ.get("RAY_GCS_SERVER_PORT"):
+        return f"127.0.0.1:{os.environ['RAY_GCS_SERVER_PORT']}"
+    first = 20000 + os.getpid() % 12000  # concurrent drivers start apart
+    for port in (20000 + (first - 20000 + i) % 12000 for i in range(12000)):
+        with socket.socket() as s:
+            try:
+                s.bind(("", port))
+            except OSError:
+                continue
+        os.environ["RAY_GCS_SERVER_PORT"] = str(port)
+        return f"127.0.0.1:{port}"
+    return None
 
 
 def _answers(address: str) -> bool:
