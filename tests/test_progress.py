@@ -188,3 +188,7 @@ def test_the_run_shows_one_line_redrawn_in_a_terminal_and_few_lines_in_a_log(run
     view.show(view.view())
     lines = screen.getvalue().splitlines()
     assert len(lines) == 2 and "target 0/9 (1 running)" in lines[1]
+    for stage in p.stages.values():
+        mark(run_dir, stage, "done", time.time(), 1)
+    view.show(view.view(), final=True)  # the last look, however soon after the one before
+    assert screen.getvalue().splitlines()[-1].endswith("; finished")

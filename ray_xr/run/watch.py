@@ -40,19 +40,24 @@ class Watch:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, *exc) -> None:
         self.stop.set()
         self.thread.join()
+        if kind is None:  # where the trials ended, once more
+            self._look(final=True)
         if self.drawn:  # the line redrawn in place ends where the next output starts
             self.out.write("\n")
             self.out.flush()
 
     def _loop(self) -> None:
         while not self.stop.wait(POLL_S if self.tty else QUIET_S):
-            try:
-                self.show(self.view())
-            except (OSError, ValueError, KeyError, RayXRError):  # a file read mid-write: the next look sees it whole
-                continue
+            self._look()
+
+    def _look(self, final: bool = False) -> None:
+        try:
+            self.show(self.view(), final)
+        except (OSError, ValueError, KeyError, RayXRError):  # a file read mid-write: the next look sees it whole
+            pass
 
     def view(self) -> tuple[str, str]:
         """(the line, what it says without the clock and the time left: a change is worth a line)."""
@@ -62,13 +67,14 @@ class Watch:
         elapsed = int(time.time() - self.began)
         return f"ray-xr: {elapsed // 60}:{elapsed % 60:02d} {progress.line(found, speeds)}", counts
 
-    def show(self, view: tuple[str, str]) -> None:
+    def show(self, view: tuple[str, str], final: bool = False) -> None:
+        """`final`: the last look, shown whenever it says something new."""
         text, counts = view
         now = time.monotonic()
         if self.tty:
             self.out.write("\r\033[K" + text[:shutil.get_terminal_size().columns - 1])  # one row, redrawn
             self.drawn = True
-        elif (counts != self.shown and now - self.shown_at >= QUIET_S) or now - self.shown_at >= HEARTBEAT_S:
+        elif counts != self.shown and (final or now - self.shown_at >= QUIET_S) or now - self.shown_at >= HEARTBEAT_S:
             self.out.write(text + "\n")
             self.shown, self.shown_at = counts, now
         self.out.flush()
