@@ -64,8 +64,9 @@ class Watch:
         found = progress.status(self.run, p=self.plan)
         speeds = progress.rates(self.run, self.run.records(), since=found["run"].get("started") or self.began)
         counts = str([(ph, c["done"], c["running"]) for ph, c in found["phases"].items()])
-        elapsed = int(time.time() - self.began)
-        return f"ray-xr: {elapsed // 60}:{elapsed % 60:02d} {progress.line(found, speeds)}", counts
+        hours, seconds = divmod(int(time.time() - self.began), 3600)
+        clock = (f"{hours}:" if hours else "") + f"{seconds // 60:0{2 if hours else 1}d}:{seconds % 60:02d}"
+        return f"ray-xr: {clock} {progress.line(found, speeds)}", counts
 
     def show(self, view: tuple[str, str], final: bool = False) -> None:
         """`final`: the last look, shown whenever it says something new."""
