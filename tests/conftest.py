@@ -143,9 +143,11 @@ def _signal(proc: psutil.Process, sig: int) -> None:
 
 def kill_node(port: int) -> None:
     """A node dies as a lost machine does: its raylet and every process under it, at once (stopped
-    first: a raylet killed after its children were listed has started no other)."""
-    for proc in freeze(raylet(port)):
-        _signal(proc, signal.SIGKILL)
+    first: a raylet killed after its children were listed has started no other). Any process of
+    the node that outlived its raylet goes too (at teardown)."""
+    for root in processes_with(f"--node_manager_port={port}"):
+        for proc in freeze(root):
+            _signal(proc, signal.SIGKILL)
 
 
 @contextmanager
