@@ -176,6 +176,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--random-weights", action="store_true",
                    help="--smoke only: build the model's architecture (xlm-roberta-base/large, or a folder's"
                         " config.json) untrained, with a tokenizer trained here: no download")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also print each epoch and evaluation (the workers' lines), Ray's and the whole report")
     p.set_defaults(func=_sweep_command("cmd_run"))
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")
@@ -184,7 +186,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("status", help="stages done / running / failed / to do per phase and the time left, without Ray")
     p.add_argument("run_dir")
-    p.add_argument("--json", action="store_true", help='{"phases": {phase: {done, running, failed, todo, total}}, "eta_s"}')
+    p.add_argument("--json", action="store_true",
+                   help='{"phases": {phase: {done, running, interrupted, failed, todo, total}}, "eta_s", "run"}')
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("export", help="copy one chain's clean test predictions into the XTREME submission layout")
     p.add_argument("run_dir")

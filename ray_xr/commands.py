@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import urllib.error
 import urllib.request
@@ -45,9 +46,24 @@ def cmd_run(args) -> int:
         # cheap: local files are read, hub splits resolved offline; fail before any training
         _check_data(p, args.sweep)
     _check_pins(p, args.sweep, args.locked, warn=True)
+    # Tune warns whenever handling one trial result takes over 0.5 s, as the load of a busy
+    # machine makes it, which no user can act on; Tune reads this when it is imported (below)
+    os.environ.setdefault("TUNE_WARN_THRESHOLD_S", "10")
     from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
 
-    return run(p, args.storage, args.address, tuple(args.rerun or ()))
+    try:
+        return run(p, args.storage, args.address, tuple(args.rerun or ()), verbose=args.verbose)
+    except KeyboardInterrupt:  # the driver has listed the unfinished stages
+        print(f"ray-xr: interrupted; finished stages are kept. Resume with: {_resume_command(args)}", file=sys.stderr)
+        return 130
+
+
+def _resume_command(args) -> str:
+    """The command that resumes this run: the same sweep, storage and cluster (without --rerun,
+    whose stages to run again are marked already)."""
+    words = ["ray-xr", "run", args.sweep] + (["--storage", args.storage] if args.storage != "runs" else [])
+    words += (["--address", args.address] if args.address else []) + (["--locked"] if args.locked else [])
+    return shlex.join(words)
 
 
 def cmd_tasks(args) -> int:

@@ -204,6 +204,9 @@ class Resources(Frozen):
     gpus_per_worker: float = Field(1.0, gt=0)
     # torch.compile the training model (kernels fused differently: part of the keys)
     compile: bool = False
+    # a joined cluster (--address) without nodes for a worker group: how long to wait for its
+    # autoscaler to add them before the run ends in one line (run/capacity.py); not in the keys
+    node_wait_s: int = Field(900, ge=0)
 
     @model_validator(mode="after")
     def _one_gpu_per_rank(self) -> "Resources":

@@ -109,14 +109,45 @@ def raylet(port: int) -> psutil.Process:
                 if f"--node_manager_port={port}" in " ".join(p.info["cmdline"] or ()))
 
 
+def freeze(root: psutil.Process) -> list[psutil.Process]:
+    """Stop (SIGSTOP) a process and every process under it, the parent first, so that none starts
+    another unseen; nothing they do changes the run's files any more. What it stopped."""
+    stopped: list[psutil.Process] = []
+    while True:
+        fresh = [p for p in [root, *_children(root)] if p not in stopped]
+        if not fresh:
+            return stopped
+        for proc in fresh:
+            _signal(proc, signal.SIGSTOP)
+        stopped += fresh
+
+
+def thaw(stopped: list[psutil.Process]) -> None:
+    for proc in stopped:
+        _signal(proc, signal.SIGCONT)
+
+
+def _children(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return proc.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _signal(proc: psutil.Process, sig: int) -> None:
+    try:
+        proc.send_signal(sig)
+    except psutil.NoSuchProcess:
+        pass
+
+
 def kill_node(port: int) -> None:
-    """A node dies as a lost machine does: its raylet and every process under it, at once."""
-    node = raylet(port)
-    for proc in [*node.children(recursive=True), node]:
-        try:
-            proc.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
+    """A node dies as a lost machine does: its raylet and every process under it, at once (stopped
+    first: a raylet killed after its children were listed has started no other). Any process of
+    the node that outlived its raylet goes too (at teardown)."""
+    for root in processes_with(f"--node_manager_port={port}"):
+        for proc in freeze(root):
+            _signal(proc, signal.SIGKILL)
 
 
 @contextmanager

@@ -134,9 +134,10 @@ def test_the_attack_on_two_workers_equals_one_worker(two_worker_run, tmp_path):
                              noise={"kinds": ["attack"], "levels": [0, 0.3]}, **SETTINGS)
     run_dir = tmp_path / "runs" / "ddp"
     shutil.copytree(two_worker_run[1] / "stages", run_dir / "stages")
-    result = ray_xr("run", str(sweep_file), "--storage", str(tmp_path / "runs"), timeout=900)
+    result = ray_xr("run", str(sweep_file), "--storage", str(tmp_path / "runs"), "-v", timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "1 trial(s)" in result.stdout and "target xnli" not in result.stdout  # nothing trained again
+    # nothing trained again (-v prints each epoch)
+    assert "1 trial(s)" in result.stdout and "target xnli" not in result.stdout
     attacked = [r for r in map(json.loads, (run_dir / "results.jsonl").open()) if r["level"]]
     assert len(attacked) == 1 and attacked[0]["n"] == TEST_SIZE
     record = json.loads((run_dir / "stages" / attacked[0]["stage"] / "stage.json").read_text())

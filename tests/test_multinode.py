@@ -26,9 +26,9 @@ import pytest
 from ray_xr.cli import section
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
-from tests.conftest import (CHAINS, RAY, REPO, add_node, kill_node, ray_cluster, ray_xr, raylet, seed_stages,
+from tests.conftest import (CHAINS, RAY, REPO, add_node, freeze, kill_node, ray_cluster, ray_xr, raylet, seed_stages,
                             write_sweep)
-from tests.test_resume import wait_for
+from tests.test_resume import frozen_when, wait_for
 
 @pytest.fixture(scope="module")
 def cluster(s3, tmp_path_factory):
@@ -90,11 +90,16 @@ def test_losing_the_worker_node_and_the_aggregator_loses_nothing_in_a_bucket(clu
                    and s.get("node") == worker_node and run.bucket.exists(f"stages/{k}/checkpoint/latest.json")
                    for k, s in run.records().items())
 
-    wait_for(training_on_the_worker_node_with_a_checkpoint, proc, "a stage training on the worker node", timeout=600)
+    # the worker node stopped once that holds, and asked again: the kill lands mid-training
+    frozen_when(training_on_the_worker_node_with_a_checkpoint, lambda: raylet(cluster["worker_port"]), proc,
+                "a stage training on the worker node", timeout=600)
     kill_node(cluster["worker_port"])
     wait_for(lambda: any(s["phase"] == "eval" and s["status"] == "done" for s in run.records().values()),
              proc, "the first evaluation", timeout=600)
-    wait_for(lambda: aggregator_on(cluster["head_port"]), proc, "the aggregator actor").kill()
+    aggregator = wait_for(lambda: aggregator_on(cluster["head_port"]), proc, "the aggregator actor")
+    freeze(aggregator)  # the run cannot end while it is stopped (its driver waits on it): killed mid-run
+    assert proc.poll() is None, "the run ended before its aggregator was stopped"
+    aggregator.kill()
     out, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-4000:]
     resumed = [s for s in run.records().values() if s["metrics"].get("resumed_from_step") is not None

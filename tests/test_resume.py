@@ -1,8 +1,10 @@
 """Resume that really resumes, and results that do not depend on what went wrong on the way.
 
 The CHAINS sweep (conftest) on one Ray Train worker per chain, killed outright while a target stage
-is in its second epoch, then run again: the stage continues from its checkpoint and the run ends
-with the undisturbed reference's results.jsonl, byte for byte. A killed Ray Train worker and a
+is in its second epoch (the run stopped, SIGSTOP, as soon as a checkpoint says so, and checked
+again while stopped: the kill lands there however busy the machine), then run again: the stage
+continues from its checkpoint and the run ends with the undisturbed reference's results.jsonl,
+byte for byte. A killed Ray Train worker and a
 killed aggregator actor are disturbances of the same sweep in test_multinode.py (the worker node
 is killed, its raylet and its workers by PID, then the aggregator by PID), compared with the same
 reference.
@@ -17,9 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.conftest import CHAINS, REPO, ray_xr, seed_stages, write_sweep
+from tests.conftest import CHAINS, REPO, freeze, ray_xr, seed_stages, thaw, write_sweep
 
 
 def stage_records(run_dir: Path) -> dict[str, dict]:
@@ -53,6 +56,21 @@ def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 400)
         time.sleep(0.05)
 
 
+def frozen_when(condition, processes, proc: subprocess.Popen, what: str, timeout: float = 400):
+    """Wait for `condition`, stop `processes()` (conftest.freeze of a process, the run's own
+    processes or a node's) and ask again: its answer while they are stopped, when it still
+    holds, so that a kill that follows lands in that state however late this process looked
+    (a busy machine); else they go on and the wait goes on. Returns the answer and the stopped
+    processes, for the caller to kill."""
+    while True:
+        wait_for(condition, proc, what, timeout)
+        stopped = freeze(processes())
+        found = condition()
+        if found:
+            return found, stopped
+        thaw(stopped)
+
+
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory) -> Path:
     return write_sweep(tmp_path_factory.mktemp("chains") / "chains.yaml", **CHAINS)
@@ -73,12 +91,14 @@ def test_a_run_killed_mid_epoch_resumes_from_its_checkpoint(sweep, chains_refere
                 continue
         return None
 
-    key = wait_for(mid_epoch_two, proc, "a target stage's first epoch")
+    key, stopped = frozen_when(mid_epoch_two, lambda: psutil.Process(proc.pid), proc, "a target stage's first epoch")
     os.killpg(proc.pid, signal.SIGKILL)  # no clean-up at all; the local cluster dies with the run
+    for p in stopped:  # any of its processes outside its process group
+        p.send_signal(signal.SIGKILL) if p.is_running() else None
     proc.wait()
     finished = {k: s["finished"] for k, s in stage_records(run_dir).items() if s["status"] == "done"}
     assert key not in finished
-    again = ray_xr("run", str(sweep), "--storage", str(tmp_path))
+    again = ray_xr("run", str(sweep), "--storage", str(tmp_path), "-v")  # -v: the workers' lines
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     metrics = stage_records(run_dir)[key]["metrics"]
     assert metrics["resumed_from_epoch"] >= 1, metrics

@@ -21,7 +21,14 @@ th{background:#f5f5f7;cursor:pointer;user-select:none;position:sticky;top:0}
 th:first-child,td:first-child,td.t{text-align:left}
 th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
 .sig{color:#0b6e3b;font-weight:600}.neg{color:#a4161a;font-weight:600}.note{color:#555;font-size:.92rem}
-.wide{overflow-x:auto}.headline{background:#f0f6ff;border-left:4px solid #2b6cb0;padding:.6rem 1rem}
+.wide{overflow-x:auto;max-width:100%;scrollbar-width:thin;scrollbar-color:#aaa #f0f0f0;
+background:linear-gradient(to right,#fff 40%,#fff0) left/1.5rem 100% no-repeat local,
+linear-gradient(to left,#fff 40%,#fff0) right/1.5rem 100% no-repeat local,
+radial-gradient(farthest-side at 0 50%,#0004,#0000) left/.8rem 100% no-repeat scroll,
+radial-gradient(farthest-side at 100% 50%,#0004,#0000) right/.8rem 100% no-repeat scroll}
+.wide::-webkit-scrollbar{height:.6rem}.wide::-webkit-scrollbar-thumb{background:#aaa;border-radius:.3rem}
+.wide::-webkit-scrollbar-track{background:#f0f0f0}
+.headline{background:#f0f6ff;border-left:4px solid #2b6cb0;padding:.6rem 1rem}
 img{max-width:100%;margin:.5rem 1rem .5rem 0;border:1px solid #eee}.figs{display:flex;flex-wrap:wrap}
 """
 # Sort a table by the clicked column: numbers (data-v) numerically, otherwise as text.

@@ -1,8 +1,10 @@
 """The report's plots, as PNG files in RUN_DIR/report/plots/ (matplotlib, Agg backend: no
-display needed, the same pixels on any machine).
+display needed, the same pixels on any machine). Each intermediate task has one colour in every
+plot, fixed by its place in the sweep's list of intermediate tasks.
 
 - score_<target>.png: score versus noise level, one line per intermediate task and noise
-  kind, its 95% bootstrap interval as a band;
+  kind, its 95% bootstrap interval as a band, and the task's chance level where it has one
+  (the records' `chance`: a random guess's score);
 - drop_<target>.png: a language x level heat map of the drop from clean, one panel per
   intermediate task (mean over seeds);
 - gain_<target>.png: each task minus the baseline `none` per level, with 95% intervals;
@@ -38,11 +40,23 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def score_plot(rows: list[dict], target: str) -> bytes:
+def palette(intermediates) -> dict[str, str]:
+    """One matplotlib colour per intermediate task, by its place in the sweep's list."""
+    return {name: f"C{i % 10}" for i, name in enumerate(intermediates)}
+
+
+def chance_levels(records) -> dict[str, float]:
+    """Each target's chance level (0-100) as its records give it; targets without one are left out."""
+    return {r["target"]: r["chance"] for r in records if r.get("chance") is not None}
+
+
+def score_plot(rows: list[dict], target: str, colours: dict[str, str], chance: float | None = None) -> bytes:
     plt = _pyplot()
     mine = [r for r in rows if r["target"] == target and r["mean"] is not None]
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
     noises = first_seen(r["noise"] for r in mine)
+    if chance is not None:
+        ax.axhline(chance, color="0.45", linestyle=":", linewidth=1.2, label=f"chance ({chance:.1f})")
     for model in first_seen(r["intermediate"] for r in mine):
         for k, noise in enumerate(noises):
             curve = sorted((r for r in mine if r["intermediate"] == model and r["noise"] == noise),
@@ -50,7 +64,7 @@ def score_plot(rows: list[dict], target: str) -> bytes:
             x = [r["level"] for r in curve]
             label = model if len(noises) == 1 else f"{model} ({noise})"
             line, = ax.plot(x, [r["mean"] for r in curve], marker="o", linestyle=["-", "--", ":", "-."][k % 4],
-                            label=label)
+                            color=colours[model], label=label)
             if all(r.get("ci_low") is not None for r in curve):
                 ax.fill_between(x, [r["ci_low"] for r in curve], [r["ci_high"] for r in curve],
                                 color=line.get_color(), alpha=0.18, linewidth=0)
@@ -89,7 +103,7 @@ def drop_heatmap(panel) -> bytes | None:
     return _png(fig)
 
 
-def gain_plot(found, target: str) -> bytes | None:
+def gain_plot(found, target: str, colours: dict[str, str]) -> bytes | None:
     plt = _pyplot()
     rows = [r for r in found.comparisons if r["target"] == target and r["b"] == BASELINE]
     if not rows:
@@ -99,6 +113,7 @@ def gain_plot(found, target: str) -> bytes | None:
     width = 0.8 / max(len(models), 1)
     points = first_seen((r["noise"], r["level"]) for r in rows)
     for k, model in enumerate(models):
+        colour = colours[model]
         mine = {(r["noise"], r["level"]): r for r in rows if r["a"] == model}
         x = np.arange(len(points)) + (k - (len(models) - 1) / 2) * width
         for xi, point in zip(x, points):
@@ -106,8 +121,8 @@ def gain_plot(found, target: str) -> bytes | None:
             if r is None:
                 continue
             err = [[r["diff"] - r["ci_low"]], [r["ci_high"] - r["diff"]]]
-            ax.errorbar([xi], [r["diff"]], yerr=err, fmt="o", color=f"C{k}", capsize=3,
-                        markerfacecolor=f"C{k}" if r["significant"] else "white",
+            ax.errorbar([xi], [r["diff"]], yerr=err, fmt="o", color=colour, capsize=3,
+                        markerfacecolor=colour if r["significant"] else "white",
                         label=model if point == points[0] else None)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(points)), ["clean" if lv == 0 else f"{n} {lv:g}" for n, lv in points])
@@ -118,15 +133,20 @@ def gain_plot(found, target: str) -> bytes | None:
     return _png(fig)
 
 
-def write_all(out: Path, rows: list[dict], found) -> dict[str, bytes]:
-    """Render and write every plot; return {file name: PNG bytes} (for report.html)."""
+def write_all(out: Path, rows: list[dict], found, intermediates=(), chance: dict[str, float] | None = None
+              ) -> dict[str, bytes]:
+    """Render and write every plot; return {file name: PNG bytes} (for report.html).
+    `intermediates`: the sweep's list (the colours; tasks it lacks come after, as the rows
+    list them); `chance`: chance levels by target (chance_levels)."""
+    listed = intermediates if isinstance(intermediates, (list, tuple)) else ()
+    colours = palette(first_seen([*listed, *(r["intermediate"] for r in rows)]))
     figures: dict[str, bytes] = {}
     for target in first_seen(r["target"] for r in rows):
         if any(r["level"] > 0 for r in rows if r["target"] == target):
-            figures[f"score_{target}.png"] = score_plot(rows, target)
+            figures[f"score_{target}.png"] = score_plot(rows, target, colours, (chance or {}).get(target))
     for panel in found.panels:
         for name, png in ((f"drop_{panel.target}.png", drop_heatmap(panel)),
-                          (f"gain_{panel.target}.png", gain_plot(found, panel.target))):
+                          (f"gain_{panel.target}.png", gain_plot(found, panel.target, colours))):
             if png is not None:
                 figures[name] = png
     for name, png in figures.items():

@@ -283,7 +283,8 @@ def write_report(
                                                 indent=1) + "\n")
     name = run_name or origin["sweep"]
     write_text(out / "robustness.tex", tex.render(rows, found, name))
-    figures = plots.write_all(out, rows, found) if final else {}
+    figures = (plots.write_all(out, rows, found, provenance.sweep_doc(run_dir).get("intermediate"),
+                               plots.chance_levels(records)) if final else {})
     markdown = _render(records, rows, name, source_language, found, origin)
     write_text(out / "report.html", html.page(name, rows, languages, found, figures, progress))
     # The markdown goes last: once it is there, the files beside it match it.

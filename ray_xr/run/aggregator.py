@@ -89,8 +89,8 @@ class Aggregator:
         return results.robustness_rows(list(self.records.values()), self.source)
 
     def write_report(self, final: bool = False) -> str:
-        """The report of the records so far; `final` also sorts results.jsonl and draws the
-        plots; a live one (not final) prints where the run stands."""
+        """The report of the records so far, with where the run stands; `final` also sorts
+        results.jsonl and draws the plots."""
         self.last_render = time.monotonic()
         if final:
             self._rewrite()
@@ -100,8 +100,6 @@ class Aggregator:
             found = progress.status(self.run)
         except RayXRError:  # no sweep.json (a folder not made by the driver): no progress
             found = None
-        if found and not final:
-            print(f"[ray-xr] progress: {progress.line(found)}", flush=True)
         path = render.write_report(self.run_dir, records, self.run_name, self.source, final=final, progress=found)
         xtreme.write(self.run_dir, records)
         self.run.push("results.jsonl")

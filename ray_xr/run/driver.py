@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import socket
 import sys
@@ -24,10 +25,13 @@ from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig,
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from ray_xr import config as cfg
+from ray_xr import progress
 from ray_xr.errors import ClusterError, RunLockedError
-from ray_xr.run import schedule
+from ray_xr.run import capacity, schedule
+from ray_xr.run.capacity import HEAD_RESOURCE
 from ray_xr.run.probe import probe_storage
 from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, Aggregator, records_of
+from ray_xr.run.watch import Watch, log_headline, log_unfinished
 from ray_xr.plan import Plan
 from ray_xr.smoke import table as smoke_table
 from ray_xr.stages import RunDir
@@ -35,9 +39,6 @@ from ray_xr.storage import join
 from ray_xr.run.schedule import Dependencies
 
 TRIAL_MEMORY = 256 * 1024**2
-# every Ray node has a resource named by its id; the head node also this one (Ray Train pins its
-# own state actor with it)
-HEAD_RESOURCE = "node:__internal_head__"
 
 
 def trial(config: dict, groups: dict) -> None:
@@ -145,16 +146,24 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
                                     max_concurrent_trials=_concurrency(res)),
         run_config=tune.RunConfig(name=plan.sweep.name, verbose=0, **run.ray_storage()),
     )
-    results = tuner.fit()
+    with Watch(run, plan):
+        results = tuner.fit()
     failures = [f"{r.config['group']['name']}: {type(r.error).__name__}: {str(r.error).strip().splitlines()[-1]}"
                 for r in results if r.error]
     return failures, searcher
 
 
-def run(plan: Plan, storage: str, address: str | None, rerun: tuple[str, ...] = (), log=print) -> int:
+def run(plan: Plan, storage: str, address: str | None, rerun: tuple[str, ...] = (), log=print,
+        verbose: bool = False) -> int:
     """Run every unfinished stage of the sweep's plan in STORAGE/<sweep name> (a path or a bucket
     URI); `rerun` names phases whose finished stages (and everything that depends on them) run
-    again. The lock keeps a second driver on this machine out of the folder."""
+    again; `verbose` shows the workers' lines (each epoch, each evaluation) and Ray's. The lock
+    keeps a second driver on this machine out of the folder; driver.json says whether this
+    driver is still going, and how it ended (progress.driver). Ctrl-C lists the unfinished
+    stages and raises KeyboardInterrupt on."""
+    res = plan.sweep.resources
+    if not address:  # the local cluster is this machine: checked in a second, before anything starts
+        capacity.local(_per_worker(res.model_dump()), res.workers, os.cpu_count() or 1)
     run_dir = RunDir(join(str(storage), plan.sweep.name))
     run_dir.root.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(run_dir.root / ".lock"))
@@ -163,13 +172,23 @@ def run(plan: Plan, storage: str, address: str | None, rerun: tuple[str, ...] = 
     except Timeout:
         raise RunLockedError(f"{run_dir.where}: another `ray-xr run` is using this run folder; wait for it to"
                              " end, or give this one another --storage") from None
+    began = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    run_dir.write_json(progress.DRIVER, began)
+    how = "error"
     try:
-        return _run_locked(plan, run_dir, address, rerun, log)
+        code = _run_locked(plan, run_dir, address, rerun, log, verbose)
+        how = "failed" if code else "finished"
+        return code
+    except KeyboardInterrupt:
+        how = "interrupted"
+        log_unfinished(plan, run_dir, log)
+        raise
     finally:
+        run_dir.write_json(progress.DRIVER, {**began, "ended": time.time(), "exit": how})
         lock.release()
 
 
-def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[str, ...], log) -> int:
+def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[str, ...], log, verbose: bool) -> int:
     sweep = plan.sweep
     started = time.time()
     run_dir.write_json("sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
@@ -188,7 +207,7 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
         _resend_finished(plan, run_dir, aggregator.record)
         path, markdown = aggregator.write_report(final=True), aggregator.markdown()
     else:
-        _init_ray(address, sweep.resources.deterministic, log)
+        _start_cluster(address, sweep.resources, log, verbose)
         cluster_s, slots = time.time() - started, _concurrency(sweep.resources)
         probe_storage(run_dir)
         name = aggregator_name(run_dir)
@@ -203,7 +222,7 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
             aggregator = Aggregator(*args)
             path, markdown = aggregator.write_report(final=True), aggregator.markdown()
     report_s = time.time() - reported
-    log(markdown)
+    log(markdown) if verbose else log_headline(run_dir, log)
     found = run_dir.records()
     records = [found[k] for k in plan.stages if k in found]
     timed = schedule.timing(started, time.time(), cluster_s, report_s, records,
@@ -258,12 +277,8 @@ def _force_rerun(plan: Plan, run: RunDir, phases: tuple[str, ...], log) -> None:
 
 
 def _log_failures(plan: Plan, run: RunDir, failures: list[str], log) -> None:
-    finished = run.done()
-    unfinished = [s for s in plan.stages.values() if s.key not in finished]
     log("ray-xr: failed trials:\n  " + "\n  ".join(failures))
-    log(f"ray-xr: {len(unfinished)} stages did not finish (run again to resume them):\n  "
-        + "\n  ".join(s.label for s in unfinished if s.phase != "eval")
-        + f"\n  and {sum(s.phase == 'eval' for s in unfinished)} evaluations")
+    log_unfinished(plan, run, log)
 
 
 def _resend_finished(plan: Plan, run: RunDir, record) -> None:
@@ -275,6 +290,28 @@ def _resend_finished(plan: Plan, run: RunDir, record) -> None:
             records += records_of(key, stage.cells, found[key]["metrics"]["result"])
     if records:
         record(records)
+
+
+def _own_address(address: str | None) -> str | None:
+    """The GCS address of the cluster this run uses, where it is known before Ray starts: an
+    explicit host:port, or for the local cluster a free port chosen here (RAY_GCS_SERVER_PORT,
+    which Ray's head node reads); None for `auto`. The port is below the ephemeral range (32768
+    up on Linux, 49152 up elsewhere), from which every outgoing connection on the machine takes
+    one: none of those takes it in the seconds before the GCS binds it."""
+    if address:
+        return address if address.rpartition(":")[2].isdigit() and "://" not in address else None
+    if os.environ.get("RAY_GCS_SERVER_PORT"):
+        return f"127.0.0.1:{os.environ['RAY_GCS_SERVER_PORT']}"
+    first = 20000 + os.getpid() % 12000  # concurrent drivers start apart
+    for port in (20000 + (first - 20000 + i) % 12000 for i in range(12000)):
+        with socket.socket() as s:
+            try:
+                s.bind(("", port))
+            except OSError:
+                continue
+        os.environ["RAY_GCS_SERVER_PORT"] = str(port)
+        return f"127.0.0.1:{port}"
+    return None
 
 
 def _answers(address: str) -> bool:
@@ -290,22 +327,45 @@ def _answers(address: str) -> bool:
     return True
 
 
-def _init_ray(address: str | None, deterministic: bool, log) -> None:
+def _start_cluster(address: str | None, res: cfg.Resources, log, verbose: bool) -> None:
+    """Ray, started or joined; a joined cluster that cannot hold a worker group ends the run, or
+    is waited for while its autoscaler adds nodes (run/capacity.py)."""
+    _init_ray(address, res.deterministic, log, verbose)
+    if address:
+        capacity.joined(_per_worker(res.model_dump()), res.workers, res.node_wait_s, log)
+
+
+def _worker_env(address: str | None, deterministic: bool) -> dict[str, str]:
+    """The environment of this run's Ray workers (and, for what it says of Ray, of the driver)."""
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: our progress lines, not Tune's boxes
-    env = {
+    # Tune's handler ends the experiment and returns as if it had finished (exit 0, a hint to call
+    # Tuner.restore); without it Ctrl-C raises KeyboardInterrupt here: exit 130 and our own list
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    own = _own_address(address)
+    return {
         # Ray Train's preemption watcher is an actor restarted with handles as constructor
         # arguments, which Ray's core logs as an error line once per TorchTrainer; it watches for
         # drained nodes, and a lost node is one of the failures max_failures covers anyway
         "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
         **({"CUBLAS_WORKSPACE_CONFIG": ":4096:8"} if deterministic else {}),  # cuBLAS's deterministic mode
+        # Ray's state API in the workers (Ray Train's placement-group cleaner) finds its cluster
+        # here, not by scanning the machine for Ray instances, which fails beside another one
+        **({"RAY_ADDRESS": own} if own else {}),
     }
+
+
+def _init_ray(address: str | None, deterministic: bool, log, verbose: bool) -> None:
+    """Ray's own lines at warning level and above; the workers' lines (and their warnings, in
+    the session's log files either way) only with `verbose`."""
+    env = _worker_env(address, deterministic)
     if address:
         if not _answers(address):
             raise ClusterError(f"--address {address}: nothing answers there; start the cluster (`ray up`, or"
                                " `ray start --head` on its head node) or check the address")
         try:
-            ray.init(address=address, log_to_driver=True, runtime_env={"env_vars": env})
+            ctx = ray.init(address=address, log_to_driver=verbose, logging_level=logging.WARNING,
+                           runtime_env={"env_vars": env})
         except ConnectionError as err:
             hint = "" if os.environ.get("RAY_AUTH_MODE") else (
                 "; a cluster started with `ray start --head` (Ray 2.60) requires a token: set RAY_AUTH_MODE=token"
@@ -317,13 +377,15 @@ def _init_ray(address: str | None, deterministic: bool, log) -> None:
         # started "4x the maximum expected"; the raylet reads this from the environment
         os.environ.setdefault("RAY_worker_maximum_startup_concurrency", str(4 * (os.cpu_count() or 1)))
         try:
-            ray.init(num_cpus=os.cpu_count(), include_dashboard=True, log_to_driver=True,
-                     runtime_env={"env_vars": {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5", **env}})
+            ctx = ray.init(num_cpus=os.cpu_count(), include_dashboard=True, log_to_driver=verbose,
+                           logging_level=logging.WARNING,
+                           runtime_env={"env_vars": {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5", **env}})
         except ValueError as err:  # ray.init joins a cluster `ray start` left running on this machine
             if "existing cluster" not in str(err):
                 raise
             raise ClusterError("a Ray cluster started with `ray start` is running on this machine: pass"
                                " --address auto to run on it (or stop it with `ray stop`)") from None
-    log(f"ray-xr: Ray cluster with {ray.cluster_resources().get('CPU', 0):.0f} CPUs; watch the trials in the"
-        " dashboard (Jobs/Train/Tune), signing in with the token that `ray get-auth-token` prints")
+    board = (f"; watch the trials in its dashboard, http://{ctx.dashboard_url} (sign in with the token"
+             " `ray get-auth-token` prints)") if ctx.dashboard_url else ""
+    log(f"ray-xr: Ray cluster with {ray.cluster_resources().get('CPU', 0):.0f} CPUs{board}")
     sys.stdout.flush()

@@ -116,7 +116,8 @@ def evaluate_stage(w, stage) -> dict:
         value, preds = score(w, model, task, examples, tokenizer, spec["max_length"], batch_size,
                              spec["language"], options)
         n, realised, extra = len(scored(examples)), realised_rate(clean, examples, spec["language"], spec["noise"]), {}
-    result = {"metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra}
+    result = {"metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra,
+              **({"chance": 100 * task.chance} if task.chance is not None else {})}
     records = records_of(stage.key, stage.cells, result)
     if w.rank == 0:  # per-example outcomes, before the records of the stage that holds them
         outcomes.write(w.run.stage_dir(stage.key), task, examples, preds, spec["language"], options, value)

@@ -86,6 +86,9 @@ class TaskSpec:
     # (split, language) -> what its hub loader reads (tasks.hub.Hub / Download references), so
     # that `data check` resolves a hub sweep offline and `data fetch` knows what to download
     hub: Callable[[str, str], tuple] | None = None
+    # the expected score (0-1) of a uniform random guess, where the metric has one (accuracy
+    # over K labels or choices: 1/K); the report's score plots draw it
+    chance: float | None = None
 
     @property
     def trains(self) -> bool:

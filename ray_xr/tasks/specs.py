@@ -162,7 +162,7 @@ register(TaskSpec(
     languages=tuple(XNLI_LANGS),
     sources={"synthetic": partial(_synthetic_nli, "xnli"), "hub": partial(_hub_pair_task, xnli_refs)}, hub=xnli_refs,
     local=XNLI_LOCAL,
-    description="XNLI: natural language inference, trained on English MNLI",
+    description="XNLI: natural language inference, trained on English MNLI", chance=1 / 3,
 ))
 register(TaskSpec(
     name="panx", family="tagging", metric="seqeval_f1", labels=PANX_TAGS,

@@ -190,6 +190,7 @@ register(TaskSpec(
     local=Local("pawsx_tsv", {"train": ("en/train.tsv",), "dev": ("{lang}/dev_2k.tsv", "{lang}/dev.tsv"),
                               "test": ("{lang}/test_2k.tsv", "{lang}/test.tsv")}),
     description="PAWS-X: paraphrase identification (XTREME; not an XTREME-R task), trained on English PAWS",
+    chance=1 / 2,
 ))
 register(TaskSpec(
     name="copa", family="multiple_choice", metric="accuracy", labels=(), languages=("en",),
@@ -205,7 +206,7 @@ register(TaskSpec(
                                 "test": ("{lang}/test.jsonl", "data/{lang}/test.{lang}.jsonl")}),
     # XTREME-R's train_xcopa.sh: SocialIQA first, then COPA (no SocialIQA reader for local files)
     after={"hub": "siqa", "synthetic": "siqa"},
-    description="XCOPA: causal commonsense reasoning, trained on English COPA",
+    description="XCOPA: causal commonsense reasoning, trained on English COPA", chance=1 / 2,
 ))
 register(TaskSpec(
     name="squad", family="qa", metric="squad", labels=(), languages=("en",),
