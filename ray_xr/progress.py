@@ -2,8 +2,9 @@
 do per phase, and an estimate of the time left. `ray-xr status RUN_DIR` prints it; the
 aggregator puts it in the live report and prints a line of it to the terminal.
 
-The stage graph comes from RUN_DIR/sweep.json (plan.build); a stage's state from its
-stage.json. A stage marked "running" whose run folder has not changed for STALE_S counts as
+The stages come from RUN_DIR/plan.json, the keys the run recorded (plan.recorded), never from
+building the plan again on the reading machine, whose library versions or data paths may give
+other keys; a stage's state comes from its stage.json. A stage marked "running" whose run folder has not changed for STALE_S counts as
 failed: the process that ran it is gone (crashed or interrupted), and a rerun resumes it.
 The time left is each phase's stages to do times the mean duration of its finished stages,
 divided by the parallelism seen so far (summed stage time over the wall time they spanned).
@@ -14,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from ray_xr import config, plan
+from ray_xr import plan
 from ray_xr.errors import ReportError
 from ray_xr.stages import RunDir
 
@@ -22,39 +23,39 @@ STALE_S = 1800.0  # longer than any stage goes without writing a file (an epoch 
 STATES = ("done", "running", "failed", "todo")
 
 
-def load_plan(run: RunDir) -> plan.Plan:
-    path = f"{run.where}/sweep.json"
-    text = run.read_text("sweep.json")
+def recorded_phases(run: RunDir) -> dict[str, str]:
+    """Every stage of the run's plan -> its phase, as the run recorded them (plan.json)."""
+    path = run.show("plan.json")
+    text = run.read_text("plan.json")
     if text is None:
-        raise ReportError(f"{path}: not found (is this a run folder?)")
+        raise ReportError(f"{path}: not found (is this a run folder? one made before ray-xr recorded its plan"
+                          " gets it from its next `ray-xr run`)")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ReportError(f"{path}: not valid JSON ({err.msg})") from None
-    data.pop("source_language", None)  # the driver's addition, not a sweep key
-    return plan.build(config.parse(data, path))
+        return {key: stage["phase"] for key, stage in json.loads(text)["stages"].items()}
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise ReportError(f"{path}: not a plan written by `ray-xr run`") from None
 
 
 def status(run_dir: Path | str | RunDir, now: float | None = None) -> dict:
     """{"phases": {phase: {state: count, "total": n}}, "eta_s": seconds or None, "stale": bool}."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
-    p = load_plan(run)
+    stages = recorded_phases(run)
     now = time.time() if now is None else now
     stale = now - run.last_change() > STALE_S
     records = run.records()
     phases: dict[str, dict] = {}
     durations: dict[str, list[float]] = {}
     spans = []
-    for stage in p.stages.values():
-        record = records.get(stage.key) or {}
+    for key, phase in stages.items():
+        record = records.get(key) or {}
         state = record.get("status", "todo")
         if state == "running" and stale:
             state = "failed"
-        counts = phases.setdefault(stage.phase, {**dict.fromkeys(STATES, 0), "total": 0})
+        counts = phases.setdefault(phase, {**dict.fromkeys(STATES, 0), "total": 0})
         counts[state if state in STATES else "todo"] += 1
         counts["total"] += 1
         if state == "done" and record.get("started") and record.get("finished"):
-            durations.setdefault(stage.phase, []).append(record["finished"] - record["started"])
+            durations.setdefault(phase, []).append(record["finished"] - record["started"])
             spans.append((record["started"], record["finished"]))
     return {"phases": {ph: {"done": c["done"], "running": c["running"], "failed": c["failed"],
                             "todo": c["todo"], "total": c["total"]}

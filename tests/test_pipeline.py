@@ -145,7 +145,7 @@ def test_an_address_where_nothing_answers_is_one_line(sweep_file, tmp_path):
     """Ray itself retries an unreachable host:port for many minutes (the subprocess timeout
     fails the test if the run waits on it)."""
     result = ray_xr("run", str(sweep_file), "--address", "127.0.0.1:1", "--storage", str(tmp_path / "runs"),
-                    timeout=120)
+                    "--storage-shared", timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip() == ("ray-xr: error: --address 127.0.0.1:1: nothing answers there; start the cluster"
                                      " (`ray up`, or `ray start --head` on its head node) or check the address")

@@ -5,7 +5,9 @@ The whole sweep is one Tune experiment: each group's trial starts as soon as the
 models it reads have finished (run/schedule.py), so every shared stage exists before the stages
 that read it. A chain trains its intermediate model and all its target models back to back in
 one worker group, which pays the worker-group start-up once per chain instead of once per stage.
-The driver, the aggregator and every trial's own actor stay on the head node.
+The driver, the aggregator and every trial's own actor stay on the head node (which may offer
+no CPU: they ask for none). The run folder's lease (run/lease.py) keeps a second driver out,
+whatever machine it runs on; a node that cannot see the run folder stops the run (run/probe.py).
 """
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ import sys
 import time
 
 import ray
-from filelock import FileLock, Timeout
 from ray import tune
 from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.tune.integration.ray_train import TuneReportCallback
@@ -26,9 +27,10 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from ray_xr import config as cfg
 from ray_xr.errors import ClusterError, RunLockedError
 from ray_xr.run import schedule
+from ray_xr.run.lease import Lease
 from ray_xr.run.probe import probe_storage
 from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, Aggregator, records_of
-from ray_xr.plan import Plan
+from ray_xr.plan import Plan, recorded
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
 from ray_xr.run.schedule import Dependencies
@@ -88,15 +90,46 @@ def _concurrency(res: cfg.Resources) -> int:
     return max(1, int(cpus // per_trial))
 
 
-def _payload(plan: Plan, run: RunDir, aggregator: str, group) -> dict:
+def _payload(plan: Plan, run: RunDir, aggregator: str, run_id: str, group) -> dict:
     res = plan.sweep.resources
     return {
         "stages": [dataclasses.asdict(plan.stages[k]) for k in group.stages],
         "keys": list(group.stages),
         "train_run": f"{group.name}-{hashlib.sha256(' '.join(group.stages).encode()).hexdigest()[:12]}",
         "resources": res.model_dump(),
-        "loop": {"run_dir": run.where, "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator},
+        "loop": {"run_dir": run.where, "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator,
+                 "run_id": run_id},
     }
+
+
+class _Stop(tune.Stopper):
+    """Ends every trial when the run cannot go on: another run took the folder's lease, or a
+    node cannot see the run folder (its worker group told the aggregator). Tune asks at every
+    step; the aggregator is asked at most once a second, without waiting for its answer."""
+
+    def __init__(self, lease: Lease, aggregator):
+        self.lease, self.aggregator, self.reason = lease, aggregator, None
+        self._pending, self._asked = None, 0.0
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def __getstate__(self) -> dict:  # Tune saves the run config with the experiment; the lease stays here
+        return {**self.__dict__, "lease": None}
+
+    def stop_all(self) -> bool:
+        if self.reason is None and self.lease.lost:
+            self.reason = RunLockedError(self.lease.lost)
+        if self.reason is None and self._pending is None and time.monotonic() - self._asked >= 1.0:
+            self._pending, self._asked = self.aggregator.stopping.remote(), time.monotonic()
+        if self.reason is None and self._pending is not None and ray.wait([self._pending], timeout=0)[0]:
+            try:
+                line = ray.get(self._pending)
+            except ray.exceptions.RayError:  # restarting: it is asked again
+                line = None
+            self._pending = None
+            self.reason = ClusterError(line) if line else None
+        return self.reason is not None
 
 
 def _mark_trivial(plan: Plan, run: RunDir) -> None:
@@ -106,9 +139,9 @@ def _mark_trivial(plan: Plan, run: RunDir) -> None:
             run.write_stage(stage, "done", cfg.to_dict(plan.sweep), {"model": stage.spec["model"]})
 
 
-def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list[str], Dependencies | None]:
+def _run_experiment(plan: Plan, run: RunDir, aggregator: str, stop: _Stop, log) -> tuple[list[str], Dependencies | None]:
     """Every unfinished group as a trial of one Tune experiment, each released when its parents
-    are done (schedule.Dependencies)."""
+    are done (schedule.Dependencies); `stop` ends them all when the run cannot go on."""
     needs = schedule.after(plan)
     finished = run.done()
     done = {g.name for g in plan.groups if all(k in finished for k in g.stages)}
@@ -117,7 +150,7 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
         return [], None
     log(f"ray-xr: {len(todo)} trial(s), each started when the models it reads exist: "
         + ", ".join(g.name for g in todo))
-    payload = {g.name: _payload(plan, run, aggregator, g) for g in todo}
+    payload = {g.name: _payload(plan, run, aggregator, stop.lease.run_id, g) for g in todo}
     res = plan.sweep.resources
     run.clear_failed()
 
@@ -133,18 +166,21 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
 
     searcher = Dependencies(todo, needs, done, computing=computing, on_failure=failed)
     # The trial process only waits on its TorchTrainer, so it holds no CPU (a bundle cannot be
-    # empty, and the memory is what it really uses); with workers=0 the loop runs inside it.
-    # It lives on the head node: a trial whose own actor is on a lost node fails, whatever
-    # FailureConfig says, while a lost worker node only restarts the trial's worker group.
-    trial_resources = {**(_per_worker(res.model_dump()) if res.workers == 0 else {"CPU": 0}),
-                       "memory": TRIAL_MEMORY, HEAD_RESOURCE: 0.001}
+    # empty, and the memory is what it really uses). It lives on the head node: a trial whose
+    # own actor is on a lost node fails, whatever FailureConfig says, while a lost worker node
+    # only restarts the trial's worker group. With workers=0 the loop runs inside the trial,
+    # which holds a worker's resources wherever they are (the head may offer no CPU).
+    trial_resources = ({**_per_worker(res.model_dump()), "memory": TRIAL_MEMORY} if res.workers == 0
+                       else {"CPU": 0, "memory": TRIAL_MEMORY, HEAD_RESOURCE: 0.001})
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trial, groups=payload), trial_resources),
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=len(todo),
                                     max_concurrent_trials=_concurrency(res)),
-        run_config=tune.RunConfig(name=plan.sweep.name, verbose=0, **run.ray_storage()),
+        run_config=tune.RunConfig(name=plan.sweep.name, verbose=0, stop=stop, **run.ray_storage()),
     )
     results = tuner.fit()
+    if stop.reason is not None:  # one line, exit 2: the storage or the lease, not a stage, went wrong
+        raise stop.reason
     failures = [f"{r.config['group']['name']}: {type(r.error).__name__}: {str(r.error).strip().splitlines()[-1]}"
                 for r in results if r.error]
     return failures, searcher
@@ -153,32 +189,28 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
 def run(plan: Plan, storage: str, address: str | None, rerun: tuple[str, ...] = (), log=print) -> int:
     """Run every unfinished stage of the sweep's plan in STORAGE/<sweep name> (a path or a bucket
     URI); `rerun` names phases whose finished stages (and everything that depends on them) run
-    again. The lock keeps a second driver on this machine out of the folder."""
+    again. The lease keeps a second driver out of the folder, before anything is written."""
     run_dir = RunDir(join(str(storage), plan.sweep.name))
-    run_dir.root.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(run_dir.root / ".lock"))
+    lease = Lease(run_dir)
+    lease.acquire()
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise RunLockedError(f"{run_dir.where}: another `ray-xr run` is using this run folder; wait for it to"
-                             " end, or give this one another --storage") from None
-    try:
-        return _run_locked(plan, run_dir, address, rerun, log)
+        return _run_locked(plan, run_dir, address, rerun, lease, log)
     finally:
-        lock.release()
+        lease.release()
 
 
-def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[str, ...], log) -> int:
+def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[str, ...], lease: Lease, log) -> int:
     sweep = plan.sweep
     started = time.time()
     run_dir.write_json("sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
+    run_dir.write_json("plan.json", recorded(plan))  # the keys `ray-xr status` reads, never recomputes
     s = plan.summary()
-    log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.where}")
+    log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.shown}")
     if rerun:
         _force_rerun(plan, run_dir, rerun, log)
     _mark_trivial(plan, run_dir)
     plan_cells = {k: list(st.cells) for k, st in plan.stages.items() if st.phase == "eval"}
-    args = (run_dir.where, sweep.name, sweep.data.source_language, plan_cells, started)
+    args = (run_dir.where, sweep.name, sweep.data.source_language, plan_cells, started, lease.run_id)
     failures: list[str] = []
     searcher, cluster_s, slots, reported = None, 0.0, 0, time.time()
     if set(plan.stages) <= run_dir.done():
@@ -189,11 +221,12 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
     else:
         _init_ray(address, sweep.resources.deterministic, log)
         cluster_s, slots = time.time() - started, _concurrency(sweep.resources)
-        probe_storage(run_dir)
-        name = aggregator_name(run_dir)
+        probe_storage(run_dir, lease.run_id)
+        name = f"aggregator-{lease.run_id}"  # this run's: a second driver never finds it by name
         actor = _start_aggregator(name, args)
         _resend_finished(plan, run_dir, lambda records: ray.get(actor.record.remote(records)))
-        failures, searcher = _run_experiment(plan, run_dir, name, log)
+        failures, searcher = _run_experiment(plan, run_dir, name, _Stop(lease, actor), log)
+        run_dir.clear(".probe")  # what the worker groups' probes wrote
         reported = time.time()
         try:
             path, markdown = ray.get(actor.write_report.remote(True)), ray.get(actor.markdown.remote())
@@ -216,18 +249,10 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
     return 0
 
 
-def aggregator_name(run: RunDir) -> str:
-    """One aggregator per run folder: two runs of one sweep name into different storage never meet."""
-    return "aggregator-" + hashlib.sha256(run.where.encode()).hexdigest()[:16]
-
-
 def _start_aggregator(name: str, args: tuple):
     """The run's aggregator, on the head node (never a spot worker), restarted by Ray whenever
-    it dies: it rebuilds itself from results.jsonl, and calls in flight are retried."""
-    try:  # a previous driver of this folder died and left its actor (the lock says it is gone)
-        ray.kill(ray.get_actor(name, namespace=AGGREGATOR_NAMESPACE))
-    except ValueError:
-        pass
+    it dies: it rebuilds itself from results.jsonl, and calls in flight are retried. The
+    driver owns it: it ends with the driver."""
     return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, resources={HEAD_RESOURCE: 0.001})(
         Aggregator).options(name=name, namespace=AGGREGATOR_NAMESPACE).remote(*args)
 
