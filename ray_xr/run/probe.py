@@ -12,12 +12,16 @@ imports (no torch): each probe actor imports the module that defines its class.
 """
 from __future__ import annotations
 
+import time
+
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ray_xr.errors import ClusterError
 from ray_xr.run import lease
 from ray_xr.stages import RunDir
+
+STOPPED_WITHIN_S = 60.0  # the driver asks the aggregator every second
 
 
 def check(run: RunDir, node: str, run_id: str) -> str | None:
@@ -52,27 +56,38 @@ def probe_storage(run: RunDir, run_id: str) -> None:
     nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
     actors = [ray.remote(num_cpus=0)(_Probe).options(
         scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote() for n in nodes]
-    answers = ray.get([a.check.remote(run.where, n, run_id) for a, n in zip(actors, nodes)])
+    answers = [_answer(a.check.remote(run.where, n, run_id)) for a, n in zip(actors, nodes)]
     for actor in actors:
         ray.kill(actor)
     bad = [(n, a) for n, a in zip(nodes, answers) if a]
-    if not bad and any(run.read_text(f".probe/{n}") != run_id for n in nodes):
+    if not bad and any(run.read_text(f".probe/{n}") != run_id for n, a in zip(nodes, answers) if a is not None):
         bad = [(nodes[0], "the driver cannot read what the nodes wrote")]
     run.clear(".probe")
     if bad:
         raise ClusterError(problem(run, *bad[0]))
 
 
+def _answer(ref) -> str | None:
+    """A probe's answer: '' for a node that sees the run folder, None for a node that died
+    meanwhile (a spot node going away; one that comes back is probed by its worker groups)."""
+    try:
+        return ray.get(ref) or ""
+    except ray.exceptions.RayActorError:
+        return None
+
+
 def probe_node(run: RunDir, run_id: str, aggregator: str) -> None:  # [ray] worker side
     """This node sees the run folder, or the run stops: the aggregator (on the head, reached
-    through Ray, not through the storage) passes the line to the driver."""
+    through Ray, not through the storage) passes the line to the driver, which stops every
+    trial within seconds. Meanwhile this worker waits rather than fail: a failed worker group
+    would be started again (Ray Train's max_failures), each time on a node that cannot work."""
+    from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE  # the worker loop has imported it already
+
     node = ray.get_runtime_context().get_node_id()
     answer = check(run, node, run_id)
     if answer is None:
         return
-    from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE  # the worker loop has imported it already
-
     line = problem(run, node, answer)
-    actor = ray.get_actor(aggregator, namespace=AGGREGATOR_NAMESPACE)
-    ray.get(actor.stop.remote(line))
-    raise ClusterError(line)
+    ray.get(ray.get_actor(aggregator, namespace=AGGREGATOR_NAMESPACE).stop.remote(line))
+    time.sleep(STOPPED_WITHIN_S)
+    raise ClusterError(line)  # the driver did not stop the run: fail the trial instead
