@@ -26,6 +26,7 @@ this machine's: clocks kept within seconds, as NTP does) is a dead run's and may
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -90,7 +91,9 @@ class Lease:
                 self._thread.start()
             else:
                 self._write()
-        except BaseException:
+        except BaseException:  # refused, interrupted, or the storage failed: leave nothing behind
+            with contextlib.suppress(OSError, RayXRError):
+                self.release()
             self._lock.release()
             raise
 
