@@ -84,16 +84,17 @@ def test_report_tables(finished_run):
 
 
 def test_the_run_folder_holds_what_the_readme_contract_lists(finished_run):
-    """Every path of the README's run-directory contract is in a finished run (the lock only
-    while a run holds it, a checkpoint only while its stage is unfinished)."""
+    """Every path of the README's run-directory contract is in a finished run (the lock and the
+    lease only while a run holds them, a checkpoint only while its stage is unfinished)."""
     _, run_dir, _ = finished_run
     block = (REPO / "README.md").read_text(encoding="utf-8").split("## The run directory (contract)")[1]
     listed = [line.split()[0] for line in block.split("```")[1].splitlines()
               if line.startswith("  ") and not line.startswith("   ")]
     assert {"report/xtreme_r.md", "cache/features/", "report/robustness.md"} <= set(listed)
-    missing = [path for path in listed if path not in (".lock", "stages/<key>/checkpoint/")
+    missing = [path for path in listed if path not in (".lock", "lease.json", "stages/<key>/checkpoint/")
                and not any(run_dir.glob(path.replace("<key>", "*").rstrip("/")))]
     assert not missing, missing
+    assert not (run_dir / "lease.json").exists() and not (run_dir / ".probe").exists()  # gone with the run
 
 
 def test_outcomes_rebuild_every_recorded_value(finished_run):
