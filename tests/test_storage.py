@@ -263,3 +263,23 @@ def test_a_folder_on_this_machines_disk_for_a_cluster_is_one_line(sweep_file, tm
     assert result.stderr.startswith(f"ray-xr: error: --storage {storage}: on a cluster (--address) results must go"
                                     f" where every node sees them, and {storage} is on this machine's own disk (")
     assert "--storage-shared" in result.stderr and not storage.exists()
+
+
+def test_a_stage_waits_for_a_running_parent_but_not_for_one_that_never_shows_up(tmp_path, monkeypatch):
+    """A trial started early waits in wait_for_parent; a node that sees no record of the parent
+    (another disk, a parent that never started) stops after PARENT_RECORD_S instead of holding
+    its resources forever."""
+    from types import SimpleNamespace
+
+    from ray_xr.errors import ClusterError
+    from ray_xr.run import worker
+
+    monkeypatch.setattr(worker, "PARENT_RECORD_S", 0.5)
+    w = SimpleNamespace(run=RunDir(tmp_path))  # what wait_for_parent reads: the run folder
+    with pytest.raises(ClusterError, match=r"the stage it reads, p1, has neither run nor finished after 0 s"):
+        worker.wait_for_parent(w, stage("k1", parent="p1"))
+    w.run.write_stage(stage("p2"), "running", {})
+    finisher = threading.Timer(1.5, lambda: w.run.write_stage(stage("p2"), "done", {}))  # past the deadline
+    finisher.start()
+    worker.wait_for_parent(w, stage("k2", parent="p2"))
+    assert w.run.is_done("p2")

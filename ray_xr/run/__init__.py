@@ -4,7 +4,9 @@ Owns: driver.py (the only module that imports ray.tune: one Tune trial per group
 each launching a TorchTrainer), worker.py (the train_loop_per_worker: phases i-iii in one plain
 loop), batching.py (which features make each batch: shuffled or length-grouped), evaluate.py
 (phase iv), attack.py (the model-aware noise kind), multitask.py, models.py
-(tokenizer, tiny XLM-R, encoder hand-over) and aggregator.py (the actor that owns results.jsonl).
+(tokenizer, tiny XLM-R, encoder hand-over), aggregator.py (the actor that owns results.jsonl),
+lease.py (one run at a time per run folder, from any machine) and probe.py (every node that
+computes sees the run folder).
 May import everything below it: plan, config, tasks, noise, data, report, stages, metrics, errors.
 Worker-side Ray lines end in `# [ray]`; nothing imports Ray's private modules. Importing this
 package imports nothing (torch and ray come with its modules).
