@@ -17,16 +17,18 @@ import time
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from ray_xr.errors import ClusterError
+from ray_xr.errors import ClusterError, RayXRError
 from ray_xr.run import lease
 from ray_xr.stages import RunDir
+from ray_xr.storage import is_uri, redact
 
 STOPPED_WITHIN_S = 60.0  # the driver asks the aggregator every second
 
 
-def check(run: RunDir, node: str, run_id: str) -> str | None:
+def check(where: str, node: str, run_id: str) -> str | None:
     """What is wrong with the run folder as this node sees it; None when it is the driver's."""
     try:
+        run = RunDir(where)
         found = lease.holder(run)
         if found is None:
             return "the run folder is not there (a different disk)"
@@ -35,19 +37,21 @@ def check(run: RunDir, node: str, run_id: str) -> str | None:
         run.write_text(f".probe/{node}", run_id)
     except OSError as err:  # a disk, or a bucket's endpoint or credentials
         return f"{type(err).__name__}: {err.strerror or str(err).splitlines()[0]}"
+    except RayXRError as err:  # a storage URI this node cannot open
+        return str(err)
     return None
 
 
-def problem(run: RunDir, node: str, answer: str) -> str:
+def problem(where: str, node: str, answer: str) -> str:
     """The one line that ends the run."""
     fix = ("give every node the bucket's credentials and endpoint (the AWS_* or GOOGLE_* environment)"
-           if run.bucket else "give a shared file system mounted at the same path on all nodes")
-    return f"--storage {run.shown}: not the same storage on every node (node {node[:8]}: {answer}); {fix}"
+           if is_uri(where) else "give a shared file system mounted at the same path on all nodes")
+    return f"--storage {redact(where)}: not the same storage on every node (node {node[:8]}: {answer}); {fix}"
 
 
 class _Probe:
     def check(self, where: str, node: str, run_id: str) -> str | None:
-        return check(RunDir(where), node, run_id)
+        return check(where, node, run_id)
 
 
 def probe_storage(run: RunDir, run_id: str) -> None:
@@ -64,7 +68,7 @@ def probe_storage(run: RunDir, run_id: str) -> None:
         bad = [(nodes[0], "the driver cannot read what the nodes wrote")]
     run.clear(".probe")
     if bad:
-        raise ClusterError(problem(run, *bad[0]))
+        raise ClusterError(problem(run.where, *bad[0]))
 
 
 def _answer(ref) -> str | None:
@@ -76,7 +80,7 @@ def _answer(ref) -> str | None:
         return None
 
 
-def probe_node(run: RunDir, run_id: str, aggregator: str) -> None:  # [ray] worker side
+def probe_node(where: str, run_id: str, aggregator: str) -> None:  # [ray] worker side
     """This node sees the run folder, or the run stops: the aggregator (on the head, reached
     through Ray, not through the storage) passes the line to the driver, which stops every
     trial within seconds. Meanwhile this worker waits rather than fail: a failed worker group
@@ -84,10 +88,10 @@ def probe_node(run: RunDir, run_id: str, aggregator: str) -> None:  # [ray] work
     from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE  # the worker loop has imported it already
 
     node = ray.get_runtime_context().get_node_id()
-    answer = check(run, node, run_id)
+    answer = check(where, node, run_id)
     if answer is None:
         return
-    line = problem(run, node, answer)
+    line = problem(where, node, answer)
     ray.get(ray.get_actor(aggregator, namespace=AGGREGATOR_NAMESPACE).stop.remote(line))
     time.sleep(STOPPED_WITHIN_S)
     raise ClusterError(line)  # the driver did not stop the run: fail the trial instead

@@ -84,7 +84,7 @@ def run_group(loop: dict) -> None:
     """The TorchTrainer's train_loop_per_worker: one worker of the group's worker group."""
     ctx = ray.train.get_context()  # [ray]
     if ctx.get_local_rank() == 0:  # [ray] one rank per node: each node the group runs on sees the run folder
-        probe_node(RunDir(loop["run_dir"]), loop["run_id"], loop["aggregator"])
+        probe_node(loop["run_dir"], loop["run_id"], loop["aggregator"])
     run_stages(loop, ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
 
 
@@ -92,7 +92,7 @@ def run_in_trial(loop: dict, report: Callable) -> None:
     """The loop as one worker in the calling process, without a worker group (Ray Train refuses
     its own local mode inside a Tune trial: ray-project/ray#49454); `report` takes the epoch metrics."""
     device = torch.device("cuda" if loop["sweep"]["resources"]["use_gpu"] else "cpu")
-    probe_node(RunDir(loop["run_dir"]), loop["run_id"], loop["aggregator"])
+    probe_node(loop["run_dir"], loop["run_id"], loop["aggregator"])
     run_stages(loop, 0, 1, device, report=report, prepare=lambda model, **_: model.to(device))
 
 
