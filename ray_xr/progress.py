@@ -4,10 +4,11 @@ aggregator puts it in the live report and prints a line of it to the terminal.
 
 The stages come from RUN_DIR/plan.json, the keys the run recorded (plan.recorded), never from
 building the plan again on the reading machine, whose library versions or data paths may give
-other keys; a stage's state comes from its stage.json. A stage marked "running" whose run folder has not changed for STALE_S counts as
-failed: the process that ran it is gone (crashed or interrupted), and a rerun resumes it.
-The time left is each phase's stages to do times the mean duration of its finished stages,
-divided by the parallelism seen so far (summed stage time over the wall time they spanned).
+other keys; a stage's state comes from its stage.json. A stage marked "running" whose run
+folder has not changed for STALE_S counts as failed: the process that ran it is gone (crashed
+or interrupted), and a rerun resumes it. The time left is each phase's stages to do times the
+mean duration of its finished stages, divided by the parallelism seen so far (summed stage
+time over the wall time they spanned).
 """
 from __future__ import annotations
 

@@ -139,7 +139,8 @@ def _mark_trivial(plan: Plan, run: RunDir) -> None:
             run.write_stage(stage, "done", cfg.to_dict(plan.sweep), {"model": stage.spec["model"]})
 
 
-def _run_experiment(plan: Plan, run: RunDir, aggregator: str, stop: _Stop, log) -> tuple[list[str], Dependencies | None]:
+def _run_experiment(plan: Plan, run: RunDir, aggregator: str, stop: _Stop,
+                    log) -> tuple[list[str], Dependencies | None]:
     """Every unfinished group as a trial of one Tune experiment, each released when its parents
     are done (schedule.Dependencies); `stop` ends them all when the run cannot go on."""
     needs = schedule.after(plan)
