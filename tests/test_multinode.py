@@ -3,15 +3,13 @@ that offers no CPU (`ray start --head --num-cpus 0`), on which the driver, the a
 trial's own actor and Ray Train's controllers must still be scheduled, and two worker nodes with
 one CPU each; joined as users join one (token authentication).
 
-- The CHAINS sweep (conftest) runs on both worker nodes, one is killed mid-training (its raylet and
-  its workers, by PID), then the aggregator actor (by PID) during the evaluations: the lost stage
-  restarts on the other node from its checkpoint, the aggregator restarts and rebuilds itself,
-  and the run ends with the undisturbed reference's results, byte for byte.
-- A worker group of two ranks spanning both worker nodes loses a node mid-epoch; a new node
-  joins and the group resumes from the bucket's checkpoint with the results of an undisturbed
-  run. A second driver on the same bucket folder ends in one line meanwhile, and the run's
-  status and report, read on a "laptop" with other library versions, show its true progress and
-  leave the bucket's report alone.
+- A worker group of two ranks spanning both worker nodes (one chain of the CHAINS sweep, conftest)
+  loses rank 0's node mid-epoch; a new node joins and the group resumes from the bucket's
+  checkpoint; the aggregator actor is killed (by PID) during the evaluations and rebuilds
+  itself; a second driver on the same bucket folder ends in one line meanwhile; the run ends
+  with the results of an undisturbed run, byte for byte.
+- The run's status and report, read on a "laptop" with other library versions, show its true
+  progress and leave the bucket's report alone unless told to publish.
 - A node whose disk is not the head's stops a run on a local folder in one line: at the start
   (the driver's probe) and when it joins later (its worker group's probe).
 
@@ -120,55 +118,6 @@ def head_actors_ask_for_no_cpu(cluster: dict) -> set[str]:
     return {a["class_name"] for a in on_head}
 
 
-def test_losing_a_worker_node_and_the_aggregator_loses_nothing_in_a_bucket(cluster, s3, sweep, chains_reference,
-                                                                          tmp_path, monkeypatch):
-    storage = join(s3["uri"], tmp_path.name)
-    for name, value in {**s3["env"], "RAY_XR_CACHE": str(tmp_path / "observer")}.items():
-        monkeypatch.setenv(name, value)  # this test's process: a third machine with the bucket's credentials
-    seed_stages(chains_reference, join(storage, "tiny"), ("pretrain",))  # the run starts with the two chains
-    workers = {node_id(port): port for port in cluster["node_ports"][1:]}
-    proc = start_on(cluster, sweep, storage)
-    run = RunDir(join(storage, "tiny"))  # the bucket as a third machine sees it
-
-    def training_with_a_checkpoint():  # the node of a training stage that has checkpointed
-        return next((s["node"] for k, s in run.records().items() if s["phase"] in ("intermediate", "target")
-                     and s["status"] == "running" and run.bucket.exists(f"stages/{k}/checkpoint/latest.json")), None)
-
-    lost = wait_for(training_with_a_checkpoint, proc, "a stage training with a checkpoint", timeout=600)
-    kill_node(workers[lost])
-    wait_for(lambda: any(s["phase"] == "eval" and s["status"] == "done" for s in run.records().values()),
-             proc, "the first evaluation", timeout=600)
-    wait_for(lambda: aggregator_on(cluster["head_port"]), proc, "the aggregator actor").kill()
-    out, err = proc.communicate(timeout=900)
-    assert proc.returncode == 0, out[-3000:] + err[-3000:]
-    resumed = [s for s in run.records().values() if s["metrics"].get("resumed_from_step") is not None
-               or s["metrics"].get("resumed_from_epoch") is not None]
-    assert resumed and all(s["node"] != lost for s in resumed), "no stage resumed on the other node"
-    assert run.read_text("results.jsonl").encode() == (chains_reference / "results.jsonl").read_bytes()
-    actors = ray_list(cluster, "actors", "--detail")
-    assert {a["node_id"] for a in actors if a["class_name"] == "RayTrainWorker"} == set(workers)
-    # the driver's, Tune's and Train's actors all ran on the head, which offers no CPU
-    assert {"Aggregator", "TrainController", "ImplicitFunc"} <= head_actors_ask_for_no_cpu(cluster)
-    assert all(list((cluster["caches"] / f"node{i}").glob("runs/*/stages/*")) for i in (1, 2))  # each its own
-    assert not any(Path(REPO).glob("s3:*"))
-    # one Tune experiment, named after the sweep, with one trial per unfinished group (the chains)
-    experiments = [p for p in run.bucket.files("ray") if p.count("/") == 2 and "/experiment_state-" in p]
-    assert [p.split("/")[1] for p in experiments] == ["tiny"]
-    trials = {p.split("/")[2] for p in run.bucket.files("ray/tiny") if p.split("/")[2].startswith("trial_")}
-    assert sorted(t.split("name=")[1].split(",")[0] for t in trials) == ["nli-s1", "none-s1"]
-    timing = json.loads(run.read_text("timing.json"))
-    assert timing["trials"] == 2 and 0 < timing["fixed_overhead_share"] < 1
-
-    again = ray_xr("run", str(sweep), *on_cluster(cluster, storage), env=cluster["env"])
-    assert again.returncode == 0 and "every stage has finished already" in again.stdout, again.stderr[-2000:]
-    laptop = ray_xr("report", run.where, env={**s3["env"], "RAY_XR_CACHE": str(tmp_path / "laptop")})
-    assert laptop.returncode == 0, laptop.stderr[-2000:]
-    scores = [section(p, "Scores") for p in (chains_reference / "report" / "robustness.md",
-                                             next((tmp_path / "laptop").glob("runs/*/report/robustness.md")))]
-    assert scores[0] == scores[1] and run.bucket.exists("report/robustness.md")
-    worker_node(cluster)  # a new machine takes the lost one's place, for the tests below
-
-
 @pytest.fixture(scope="module")
 def spanning(cluster, s3, chains_reference, tmp_path_factory) -> dict:
     """The SPANNING sweep and its undisturbed run in the bucket (the pretraining seeded from the
@@ -179,44 +128,66 @@ def spanning(cluster, s3, chains_reference, tmp_path_factory) -> dict:
     seed_stages(chains_reference, join(storage, "tiny"), ("pretrain",))
     result = ray_xr("run", str(sweep), *on_cluster(cluster, storage), env=cluster["env"])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return {"sweep": sweep, "run": RunDir(join(storage, "tiny"), reader=True)}
+    run = RunDir(join(storage, "tiny"), reader=True)
+    (folder / "robustness.md").write_bytes(run.bucket.read("report/robustness.md"))  # as the run wrote it
+    return {"sweep": sweep, "run": run, "folder": folder}
 
 
-def test_a_worker_group_spanning_two_nodes_resumes_mid_epoch_in_a_bucket(cluster, s3, chains_reference, spanning,
-                                                                         tmp_path, monkeypatch):
+def test_losing_a_node_of_a_worker_group_spanning_two_and_the_aggregator_loses_nothing(cluster, s3, spanning,
+                                                                                        chains_reference, tmp_path,
+                                                                                        monkeypatch):
     """Rank 0's node is lost mid-epoch, after a checkpoint; a new node joins (as an autoscaler's
-    does) and the group resumes on it and the survivor, every rank's random state coming from
-    the bucket. Meanwhile a second driver on the same bucket folder, from another machine, ends
-    in one line; the first run ends with the undisturbed run's results."""
+    would) and the group resumes on it and the survivor, every rank's random state coming from
+    the bucket; then the aggregator actor is killed during the evaluations. Meanwhile a second
+    driver on the same bucket folder, from another machine, ends in one line. The run ends with
+    the undisturbed run's results, byte for byte, and a rerun trains nothing."""
     storage = join(s3["uri"], tmp_path.name)
-    for name, value in {**s3["env"], "RAY_XR_CACHE": str(tmp_path / "observer")}.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RAY_XR_CACHE", str(tmp_path / "observer"))  # this process: a machine of its own
     seed_stages(chains_reference, join(storage, "tiny"), ("pretrain",))
     workers = {node_id(port): port for port in cluster["node_ports"][1:] if raylet_alive(port)}
     assert len(workers) == 2
     proc = start_on(cluster, spanning["sweep"], storage)
-    run = RunDir(join(storage, "tiny"))
+    run = RunDir(join(storage, "tiny"))  # the bucket as this machine sees it
 
-    def mid_epoch():  # the target stage, with a checkpoint taken within an epoch
+    def mid_epoch():  # the target stage, with a checkpoint taken within an epoch: rank 0's node
         for key, s in run.records().items():
             latest = run.read_text(f"stages/{key}/checkpoint/latest.json") if s["phase"] == "target" else None
             if s["status"] == "running" and latest and not json.loads(latest)["folder"].endswith("-s0"):
                 return s["node"]
         return None
 
-    kill_node(workers[wait_for(mid_epoch, proc, "a checkpoint within an epoch", timeout=600)])
-    # the group cannot start again until a node joins: meanwhile a second driver tries the folder
+    lost = wait_for(mid_epoch, proc, "a checkpoint within an epoch", timeout=600)
+    kill_node(workers[lost])
+    # the group cannot start again before a node joins: meanwhile a second driver tries the folder
     second = ray_xr("run", str(spanning["sweep"]), *on_cluster(cluster, storage),
                     env={**cluster["env"], "RAY_XR_CACHE": str(tmp_path / "second-machine")}, timeout=300)
-    worker_node(cluster)
+    new = node_id(worker_node(cluster))
+    wait_for(lambda: any(s["phase"] == "eval" and s["status"] == "done" for s in run.records().values()),
+             proc, "the first evaluation", timeout=600)
+    wait_for(lambda: aggregator_on(cluster["head_port"]), proc, "the aggregator actor").kill()
     out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
     assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1, second.stderr[-2000:]
     assert "another `ray-xr run` is using this run folder (run " in second.stderr
     target = next(s for s in run.records().values() if s["phase"] == "target")
-    assert target["metrics"].get("resumed_from_epoch") is not None, target["metrics"]
+    assert target["metrics"].get("resumed_from_epoch") is not None and target["node"] != lost, target
+    print(f"resumed at epoch {target['metrics']['resumed_from_epoch'] + 1},"
+          f" step {target['metrics']['resumed_from_step']}")
     assert run.read_text("results.jsonl") == spanning["run"].read_text("results.jsonl")
-    assert json.loads(run.read_text("sweep.json"))["resources"]["workers"] == 2
+    actors = ray_list(cluster, "actors", "--detail")
+    assert {a["node_id"] for a in actors if a["class_name"] == "RayTrainWorker"} == set(workers) | {new}
+    # the driver's, Tune's and Train's actors all ran on the head, which offers no CPU
+    assert {"Aggregator", "TrainController", "ImplicitFunc"} <= head_actors_ask_for_no_cpu(cluster)
+    assert not any(Path(REPO).glob("s3:*"))
+    # one Tune experiment, named after the sweep, with one trial per unfinished group
+    experiments = [p for p in run.bucket.files("ray") if p.count("/") == 2 and "/experiment_state-" in p]
+    assert [p.split("/")[1] for p in experiments] == ["tiny"]
+    trials = {p.split("/")[2] for p in run.bucket.files("ray/tiny") if p.split("/")[2].startswith("trial_")}
+    assert [t.split("name=")[1].split(",")[0] for t in trials] == ["none-s1"]
+    timing = json.loads(run.read_text("timing.json"))
+    assert timing["trials"] == 1 and 0 < timing["fixed_overhead_share"] < 1
+    again = ray_xr("run", str(spanning["sweep"]), *on_cluster(cluster, storage), env=cluster["env"])
+    assert again.returncode == 0 and "every stage has finished already" in again.stdout, again.stderr[-2000:]
 
 
 def test_status_and_report_from_a_laptop_with_other_versions_read_the_run_and_leave_its_report(s3, spanning,
@@ -234,6 +205,8 @@ def test_status_and_report_from_a_laptop_with_other_versions_read_the_run_and_le
     assert report.returncode == 0, report.stderr[-2000:]
     assert "the run's report in the bucket is unchanged: --publish replaces it" in report.stdout
     assert run.bucket.files("report") == before
+    laptop_copy = next((tmp_path / "laptop").glob("runs/*/report/robustness.md"))
+    assert section(laptop_copy, "Scores") == section(spanning["folder"] / "robustness.md", "Scores")
     published = ray_xr("report", run.where, "--publish", env=laptop)
     assert published.returncode == 0 and run.bucket.files("report")["report/robustness.md"] != before[
         "report/robustness.md"]
