@@ -23,7 +23,7 @@ from ray_xr.stages import RunDir
 
 def _run_dir(location: str) -> RunDir:
     """A run folder named on the command line; a bucket that cannot be reached is one line."""
-    run = RunDir(location, option="")
+    run = RunDir(location, option="", reader=True)
     if run.bucket:
         run.bucket.check()
     return run
@@ -39,13 +39,16 @@ def cmd_report(args) -> int:
 
     path = render.write_report(run_dir, progress=_progress(run))
     scores = xtreme.write(run_dir, results.load_results(run_dir))
-    run.push("report")
+    if args.publish:  # over the live report the run keeps in the bucket
+        run.push("report")
     if args.readme_table:  # the README's demo table is this output, pasted, never typed
         print(section(path, "Scores"))
         return 0
     print(path.read_text())
     print(scores.read_text())
-    print(f"ray-xr: report written to {run.show(f'report/{path.name}') if run.bucket else path}")
+    where = run.show(f"report/{path.name}") if args.publish else path
+    kept = " (this machine's copy; the run's report in the bucket is unchanged: --publish replaces it)"
+    print(f"ray-xr: report written to {where}{kept if run.bucket and not args.publish else ''}")
     return 0
 
 
@@ -166,6 +169,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("sweep")
     p.add_argument("--storage", default="runs", help="results go to STORAGE/<sweep name>/ (default ./runs)")
     p.add_argument("--address", default=None, help="join a running cluster ('auto'); default: start a local one")
+    p.add_argument("--storage-shared", action="store_true",
+                   help="with --address: every node mounts the --storage path, though it is not on a network file"
+                        " system (a cluster on one machine); each node checks that it sees the run folder")
     p.add_argument("--rerun", action="append", choices=("eval", "target", "intermediate", "pretrain", "all"),
                    help="run the finished stages of this phase again, and everything that depends on them"
                         " (repeatable)")
@@ -183,6 +189,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--readme-table", action="store_true",
                    help="print only the score table (with intervals and marks), as the README shows it")
+    p.add_argument("--publish", action="store_true",
+                   help="a run in a bucket: upload this report over the run's own report/ there")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("status", help="stages done / running / failed / to do per phase and the time left, without Ray")
     p.add_argument("run_dir")

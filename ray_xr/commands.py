@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ray_xr import config, cost, datatools, plan, smoke
 from ray_xr.errors import DataError, SweepError
-from ray_xr.storage import Bucket, is_uri
+from ray_xr.storage import Bucket, check_shared, is_uri
 from ray_xr.tasks import TASKS, hub, lock
 
 
@@ -39,6 +39,8 @@ def cmd_run(args) -> int:
         sweep = smoke.transform(sweep, args.random_weights)
     if is_uri(args.storage):  # before anything heavy: a bad scheme, option or endpoint is one line
         Bucket(args.storage).check()
+    elif args.address and not args.storage_shared:  # the GPU nodes a cluster adds later must see it too
+        check_shared(args.storage)
     _check_dirs(sweep, args.sweep)
     p = plan.build(sweep)  # once: a full-scale plan takes a second
     _require_hub(p, args.sweep, model=not args.random_weights)

@@ -304,6 +304,14 @@ def _groups(sweep: Sweep, stages: dict[str, Stage], pre: str, chains) -> tuple[G
     return tuple(groups)
 
 
+def recorded(plan: Plan) -> dict:
+    """The plan as the run records it (RUN_DIR/plan.json): every stage's key, phase, label and
+    parent. `ray-xr status` reads it and never builds the plan again: keys computed on another
+    machine (other library versions, data on other paths) would name other stages."""
+    return {"name": plan.sweep.name, "stages": {k: {"phase": s.phase, "label": s.label, "parent": s.parent}
+                                                for k, s in plan.stages.items()}}
+
+
 def describe(plan: Plan) -> str:
     s = plan.summary()
     lines = [f"sweep {s['name']}: {s['cells']} grid cells -> "

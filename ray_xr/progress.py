@@ -2,7 +2,9 @@
 / failed / to do per phase, and an estimate of the time left. `ray-xr status RUN_DIR` prints
 it; the aggregator puts it in the live report; `ray-xr run` shows a line of it as it goes.
 
-The stage graph comes from RUN_DIR/sweep.json (plan.build); a stage's state from its
+The stages come from RUN_DIR/plan.json, the keys the run recorded (plan.recorded), never from
+building the plan again on the reading machine, whose library versions or data paths may give
+other keys (the driver, which has the plan, passes it); a stage's state comes from its
 stage.json; whether a run is going from RUN_DIR/driver.json, which the driver writes when it
 starts (its PID, host and start time) and when it ends (how). A stage marked "running" counts as
 interrupted when the driver has ended or its process is gone (checked on the driver's own
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from ray_xr import config, plan
+from ray_xr import plan
 from ray_xr.errors import ReportError
 from ray_xr.stages import RunDir
 
@@ -30,17 +32,17 @@ STATES = ("done", "running", "interrupted", "failed", "todo")
 DRIVER = "driver.json"  # {"pid", "host", "started"}, and once it ends {"ended", "exit"}
 
 
-def load_plan(run: RunDir) -> plan.Plan:
-    path = f"{run.where}/sweep.json"
-    text = run.read_text("sweep.json")
+def recorded_phases(run: RunDir) -> dict[str, str]:
+    """Every stage of the run's plan -> its phase, as the run recorded them (plan.json)."""
+    path = run.show("plan.json")
+    text = run.read_text("plan.json")
     if text is None:
-        raise ReportError(f"{path}: not found (is this a run folder?)")
+        raise ReportError(f"{path}: not found (is this a run folder? one made before ray-xr recorded its plan"
+                          " gets it from its next `ray-xr run`)")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ReportError(f"{path}: not valid JSON ({err.msg})") from None
-    data.pop("source_language", None)  # the driver's addition, not a sweep key
-    return plan.build(config.parse(data, path))
+        return {key: stage["phase"] for key, stage in json.loads(text)["stages"].items()}
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise ReportError(f"{path}: not a plan written by `ray-xr run`") from None
 
 
 def driver(run: RunDir) -> dict:
@@ -67,7 +69,7 @@ def status(run_dir: Path | str | RunDir, now: float | None = None, p: plan.Plan 
     """{"phases": {phase: {state: count, "total": n}}, "eta_s": seconds or None, "stale": bool,
     "run": driver()}; `p`: the run's plan where the caller has it (else built from sweep.json)."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
-    p = p or load_plan(run)
+    stages = {key: stage.phase for key, stage in p.stages.items()} if p else recorded_phases(run)
     now = time.time() if now is None else now
     run_state = driver(run)
     began = run_state.get("started") or 0.0
@@ -78,16 +80,16 @@ def status(run_dir: Path | str | RunDir, now: float | None = None, p: plan.Plan 
     phases: dict[str, dict] = {}
     durations: dict[str, list[float]] = {}
     spans = []
-    for stage in p.stages.values():
-        record = records.get(stage.key) or {}
+    for key, phase in stages.items():
+        record = records.get(key) or {}
         state = record.get("status", "todo")
         if state == "running" and (gone or (record.get("started") or 0.0) < began):
             state = "interrupted"
-        counts = phases.setdefault(stage.phase, {**dict.fromkeys(STATES, 0), "total": 0})
+        counts = phases.setdefault(phase, {**dict.fromkeys(STATES, 0), "total": 0})
         counts[state if state in STATES else "todo"] += 1
         counts["total"] += 1
         if state == "done" and record.get("started") and record.get("finished"):
-            durations.setdefault(stage.phase, []).append(record["finished"] - record["started"])
+            durations.setdefault(phase, []).append(record["finished"] - record["started"])
             spans.append((record["started"], record["finished"]))
     return {"phases": {ph: {**{state: c[state] for state in STATES}, "total": c["total"]}
                        for ph, c in sorted(phases.items(), key=lambda item: plan.PHASES.index(item[0]))},

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from ray_xr.storage import Bucket, is_uri, join, local_cache
+from ray_xr.storage import Bucket, is_uri, join, local_cache, redact
 
 SCHEMA = 1
 LIBRARIES = ("ray", "torch", "transformers", "tokenizers", "datasets", "accelerate", "pyyaml", "pydantic")
@@ -114,15 +114,23 @@ class RunDir:
     # what a report reads; a bucket's models and checkpoints stay there until a stage needs them
     HEAVY = ("model", "checkpoint", "tokenizer", "ray", "cache", ".failed", ".probe")
 
-    def __init__(self, location: str | Path, option: str = "--storage"):
+    def __init__(self, location: str | Path, option: str = "--storage", reader: bool = False):
+        """`reader`: a command that reads the run (status, report, export), with a working copy
+        of its own (storage.local_cache)."""
         self.bucket = Bucket(str(location), option) if is_uri(location) else None
         self.where = str(location) if self.bucket else str(Path(location).resolve())  # what other processes get
-        self.root = local_cache(self.where) if self.bucket else Path(location)
+        self.root = local_cache(self.where, reader) if self.bucket else Path(location)
         self._seen: dict[str, tuple[int, int]] = {}  # the bucket's objects as last copied into root
 
+    @property
+    def shown(self) -> str:
+        """How to name the run folder to the user: its path, or its URI without credentials."""
+        return redact(self.where)
+
     def show(self, rel: str) -> str:
-        """How to name a file of the run to the user: a path, or the bucket's URI of it."""
-        return join(self.where, rel) if self.bucket else str(self.root / rel)
+        """How to name a file of the run to the user: a path, or the bucket's URI of it (without
+        credentials)."""
+        return redact(join(self.where, rel)) if self.bucket else str(self.root / rel)
 
     @property
     def results(self) -> Path:
@@ -274,8 +282,11 @@ class RunDir:
         self.clear(".failed")
 
     def clear(self, rel: str) -> None:
-        """A folder of the run, gone (here and in the bucket)."""
-        shutil.rmtree(self.root / rel, ignore_errors=True)
+        """A folder or file of the run, gone (here and in the bucket)."""
+        if (self.root / rel).is_dir():
+            shutil.rmtree(self.root / rel, ignore_errors=True)
+        else:
+            (self.root / rel).unlink(missing_ok=True)
         if self.bucket:
             self.bucket.delete(rel)
 

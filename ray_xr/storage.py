@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,11 +32,73 @@ def join(location: str, name: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + name))
 
 
-def local_cache(uri: str) -> Path:
+# query options of pyarrow.fs URIs that carry credentials (access_key, secret_key, session_token,
+# GCS's access_token, ...): printed as ***
+_SECRET_OPTION = re.compile(r"key|secret|token|password|credential|signature", re.IGNORECASE)
+
+
+def redact(location: str) -> str:
+    """A storage location as it may be printed: a URI's user:password@ part and the values of its
+    credential options replaced by ***, everything else (bucket, path, endpoint) kept."""
+    if not is_uri(location):
+        return str(location)
+    parts = urlsplit(str(location))
+    host = parts.netloc.rpartition("@")
+    netloc = f"***@{host[2]}" if host[1] else parts.netloc
+    options = [o.partition("=") for o in parts.query.split("&")] if parts.query else []
+    query = "&".join(k + eq + ("***" if eq and _SECRET_OPTION.search(k) else v) for k, eq, v in options)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return str(location)  # as given (urlunsplit would write s3:// as s3:)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+# File systems that other machines can mount: a path on one of them may be shared by every node
+# (the probes check that it is); any other path is on the disk of the machine it is on.
+NETWORK_FILE_SYSTEMS = ("nfs", "nfs4", "lustre", "cifs", "smb3", "smbfs", "glusterfs", "gpfs", "beegfs", "ceph",
+                        "wekafs", "fuse.glusterfs", "fuse.ceph-fuse", "fuse.gcsfuse", "fuse.s3fs",
+                        "fuse.mountpoint-s3", "fuse.juicefs", "fuse.sshfs")
+
+
+def file_system(path: str | Path) -> str | None:
+    """The type of the file system holding `path` (or its nearest existing folder), from
+    /proc/self/mounts; None where the system does not say (not Linux)."""
+    target = Path(path).resolve()
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    best, kind = "", None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[1])  # \040: a space
+        inside = target == Path(point) or Path(point) in target.parents
+        if inside and len(point) >= len(best):  # the last of equal mount points is the one in force
+            best, kind = point, fields[2]
+    return kind
+
+
+def check_shared(path: str) -> None:
+    """A local --storage for a run on a cluster (--address): fine on a network file system;
+    on this machine's own disk the nodes the cluster adds later would not see it."""
+    kind = file_system(path)
+    if kind in NETWORK_FILE_SYSTEMS:
+        return
+    raise ClusterError(
+        f"--storage {path}: on a cluster (--address) results must go where every node sees them, and"
+        f" {Path(path).resolve()} is on this machine's own disk ({kind or 'file system unknown'}); pass a bucket"
+        " (s3://BUCKET/runs, gs://BUCKET/runs) or a path on a file system every node mounts (NFS, EFS,"
+        " Filestore, Lustre), or add --storage-shared if every node mounts this path (each node checks it)")
+
+
+def local_cache(uri: str, reader: bool = False) -> Path:
     """This node's working copy of a run folder in object storage: the models it read, its
-    feature cache, the records it rendered. RAY_XR_CACHE, else ~/.cache/ray-xr."""
+    feature cache, the records it rendered. RAY_XR_CACHE, else ~/.cache/ray-xr. A `reader`
+    (status, report, export) has a copy of its own: on the head node, the aggregator's copy of
+    results.jsonl is ahead of the bucket's and must not be replaced by it."""
     base = Path(os.environ.get("RAY_XR_CACHE") or Path.home() / ".cache" / "ray-xr")
-    return base / "runs" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+    return base / "runs" / (hashlib.sha256(uri.encode()).hexdigest()[:16] + ("-read" if reader else ""))
 
 
 READ_ATTEMPTS = 20
@@ -48,11 +111,11 @@ class Bucket:
         """`option` names where the user gave the URI, for the one-line errors."""
         import pyarrow.fs as pafs  # lazy: only runs in a bucket pay for it
 
-        self.uri, self._pafs, self.named = uri, pafs, f"{option} {uri}".strip()
+        self.uri, self._pafs, self.named = uri, pafs, f"{option} {redact(uri)}".strip()
         try:
             self.fs, self.base = pafs.FileSystem.from_uri(uri)
         except (ValueError, OSError) as err:  # unknown scheme, bad option, no credentials
-            raise ClusterError(f"{self.named}: {str(err).splitlines()[0]}") from None
+            raise ClusterError(f"{self.named}: {str(err).splitlines()[0].replace(uri, redact(uri))}") from None
         self.base = self.base.rstrip("/")
 
     def check(self) -> None:
@@ -92,6 +155,11 @@ class Bucket:
     def write(self, rel: str, data: bytes) -> None:
         with self.fs.open_output_stream(self.path(rel)) as f:
             f.write(data)
+
+    def modified(self, rel: str) -> float | None:
+        """When the object was last written, by the store's clock (seconds since the epoch)."""
+        info = self.fs.get_file_info(self.path(rel))
+        return None if info.type == self._pafs.FileType.NotFound else (info.mtime_ns or 0) / 1e9
 
     def exists(self, rel: str) -> bool:
         return self.fs.get_file_info(self.path(rel)).type != self._pafs.FileType.NotFound

@@ -88,6 +88,18 @@ def ray_xr(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedPr
                           cwd=kwargs.pop("cwd", REPO), env={**os.environ, **kwargs.pop("env", {})}, **kwargs)
 
 
+def other_versions(folder: Path) -> dict:
+    """The environment of a machine with other versions of the libraries that enter stage keys
+    (plan.KEYED_LIBRARIES): a laptop's CPU build of torch, the nodes' CUDA build. What every
+    version lookup of a process started with it answers (a sitecustomize on its PYTHONPATH)."""
+    (folder / "sitecustomize.py").write_text(
+        "import importlib.metadata as m\n"
+        "_real = m.version\n"
+        "_other = {'torch': '2.13.0+cu128', 'transformers': '5.24.1', 'tokenizers': '0.23.4'}\n"
+        "m.version = lambda name: _other.get(name) or _real(name)\n")
+    return {"PYTHONPATH": str(folder)}
+
+
 @pytest.fixture
 def sweep_file(tmp_path):
     return write_sweep(tmp_path / "tiny.yaml")
@@ -196,10 +208,16 @@ def local_cluster():
         yield cluster
 
 
+def on_cluster(cluster: dict, storage: Path | str) -> list[str]:
+    """The `ray-xr run` options that join the cluster with this storage: a folder on this
+    machine's disk is one every node of a cluster on this machine mounts (--storage-shared)."""
+    shared = [] if "://" in str(storage) else ["--storage-shared"]
+    return ["--storage", str(storage), "--address", cluster["address"], *shared]
+
+
 def run_on(cluster: dict, sweep: Path, storage: Path | str, *args: str) -> subprocess.CompletedProcess:
     """`ray-xr run` of a sweep on a running cluster, joined as users join one."""
-    return ray_xr("run", str(sweep), "--storage", str(storage), "--address", cluster["address"], *args,
-                  env=cluster["env"])
+    return ray_xr("run", str(sweep), *on_cluster(cluster, storage), *args, env=cluster["env"])
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ versions this checkout pins; the full-scale sweeps ask for what those clusters o
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -62,3 +64,27 @@ def test_full_scale_sweeps_ask_for_gpu_clusters(sweep):
     nodes = [t for c in CLUSTERS for n, t in load(c)["available_node_types"].items() if n != "head"]
     assert all(t["resources"]["GPU"] % res.workers == 0 for t in nodes)  # a worker group fits a node
     assert all(t["resources"]["CPU"] >= res.workers * res.cpus_per_worker for t in nodes)
+
+
+@pytest.mark.parametrize("name", CLUSTERS)
+def test_nodes_get_the_checkout_without_its_history_environment_or_run_folders(name, tmp_path):
+    """The rsync arguments Ray builds from the config's rsync_exclude and rsync_filter, applied
+    to a checkout by rsync itself where it is installed (`ray up` needs it anyway)."""
+    from ray.autoscaler._private.command_runner import SSHCommandRunner
+
+    cluster = load(name)
+    args = SSHCommandRunner._create_rsync_filter_args(None, {k: cluster.get(k) for k in ("rsync_exclude",
+                                                                                         "rsync_filter")})
+    assert {".git", ".venv", "runs", "dir-merge,- .gitignore"} <= set(args)
+    checkout = tmp_path / "checkout"
+    kept, left = ["ray_xr/cli.py", "sweeps/local.yaml", "cluster.yaml"], [
+        ".git/HEAD", ".venv/bin/python", "runs/tiny/results.jsonl", ".pytest_cache/README.md", "x.egg-info/PKG-INFO"]
+    for rel in kept + left:
+        (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / rel).write_text(rel)
+    shutil.copy(REPO / ".gitignore", checkout / ".gitignore")
+    if shutil.which("rsync") is None:
+        pytest.skip("rsync is not installed: the arguments are checked, not their effect")
+    subprocess.run(["rsync", "-a", *args, f"{checkout}/", str(tmp_path / "node")], check=True, timeout=60)
+    copied = {p.relative_to(tmp_path / "node").as_posix() for p in (tmp_path / "node").rglob("*") if p.is_file()}
+    assert copied == set(kept) | {".gitignore"}

@@ -84,17 +84,19 @@ def test_report_tables(finished_run):
 
 
 def test_the_run_folder_holds_what_the_readme_contract_lists(finished_run):
-    """Every path of the README's run-directory contract is in a finished run (the lock only
-    while a run holds it, a checkpoint only while its stage is unfinished, smoke.json only in a
-    `--smoke` run's folder: tests/test_smoke.py)."""
+    """Every path of the README's run-directory contract is in a finished run (the lock and the
+    lease only while a run holds them, a checkpoint only while its stage is unfinished,
+    smoke.json only in a `--smoke` run's folder: tests/test_smoke.py)."""
     _, run_dir, _ = finished_run
     block = (REPO / "README.md").read_text(encoding="utf-8").split("## The run directory (contract)")[1]
     listed = [line.split()[0] for line in block.split("```")[1].splitlines()
               if line.startswith("  ") and not line.startswith("   ")]
     assert {"report/xtreme_r.md", "cache/features/", "report/robustness.md"} <= set(listed)
-    missing = [path for path in listed if path not in (".lock", "stages/<key>/checkpoint/", "smoke.json")
+    missing = [path for path in listed
+               if path not in (".lock", "lease.json", "stages/<key>/checkpoint/", "smoke.json")
                and not any(run_dir.glob(path.replace("<key>", "*").rstrip("/")))]
     assert not missing, missing
+    assert not (run_dir / "lease.json").exists() and not (run_dir / ".probe").exists()  # gone with the run
 
 
 def test_outcomes_rebuild_every_recorded_value(finished_run):
@@ -146,7 +148,7 @@ def test_an_address_where_nothing_answers_is_one_line(sweep_file, tmp_path):
     """Ray itself retries an unreachable host:port for many minutes (the subprocess timeout
     fails the test if the run waits on it)."""
     result = ray_xr("run", str(sweep_file), "--address", "127.0.0.1:1", "--storage", str(tmp_path / "runs"),
-                    timeout=120)
+                    "--storage-shared", timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip() == ("ray-xr: error: --address 127.0.0.1:1: nothing answers there; start the cluster"
                                      " (`ray up`, or `ray start --head` on its head node) or check the address")

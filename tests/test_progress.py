@@ -19,9 +19,9 @@ from tests.conftest import REPO
 
 @pytest.fixture
 def run(tmp_path):
-    sweep = config.load(REPO / "sweeps" / "local.yaml")
-    (tmp_path / "sweep.json").write_text(json.dumps({**config.to_dict(sweep), "source_language": "en"}))
-    return RunDir(tmp_path), plan.build(sweep)
+    p = plan.build(config.load(REPO / "sweeps" / "local.yaml"))
+    (tmp_path / "plan.json").write_text(json.dumps(plan.recorded(p)))  # as the driver records it
+    return RunDir(tmp_path), p
 
 
 def mark(run: RunDir, stage, status: str, started: float, seconds: float | None = None) -> None:

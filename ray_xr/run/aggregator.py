@@ -10,6 +10,11 @@ lacks is also in its stage's record, which the driver sends again when the run r
 (driver._resend_finished). Records are keyed by (stage, cell), so a stage re-run after a
 crash or a restarted actor never doubles one. The actor restarts when it dies (driver.py) and
 rebuilds itself from the file. The class is plain Python: the driver makes it an actor.
+
+It is also the run's one actor that every node reaches without the storage: a worker group
+whose node cannot see the run folder tells it why (run/probe.py), and the driver, which asks
+it, stops the run. Before each upload it checks that its run still holds the folder's lease
+(run/lease.py), so a run that lost the folder never writes over another run's results.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import time
 from ray_xr import progress
 from ray_xr.errors import RayXRError
 from ray_xr.report import render, results, xtreme
+from ray_xr.run import lease
 from ray_xr.stages import RunDir, write_text
 
 CELL_FIELDS = ("intermediate", "target", "seed", "noise", "level", "language")
@@ -38,10 +44,11 @@ def record_key(record: dict) -> tuple:
 
 class Aggregator:
     def __init__(self, run_dir: str, run_name: str, source_language: str, plan_cells: dict[str, list[dict]],
-                 run_started: float):
+                 run_started: float, run_id: str | None = None):
         """`plan_cells`: each evaluation stage of the plan -> the grid cells it serves;
-        `run_started`: when this run began (time.time() on this node)."""
-        self.run = RunDir(run_dir)
+        `run_started`: when this run began (time.time() on this node); `run_id`: the run whose
+        lease it checks (None: a report outside a run, no lease to check)."""
+        self.run, self.run_id, self.stopped = RunDir(run_dir), run_id, None
         self.run_dir, self.run_name, self.source = self.run.root, run_name, source_language
         self.path = self.run.results
         # Between runs the bucket's copy is the one that counts; once this run has written this
@@ -85,6 +92,13 @@ class Aggregator:
             self.write_report(final=False)
         return len(self.records)
 
+    def stop(self, reason: str) -> None:
+        """A worker says the run cannot go on (the first reason is kept); the driver asks `stopping`."""
+        self.stopped = self.stopped or reason
+
+    def stopping(self) -> str | None:
+        return self.stopped
+
     def table(self) -> list[dict]:
         return results.robustness_rows(list(self.records.values()), self.source)
 
@@ -102,6 +116,8 @@ class Aggregator:
             found = None
         path = render.write_report(self.run_dir, records, self.run_name, self.source, final=final, progress=found)
         xtreme.write(self.run_dir, records)
+        if self.run_id:  # another run may have taken the folder: never upload over its results
+            lease.check(self.run, self.run_id)
         self.run.push("results.jsonl")
         self.run.push("report")
         return self.run.show(f"report/{path.name}") if self.run.bucket else str(path)

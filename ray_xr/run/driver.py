@@ -5,21 +5,20 @@ The whole sweep is one Tune experiment: each group's trial starts as soon as the
 models it reads have finished (run/schedule.py), so every shared stage exists before the stages
 that read it. A chain trains its intermediate model and all its target models back to back in
 one worker group, which pays the worker-group start-up once per chain instead of once per stage.
-The driver, the aggregator and every trial's own actor stay on the head node.
+The driver, the aggregator and every trial's own actor stay on the head node (which may offer
+no CPU: they ask for none). The run folder's lease (run/lease.py) keeps a second driver out,
+whatever machine it runs on; a node that cannot see the run folder stops the run (run/probe.py).
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
-import logging
 import os
 import socket
-import sys
 import time
 
 import ray
-from filelock import FileLock, Timeout
 from ray import tune
 from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.tune.integration.ray_train import TuneReportCallback
@@ -27,12 +26,13 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from ray_xr import config as cfg
 from ray_xr import progress
 from ray_xr.errors import ClusterError, RunLockedError
-from ray_xr.run import capacity, schedule
+from ray_xr.run import capacity, cluster, schedule
 from ray_xr.run.capacity import HEAD_RESOURCE
+from ray_xr.run.lease import Lease
 from ray_xr.run.probe import probe_storage
 from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, Aggregator, records_of
 from ray_xr.run.watch import Watch, log_headline, log_unfinished
-from ray_xr.plan import Plan
+from ray_xr.plan import Plan, recorded
 from ray_xr.smoke import table as smoke_table
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
@@ -90,15 +90,46 @@ def _concurrency(res: cfg.Resources) -> int:
     return max(1, int(cpus // per_trial))
 
 
-def _payload(plan: Plan, run: RunDir, aggregator: str, group) -> dict:
+def _payload(plan: Plan, run: RunDir, aggregator: str, run_id: str, group) -> dict:
     res = plan.sweep.resources
     return {
         "stages": [dataclasses.asdict(plan.stages[k]) for k in group.stages],
         "keys": list(group.stages),
         "train_run": f"{group.name}-{hashlib.sha256(' '.join(group.stages).encode()).hexdigest()[:12]}",
         "resources": res.model_dump(),
-        "loop": {"run_dir": run.where, "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator},
+        "loop": {"run_dir": run.where, "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator,
+                 "run_id": run_id},
     }
+
+
+class _Stop(tune.Stopper):
+    """Ends every trial when the run cannot go on: another run took the folder's lease, or a
+    node cannot see the run folder (its worker group told the aggregator). Tune asks at every
+    step; the aggregator is asked at most once a second, without waiting for its answer."""
+
+    def __init__(self, lease: Lease, aggregator):
+        self.lease, self.aggregator, self.reason = lease, aggregator, None
+        self._pending, self._asked = None, 0.0
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def __getstate__(self) -> dict:  # Tune saves the run config with the experiment; the lease stays here
+        return {**self.__dict__, "lease": None}
+
+    def stop_all(self) -> bool:
+        if self.reason is None and self.lease.lost:
+            self.reason = RunLockedError(self.lease.lost)
+        if self.reason is None and self._pending is None and time.monotonic() - self._asked >= 1.0:
+            self._pending, self._asked = self.aggregator.stopping.remote(), time.monotonic()
+        if self.reason is None and self._pending is not None and ray.wait([self._pending], timeout=0)[0]:
+            try:
+                line = ray.get(self._pending)
+            except ray.exceptions.RayError:  # restarting: it is asked again
+                line = None
+            self._pending = None
+            self.reason = ClusterError(line) if line else None
+        return self.reason is not None
 
 
 def _mark_trivial(plan: Plan, run: RunDir) -> None:
@@ -108,9 +139,10 @@ def _mark_trivial(plan: Plan, run: RunDir) -> None:
             run.write_stage(stage, "done", cfg.to_dict(plan.sweep), {"model": stage.spec["model"]})
 
 
-def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list[str], Dependencies | None]:
+def _run_experiment(plan: Plan, run: RunDir, aggregator: str, stop: _Stop,
+                    log) -> tuple[list[str], Dependencies | None]:
     """Every unfinished group as a trial of one Tune experiment, each released when its parents
-    are done (schedule.Dependencies)."""
+    are done (schedule.Dependencies); `stop` ends them all when the run cannot go on."""
     needs = schedule.after(plan)
     finished = run.done()
     done = {g.name for g in plan.groups if all(k in finished for k in g.stages)}
@@ -119,7 +151,7 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
         return [], None
     log(f"ray-xr: {len(todo)} trial(s), each started when the models it reads exist: "
         + ", ".join(g.name for g in todo))
-    payload = {g.name: _payload(plan, run, aggregator, g) for g in todo}
+    payload = {g.name: _payload(plan, run, aggregator, stop.lease.run_id, g) for g in todo}
     res = plan.sweep.resources
     run.clear_failed()
 
@@ -135,19 +167,22 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, log) -> tuple[list
 
     searcher = Dependencies(todo, needs, done, computing=computing, on_failure=failed)
     # The trial process only waits on its TorchTrainer, so it holds no CPU (a bundle cannot be
-    # empty, and the memory is what it really uses); with workers=0 the loop runs inside it.
-    # It lives on the head node: a trial whose own actor is on a lost node fails, whatever
-    # FailureConfig says, while a lost worker node only restarts the trial's worker group.
-    trial_resources = {**(_per_worker(res.model_dump()) if res.workers == 0 else {"CPU": 0}),
-                       "memory": TRIAL_MEMORY, HEAD_RESOURCE: 0.001}
+    # empty, and the memory is what it really uses). It lives on the head node: a trial whose
+    # own actor is on a lost node fails, whatever FailureConfig says, while a lost worker node
+    # only restarts the trial's worker group. With workers=0 the loop runs inside the trial,
+    # which holds a worker's resources wherever they are (the head may offer no CPU).
+    trial_resources = ({**_per_worker(res.model_dump()), "memory": TRIAL_MEMORY} if res.workers == 0
+                       else {"CPU": 0, "memory": TRIAL_MEMORY, HEAD_RESOURCE: 0.001})
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trial, groups=payload), trial_resources),
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=len(todo),
                                     max_concurrent_trials=_concurrency(res)),
-        run_config=tune.RunConfig(name=plan.sweep.name, verbose=0, **run.ray_storage()),
+        run_config=tune.RunConfig(name=plan.sweep.name, verbose=0, stop=stop, **run.ray_storage()),
     )
     with Watch(run, plan):
         results = tuner.fit()
+    if stop.reason is not None:  # one line, exit 2: the storage or the lease, not a stage, went wrong
+        raise stop.reason
     failures = [f"{r.config['group']['name']}: {type(r.error).__name__}: {str(r.error).strip().splitlines()[-1]}"
                 for r in results if r.error]
     return failures, searcher
@@ -157,48 +192,47 @@ def run(plan: Plan, storage: str, address: str | None, rerun: tuple[str, ...] = 
         verbose: bool = False) -> int:
     """Run every unfinished stage of the sweep's plan in STORAGE/<sweep name> (a path or a bucket
     URI); `rerun` names phases whose finished stages (and everything that depends on them) run
-    again; `verbose` shows the workers' lines (each epoch, each evaluation) and Ray's. The lock
-    keeps a second driver on this machine out of the folder; driver.json says whether this
-    driver is still going, and how it ended (progress.driver). Ctrl-C lists the unfinished
+    again; `verbose` shows the workers' lines (each epoch, each evaluation) and Ray's. The lease
+    keeps a second driver out of the folder, before anything is written; driver.json says whether
+    this driver is still going, and how it ended (progress.driver). Ctrl-C lists the unfinished
     stages and raises KeyboardInterrupt on."""
     res = plan.sweep.resources
     if not address:  # the local cluster is this machine: checked in a second, before anything starts
         capacity.local(_per_worker(res.model_dump()), res.workers, os.cpu_count() or 1)
     run_dir = RunDir(join(str(storage), plan.sweep.name))
-    run_dir.root.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(run_dir.root / ".lock"))
+    lease = Lease(run_dir)
+    lease.acquire()
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise RunLockedError(f"{run_dir.where}: another `ray-xr run` is using this run folder; wait for it to"
-                             " end, or give this one another --storage") from None
-    began = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-    run_dir.write_json(progress.DRIVER, began)
-    how = "error"
-    try:
-        code = _run_locked(plan, run_dir, address, rerun, log, verbose)
-        how = "failed" if code else "finished"
-        return code
-    except KeyboardInterrupt:
-        how = "interrupted"
-        log_unfinished(plan, run_dir, log)
-        raise
+        began = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        run_dir.write_json(progress.DRIVER, began)
+        how = "error"
+        try:
+            code = _run_locked(plan, run_dir, address, rerun, lease, log, verbose)
+            how = "failed" if code else "finished"
+            return code
+        except KeyboardInterrupt:
+            how = "interrupted"
+            log_unfinished(plan, run_dir, log)
+            raise
+        finally:
+            run_dir.write_json(progress.DRIVER, {**began, "ended": time.time(), "exit": how})
     finally:
-        run_dir.write_json(progress.DRIVER, {**began, "ended": time.time(), "exit": how})
-        lock.release()
+        lease.release()
 
 
-def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[str, ...], log, verbose: bool) -> int:
+def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[str, ...], lease: Lease, log,
+                verbose: bool) -> int:
     sweep = plan.sweep
     started = time.time()
     run_dir.write_json("sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
+    run_dir.write_json("plan.json", recorded(plan))  # the keys `ray-xr status` reads, never recomputes
     s = plan.summary()
-    log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.where}")
+    log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.shown}")
     if rerun:
         _force_rerun(plan, run_dir, rerun, log)
     _mark_trivial(plan, run_dir)
     plan_cells = {k: list(st.cells) for k, st in plan.stages.items() if st.phase == "eval"}
-    args = (run_dir.where, sweep.name, sweep.data.source_language, plan_cells, started)
+    args = (run_dir.where, sweep.name, sweep.data.source_language, plan_cells, started, lease.run_id)
     failures: list[str] = []
     searcher, cluster_s, slots, reported = None, 0.0, 0, time.time()
     if set(plan.stages) <= run_dir.done():
@@ -207,13 +241,14 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
         _resend_finished(plan, run_dir, aggregator.record)
         path, markdown = aggregator.write_report(final=True), aggregator.markdown()
     else:
-        _start_cluster(address, sweep.resources, log, verbose)
+        cluster.start(address, sweep.resources, _per_worker(sweep.resources.model_dump()), log, verbose)
         cluster_s, slots = time.time() - started, _concurrency(sweep.resources)
-        probe_storage(run_dir)
-        name = aggregator_name(run_dir)
+        probe_storage(run_dir, lease.run_id)
+        name = f"aggregator-{lease.run_id}"  # this run's: a second driver never finds it by name
         actor = _start_aggregator(name, args)
         _resend_finished(plan, run_dir, lambda records: ray.get(actor.record.remote(records)))
-        failures, searcher = _run_experiment(plan, run_dir, name, log)
+        failures, searcher = _run_experiment(plan, run_dir, name, _Stop(lease, actor), log)
+        run_dir.clear(".probe")  # what the worker groups' probes wrote
         reported = time.time()
         try:
             path, markdown = ray.get(actor.write_report.remote(True)), ray.get(actor.markdown.remote())
@@ -240,18 +275,10 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
     return 0
 
 
-def aggregator_name(run: RunDir) -> str:
-    """One aggregator per run folder: two runs of one sweep name into different storage never meet."""
-    return "aggregator-" + hashlib.sha256(run.where.encode()).hexdigest()[:16]
-
-
 def _start_aggregator(name: str, args: tuple):
     """The run's aggregator, on the head node (never a spot worker), restarted by Ray whenever
-    it dies: it rebuilds itself from results.jsonl, and calls in flight are retried."""
-    try:  # a previous driver of this folder died and left its actor (the lock says it is gone)
-        ray.kill(ray.get_actor(name, namespace=AGGREGATOR_NAMESPACE))
-    except ValueError:
-        pass
+    it dies: it rebuilds itself from results.jsonl, and calls in flight are retried. The
+    driver owns it: it ends with the driver."""
     return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, resources={HEAD_RESOURCE: 0.001})(
         Aggregator).options(name=name, namespace=AGGREGATOR_NAMESPACE).remote(*args)
 
@@ -290,102 +317,3 @@ def _resend_finished(plan: Plan, run: RunDir, record) -> None:
             records += records_of(key, stage.cells, found[key]["metrics"]["result"])
     if records:
         record(records)
-
-
-def _own_address(address: str | None) -> str | None:
-    """The GCS address of the cluster this run uses, where it is known before Ray starts: an
-    explicit host:port, or for the local cluster a free port chosen here (RAY_GCS_SERVER_PORT,
-    which Ray's head node reads); None for `auto`. The port is below the ephemeral range (32768
-    up on Linux, 49152 up elsewhere), from which every outgoing connection on the machine takes
-    one: none of those takes it in the seconds before the GCS binds it."""
-    if address:
-        return address if address.rpartition(":")[2].isdigit() and "://" not in address else None
-    if os.environ.get("RAY_GCS_SERVER_PORT"):
-        return f"127.0.0.1:{os.environ['RAY_GCS_SERVER_PORT']}"
-    first = 20000 + os.getpid() % 12000  # concurrent drivers start apart
-    for port in (20000 + (first - 20000 + i) % 12000 for i in range(12000)):
-        with socket.socket() as s:
-            try:
-                s.bind(("", port))
-            except OSError:
-                continue
-        os.environ["RAY_GCS_SERVER_PORT"] = str(port)
-        return f"127.0.0.1:{port}"
-    return None
-
-
-def _answers(address: str) -> bool:
-    """Whether anything listens at an explicit host:port: Ray retries such an address for many
-    minutes. Other forms ("auto") are Ray's own lookup, which fails within seconds."""
-    host, _, port = address.split("://", 1)[-1].rpartition(":")
-    if not host or not port.isdigit():
-        return True
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except OSError:
-        return False
-    return True
-
-
-def _start_cluster(address: str | None, res: cfg.Resources, log, verbose: bool) -> None:
-    """Ray, started or joined; a joined cluster that cannot hold a worker group ends the run, or
-    is waited for while its autoscaler adds nodes (run/capacity.py)."""
-    _init_ray(address, res.deterministic, log, verbose)
-    if address:
-        capacity.joined(_per_worker(res.model_dump()), res.workers, res.node_wait_s, log)
-
-
-def _worker_env(address: str | None, deterministic: bool) -> dict[str, str]:
-    """The environment of this run's Ray workers (and, for what it says of Ray, of the driver)."""
-    os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: our progress lines, not Tune's boxes
-    # Tune's handler ends the experiment and returns as if it had finished (exit 0, a hint to call
-    # Tuner.restore); without it Ctrl-C raises KeyboardInterrupt here: exit 130 and our own list
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    own = _own_address(address)
-    return {
-        # Ray Train's preemption watcher is an actor restarted with handles as constructor
-        # arguments, which Ray's core logs as an error line once per TorchTrainer; it watches for
-        # drained nodes, and a lost node is one of the failures max_failures covers anyway
-        "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
-        **({"CUBLAS_WORKSPACE_CONFIG": ":4096:8"} if deterministic else {}),  # cuBLAS's deterministic mode
-        # Ray's state API in the workers (Ray Train's placement-group cleaner) finds its cluster
-        # here, not by scanning the machine for Ray instances, which fails beside another one
-        **({"RAY_ADDRESS": own} if own else {}),
-    }
-
-
-def _init_ray(address: str | None, deterministic: bool, log, verbose: bool) -> None:
-    """Ray's own lines at warning level and above; the workers' lines (and their warnings, in
-    the session's log files either way) only with `verbose`."""
-    env = _worker_env(address, deterministic)
-    if address:
-        if not _answers(address):
-            raise ClusterError(f"--address {address}: nothing answers there; start the cluster (`ray up`, or"
-                               " `ray start --head` on its head node) or check the address")
-        try:
-            ctx = ray.init(address=address, log_to_driver=verbose, logging_level=logging.WARNING,
-                           runtime_env={"env_vars": env})
-        except ConnectionError as err:
-            hint = "" if os.environ.get("RAY_AUTH_MODE") else (
-                "; a cluster started with `ray start --head` (Ray 2.60) requires a token: set RAY_AUTH_MODE=token"
-                " and RAY_AUTH_TOKEN to what `ray get-auth-token` prints on its head node")
-            raise ClusterError(f"--address {address}: {str(err).splitlines()[0]}{hint}") from None
-    else:
-        # A trial holds about eight worker processes (trial, controller, workers, helper actors),
-        # so the raylet's default of one starting process per CPU warns on every run that it
-        # started "4x the maximum expected"; the raylet reads this from the environment
-        os.environ.setdefault("RAY_worker_maximum_startup_concurrency", str(4 * (os.cpu_count() or 1)))
-        try:
-            ctx = ray.init(num_cpus=os.cpu_count(), include_dashboard=True, log_to_driver=verbose,
-                           logging_level=logging.WARNING,
-                           runtime_env={"env_vars": {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5", **env}})
-        except ValueError as err:  # ray.init joins a cluster `ray start` left running on this machine
-            if "existing cluster" not in str(err):
-                raise
-            raise ClusterError("a Ray cluster started with `ray start` is running on this machine: pass"
-                               " --address auto to run on it (or stop it with `ray stop`)") from None
-    board = (f"; watch the trials in its dashboard, http://{ctx.dashboard_url} (sign in with the token"
-             " `ray get-auth-token` prints)") if ctx.dashboard_url else ""
-    log(f"ray-xr: Ray cluster with {ray.cluster_resources().get('CPU', 0):.0f} CPUs{board}")
-    sys.stdout.flush()

@@ -36,6 +36,8 @@ from ray_xr.run.evaluate import evaluate_stage, model_source, score
 from ray_xr.run.models import (autocast, load_task_model, load_tokenizer, new_encoder, new_masked_lm, save_encoder,
                                save_model, train_tokenizer, unwrap)
 from ray_xr.run.multitask import MultiTaskModel, TaskFeature
+from ray_xr.run.probe import probe_node
+from ray_xr.errors import ClusterError
 from ray_xr.plan import Stage
 from ray_xr.stages import RunDir
 from ray_xr.tasks import get_task
@@ -75,9 +77,16 @@ class Worker:
             dist.barrier()
 
 
+# A parent stage that runs has written its record within seconds of its trial's start: a
+# trial starts early only when its parents run (schedule.Dependencies)
+PARENT_RECORD_S = 60.0
+
+
 def run_group(loop: dict) -> None:
     """The TorchTrainer's train_loop_per_worker: one worker of the group's worker group."""
     ctx = ray.train.get_context()  # [ray]
+    if ctx.get_local_rank() == 0:  # [ray] one rank per node: each node the group runs on sees the run folder
+        probe_node(loop["run_dir"], loop["run_id"], loop["aggregator"])
     run_stages(loop, ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())  # [ray]
 
 
@@ -85,6 +94,7 @@ def run_in_trial(loop: dict, report: Callable) -> None:
     """The loop as one worker in the calling process, without a worker group (Ray Train refuses
     its own local mode inside a Tune trial: ray-project/ray#49454); `report` takes the epoch metrics."""
     device = torch.device("cuda" if loop["sweep"]["resources"]["use_gpu"] else "cpu")
+    probe_node(loop["run_dir"], loop["run_id"], loop["aggregator"])
     run_stages(loop, 0, 1, device, report=report, prepare=lambda model, **_: model.to(device))
 
 
@@ -125,10 +135,15 @@ def run_stages(loop: dict, rank: int, world: int, device: torch.device, **calls)
 def wait_for_parent(w: Worker, stage: Stage) -> None:
     """A trial may start while the group it reads from still trains (schedule.Dependencies
     fills a slot that would idle with it, so its start-up overlaps that training): wait for the
-    parent's model, or end if the parent's trial failed."""
-    while stage.parent and not w.run.is_done(stage.parent):
+    parent's model, or end if the parent's trial failed, or if the parent shows no sign of
+    running within PARENT_RECORD_S (this node would hold its resources for nothing)."""
+    began = time.monotonic()
+    while stage.parent and (record := w.run.read_stage(stage.parent) or {}).get("status") != "done":
         if w.run.has_failed(stage.parent):
             raise RuntimeError(f"{stage.label}: the stage it reads, {stage.parent}, failed")
+        if record.get("status") != "running" and time.monotonic() - began > PARENT_RECORD_S:
+            raise ClusterError(f"{stage.label}: the stage it reads, {stage.parent}, has neither run nor finished"
+                               f" after {PARENT_RECORD_S:.0f} s as this node sees {w.run.shown}")
         time.sleep(0.5)
 
 
