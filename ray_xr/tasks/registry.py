@@ -86,6 +86,10 @@ class TaskSpec:
     # (split, language) -> what its hub loader reads (tasks.hub.Hub / Download references), so
     # that `data check` resolves a hub sweep offline and `data fetch` knows what to download
     hub: Callable[[str, str], tuple] | None = None
+    # data sources whose test sets are translations of the same items in every language, under
+    # the same example ids (XNLI's 5,010 pairs): the report resamples such an item once for all
+    # its translations. The synthetic source always is (each item is realised in every language)
+    parallel_test: tuple[str, ...] = ()
 
     @property
     def trains(self) -> bool:
@@ -96,6 +100,9 @@ class TaskSpec:
     def source_names(self) -> tuple[str, ...]:
         """The data sources it can be read from."""
         return tuple(self.sources) + (("local",) if self.local is not None else ())
+
+    def parallel_for(self, source: str) -> bool:
+        return source == "synthetic" or source in self.parallel_test
 
     def languages_for(self, source: str) -> tuple[str, ...]:
         return synthetic.LANGUAGES if source == "synthetic" else self.languages
