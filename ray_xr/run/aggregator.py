@@ -10,12 +10,19 @@ lacks is also in its stage's record, which the driver sends again when the run r
 (driver._resend_finished). Records are keyed by (stage, cell), so a stage re-run after a
 crash or a restarted actor never doubles one. The actor restarts when it dies (driver.py) and
 rebuilds itself from the file. The class is plain Python: the driver makes it an actor.
+
+`record()` only appends and acknowledges: an evaluation worker waits for it, and a report of a
+full-scale run takes minutes (bench/report_scale.py). The live report is rendered by a thread of
+the actor's own, every RENDER_EVERY_S while new records arrive; a lock guards the records and
+the file, held for the append or a copy of the records, never for a report.
 """
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+
 from ray_xr import progress
 from ray_xr.errors import RayXRError
 from ray_xr.report import render, results, xtreme
@@ -38,9 +45,10 @@ def record_key(record: dict) -> tuple:
 
 class Aggregator:
     def __init__(self, run_dir: str, run_name: str, source_language: str, plan_cells: dict[str, list[dict]],
-                 run_started: float):
+                 run_started: float, live_every_s: float | None = None):
         """`plan_cells`: each evaluation stage of the plan -> the grid cells it serves;
-        `run_started`: when this run began (time.time() on this node)."""
+        `run_started`: when this run began (time.time() on this node); `live_every_s`: render
+        the live report that often (on a thread of its own) while new records arrive."""
         self.run = RunDir(run_dir)
         self.run_dir, self.run_name, self.source = self.run.root, run_name, source_language
         self.path = self.run.results
@@ -59,7 +67,12 @@ class Aggregator:
             self.records = {record_key(r): r for r in loaded if record_key(r) in self.wanted}
             if len(self.records) != len(loaded):  # records of stages no longer in the plan
                 self._rewrite()
-        self.last_render = 0.0
+        self.lock = threading.Lock()  # self.records and results.jsonl
+        self.rendering = threading.Lock()  # one report at a time; the final one last
+        self.rendered = len(self.records)  # records behind the last report
+        self.closed = False
+        if live_every_s:
+            threading.Thread(target=self._live, args=(live_every_s,), name="live-report", daemon=True).start()
 
     def _repair_tail(self) -> None:
         # A crash mid-append can leave half a line; it was never acknowledged, so drop it.
@@ -74,27 +87,44 @@ class Aggregator:
         write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered))
 
     def record(self, records: list[dict]) -> int:
-        new = [r for r in records if record_key(r) in self.wanted and record_key(r) not in self.records]
-        if new:
-            with open(self.path, "a") as f:
-                f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in new)
-                f.flush()
-                os.fsync(f.fileno())
-            self.records.update((record_key(r), r) for r in new)
-        if time.monotonic() - self.last_render > RENDER_EVERY_S:
-            self.write_report(final=False)
-        return len(self.records)
+        """Append the new records (fsync) and return how many there are: nothing else, so that
+        the evaluation waiting for it goes on at once."""
+        with self.lock:
+            new = [r for r in records if record_key(r) in self.wanted and record_key(r) not in self.records]
+            if new:
+                with open(self.path, "a") as f:
+                    f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in new)
+                    f.flush()
+                    os.fsync(f.fileno())
+                self.records.update((record_key(r), r) for r in new)
+            return len(self.records)
 
-    def table(self) -> list[dict]:
-        return results.robustness_rows(list(self.records.values()), self.source)
+    def _live(self, every_s: float) -> None:
+        while not self.closed:
+            time.sleep(every_s)
+            if self.closed or len(self.records) == self.rendered:
+                continue
+            try:
+                self.write_report(final=False)
+            except Exception as err:  # noqa: BLE001 - a live table that fails must not end the run
+                print(f"[ray-xr] live report failed ({type(err).__name__}: {err}); the final one follows the run",
+                      flush=True)
 
     def write_report(self, final: bool = False) -> str:
         """The report of the records so far; `final` also sorts results.jsonl and draws the
         plots; a live one (not final) prints where the run stands."""
-        self.last_render = time.monotonic()
-        if final:
-            self._rewrite()
-        records = list(self.records.values())
+        with self.rendering:
+            if self.closed and not final:  # the final report is written: nothing live after it
+                return str(self.run_dir / "report" / "robustness.md")
+            self.closed = final
+            with self.lock:
+                if final:
+                    self._rewrite()
+                records = list(self.records.values())
+            self.rendered = len(records)
+            return self._render(records, final)
+
+    def _render(self, records: list[dict], final: bool) -> str:
         self.run.pull(skip=("results.jsonl",))  # the outcomes and records that workers on other nodes wrote
         try:
             found = progress.status(self.run)
@@ -104,7 +134,10 @@ class Aggregator:
             print(f"[ray-xr] progress: {progress.line(found)}", flush=True)
         path = render.write_report(self.run_dir, records, self.run_name, self.source, final=final, progress=found)
         xtreme.write(self.run_dir, records)
-        self.run.push("results.jsonl")
+        if self.run.bucket:  # the file as of a whole record: record() may be appending meanwhile
+            with self.lock:
+                data = self.path.read_bytes()
+            self.run.bucket.write("results.jsonl", data)
         self.run.push("report")
         return self.run.show(f"report/{path.name}") if self.run.bucket else str(path)
 

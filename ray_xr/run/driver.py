@@ -27,7 +27,7 @@ from ray_xr import config as cfg
 from ray_xr.errors import ClusterError, RunLockedError
 from ray_xr.run import schedule
 from ray_xr.run.probe import probe_storage
-from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, Aggregator, records_of
+from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, RENDER_EVERY_S, Aggregator, records_of
 from ray_xr.plan import Plan
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
@@ -229,7 +229,7 @@ def _start_aggregator(name: str, args: tuple):
     except ValueError:
         pass
     return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, resources={HEAD_RESOURCE: 0.001})(
-        Aggregator).options(name=name, namespace=AGGREGATOR_NAMESPACE).remote(*args)
+        Aggregator).options(name=name, namespace=AGGREGATOR_NAMESPACE).remote(*args, live_every_s=RENDER_EVERY_S)
 
 
 def _force_rerun(plan: Plan, run: RunDir, phases: tuple[str, ...], log) -> None:
