@@ -101,7 +101,7 @@ def _examples(task: str, split: str, lang: str, data: dict) -> int:
     if data["source"] == "synthetic":
         return cap
     n = size_of(task).examples(split, lang)
-    return min(n, cap) if cap else n
+    return min(n, cap) if cap else round(n * data.get("fractions", {}).get(split, 1))
 
 
 def _forward_s(tokens: float, batches: float) -> float:

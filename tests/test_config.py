@@ -34,6 +34,14 @@ def test_tiny_sweep_is_valid_and_frozen():
     ({"targets": ["mnli"]}, "targets: task 'mnli' has no 'synthetic' data source"),
     ({"target_training": {"max_length": 512}}, "target_training.max_length exceeds embedded.max_positions"),
     ({"resources": {"workers": -1}}, "resources.workers: Input should be greater than or equal to 0"),
+    ({"intermediate": ["nli", {"name": "nli_half", "task": "nli", "trainsize": 0.5}]},
+     "intermediate.1.trainsize: unknown key (did you mean 'train_size'?)"),
+    ({"intermediate": ["nli", {"name": "x", "task": "nli", "intermediate_training": {"epoch": 1}}]},
+     "intermediate.1.intermediate_training.epoch: unknown key (did you mean 'epochs'?)"),
+    ({"intermediate": ["nli", {"name": "ner", "task": "nli"}]}, "intermediate.1.name: 'ner' is a task's name"),
+    ({"intermediate": ["nli", {"name": "x", "task": "nli"}, {"name": "x", "task": "ner"}]},
+     "intermediate: x listed more than once"),
+    ({"intermediate": [{"name": "x", "task": "nope"}]}, "intermediate: unknown task 'nope'"),
 ])
 def test_mistakes_name_the_field(overrides, fragment):
     with pytest.raises(config.SweepError) as err:

@@ -101,6 +101,43 @@ def test_keys_are_pinned():
     assert key_digest(build()) == PINNED, "stage keys changed: bump plan.VERSIONS if numbers change, then re-pin"
 
 
+def test_intermediate_variants_are_stages_of_their_own():
+    """A variant's name enters its key (and, through the key and the spec, its training
+    randomness: run/worker.py init_seed): a copy of nli is another training run of it; a plain
+    name keys as before variants existed (the pinned digest above)."""
+    variants = build(intermediate=["none", "nli", {"name": "nli_copy", "task": "nli"},
+                                   {"name": "nli_half", "task": "nli", "train_size": 0.5,
+                                    "intermediate_training": {"lr": 1e-3}}])
+    base = build()
+    inter = {s.spec.get("variant", s.spec["task"]): s for s in variants.stages.values() if s.phase == "intermediate"}
+    assert keys(base, "intermediate") == {inter["nli"].key}  # nli as before
+    assert inter["nli_copy"].spec == {**inter["nli"].spec, "variant": "nli_copy"}
+    assert inter["nli_half"].spec["data"]["sizes"]["train"] == TINY["data"]["train_size"] // 2
+    assert inter["nli_half"].spec["training"]["lr"] == 1e-3
+    assert len({s.key for s in inter.values()}) == 3 and variants.count("target") == 4 * base.count("target") // 2
+    cells = {c["intermediate"] for s in variants.stages.values() for c in s.cells}
+    assert cells == {"none", "nli", "nli_copy", "nli_half"}
+
+
+def test_a_fraction_of_data_read_whole_is_drawn_at_load_time():
+    sweep = config.parse({**TINY, "data": {"source": "hub", "train_size": 0},
+                          "intermediate": [{"name": "mnli_half", "task": "mnli", "train_size": 0.5}],
+                          "targets": ["xnli"], "languages": {"xnli": ["en", "de"]}})
+    [stage] = [s for s in plan.build(sweep).stages.values() if s.phase == "intermediate"]
+    assert stage.spec["data"]["fractions"] == {"train": 0.5} and stage.spec["data"]["sizes"]["train"] == 0
+    from ray_xr.tasks.load import load_split
+
+    data = {"source": "synthetic", "sizes": {"train": 40}, "seed": 0, "local": {}}
+    whole, half = load_split("nli", "train", "en", data), load_split("nli", "train", "en", {**data, "fractions": {"train": 0.5}})
+    assert len(half) == 20 and {e.id for e in half} < {e.id for e in whole}
+    assert [e.id for e in half] != [e.id for e in whole[:20]]  # drawn, not the first half
+
+
+def test_more_seeds_reuse_every_finished_stage():
+    few, more = build(seeds=[1, 2, 3]), build(seeds=[1, 2, 3, 4, 5])
+    assert set(few.stages) < set(more.stages)
+
+
 def test_each_phase_version_re_keys_its_phase_and_downstream_only(monkeypatch):
     base = build()
     monkeypatch.setitem(plan.VERSIONS, "target", plan.VERSIONS["target"] + 1)

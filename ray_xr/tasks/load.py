@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import random
 from functools import lru_cache
 
 from ray_xr.data.examples import Candidate, Example, RankQuery, SpanQA, cap, scored
@@ -35,6 +36,10 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     else:
         loaded = spec.sources[data["source"]](split, lang, ctx)
     examples = tuple(cap(list(loaded), 0))  # a ranking pool after its queries
+    fraction = data.get("fractions", {}).get(split)
+    if fraction:  # an intermediate variant's share of a split read whole: one draw, whatever the seed
+        keep = random.Random(f"{task}/{split}/{fraction}").sample(range(len(examples)), max(1, round(fraction * len(examples))))
+        examples = tuple(examples[i] for i in sorted(keep))
     if split == "dev" and spec.dev_excludes and data["source"] != "synthetic":  # synthetic streams share nothing
         examples = _without_test_items(task, examples, data)
     if not scored(list(examples)):
