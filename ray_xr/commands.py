@@ -1,4 +1,4 @@
-"""The commands that read a sweep or the task registry: `ray-xr plan [--cost]|run|tasks|data show|check|fetch`.
+"""The commands that read a sweep or the task registry: `ray-xr plan [--cost] [--power]|run|tasks|data show|check|fetch`.
 
 cli.py imports this module only for these commands (pydantic, yaml and the registry take a
 second to import; `ray-xr noise show` must start in a tenth of one). `run` imports Ray and torch
@@ -13,14 +13,19 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ray_xr import config, cost, datatools, plan
-from ray_xr.errors import DataError
+from ray_xr import config, cost, datatools, plan, power
+from ray_xr.errors import DataError, SweepError
 from ray_xr.storage import Bucket, is_uri
 from ray_xr.tasks import TASKS, lock
 
 
 def cmd_plan(args) -> int:
     p = plan.build(config.load(args.sweep))
+    warning = power.one_seed_warning(p, args.sweep)
+    if warning:
+        print(warning, file=sys.stderr)
+    if args.power:
+        return _plan_power(p, args)
     if args.cost:
         table = cost.gpu_table(args.gpu_table)
         found = cost.estimate(p, args.gpu, table)
@@ -30,12 +35,27 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def _plan_power(p, args) -> int:
+    if args.mdd is not None and not args.mdd > 0:
+        raise SweepError(f"--mdd {args.mdd:g}: a difference in points, greater than 0")
+    if args.cost and args.mdd is None:
+        raise SweepError("--power --cost prices the seeds that a stated difference needs: give --mdd POINTS")
+    found = power.analyse(p, args.mdd, args.pilot)
+    if args.cost:
+        found.update(power.priced(p, found, args.gpu, cost.gpu_table(args.gpu_table), args.pilot))
+    print(json.dumps(found) if args.json else power.describe(p, found))
+    return 0
+
+
 def cmd_run(args) -> int:
     sweep = config.load(args.sweep)  # validate before anything heavy starts
     if is_uri(args.storage):  # before anything heavy: a bad scheme, option or endpoint is one line
         Bucket(args.storage).check()
     _check_dirs(sweep, args.sweep)
     p = plan.build(sweep)  # once: a full-scale plan takes a second
+    warning = power.one_seed_warning(p, args.sweep)
+    if warning:
+        print(warning, file=sys.stderr)
     _require_hub(p, args.sweep)
     if sweep.data.source != "synthetic" or sweep.data.local:
         # cheap: local files are read, hub splits resolved offline; fail before any training

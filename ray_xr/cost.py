@@ -104,6 +104,11 @@ def _examples(task: str, split: str, lang: str, data: dict) -> int:
     return min(n, cap) if cap else round(n * data.get("fractions", {}).get(split, 1))
 
 
+def test_examples(stage: Stage) -> int:
+    """The test examples an evaluation stage reads (its language's, capped by data.test_size)."""
+    return _examples(stage.spec["task"], "test", stage.spec["language"], stage.spec["data"])
+
+
 def _forward_s(tokens: float, batches: float) -> float:
     return batches * FIXED_S["classification"] / 3 + tokens / MEASURED["encode_tokens_per_s"]
 

@@ -196,13 +196,14 @@ def minimum_detectable_difference(se, df=np.inf, comparisons: int = 1, alpha: fl
 
 
 def seeds_needed(mdd: float, between_var: Sequence[float], v_ex: float, comparisons: int,
-                 most: int = 1000) -> int | None:
+                 v_run: float = 0.0, most: int = 1000) -> int | None:
     """The fewest seeds per arm (at least 2) whose minimum detectable difference is at most `mdd`
-    points, for arms of between-seed variances `between_var` (of one run's statistic) and the
-    example variance v_ex of the difference (held fixed: more seeds leave the test set as it is,
-    so this errs on the safe side); None when even `most` seeds cannot reach it."""
+    points, for arms of between-seed variances `between_var` (of one run's statistic) and an
+    example variance of the difference of the arms' means of n runs of v_ex + v_run / n (v_ex
+    the test set's part, which no number of seeds removes, v_run the part particular to each
+    run); None when even `most` seeds cannot reach it."""
     for n in range(2, most + 1):
-        se, df = welch(tuple(np.asarray(v, float) / n for v in between_var), (n,) * len(between_var), v_ex)
+        se, df = welch(tuple(np.asarray(v, float) / n for v in between_var), (n,) * len(between_var), v_ex + v_run / n)
         if minimum_detectable_difference(se, df, comparisons) <= mdd:
             return n
     return None
