@@ -50,17 +50,17 @@ def _read(path: str, stamp: int, metric: str) -> tuple[list[str], np.ndarray, np
     import pyarrow.parquet as pq  # lazy: only reports with outcome files need pyarrow
 
     try:
-        table = pq.read_table(path).to_pydict()
+        table = pq.read_table(path)
     except OSError:
         return None
     ratio = METRICS[metric].ratio
 
     def weighted(weights) -> np.ndarray:
         if weights is None:
-            return np.ones(len(table["example_id"]))
-        return sum(w * np.asarray(table[name], float) for name, w in weights.items())
+            return np.ones(table.num_rows)
+        return sum(w * table.column(name).to_numpy().astype(float) for name, w in weights.items())
 
-    return [str(i) for i in table["example_id"]], weighted(ratio.numerator), weighted(ratio.denominator)
+    return [str(i) for i in table.column("example_id").to_pylist()], weighted(ratio.numerator), weighted(ratio.denominator)
 
 
 @dataclass
@@ -89,19 +89,21 @@ class Panel:
         return self.models.index(model), self.points.index(point)
 
 
-def draws(panel: Panel, sampler: Callable, size: int, *name) -> Iterator[dict[str, np.ndarray]]:
+def draws(panel: Panel, sampler: Callable, size: int, *name, keep: dict | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Blocks of per-language weights from `sampler` (stats.resample_weights or flip_masks), the
     same replicates in every language: drawn over the items shared by every language when the
-    test sets are translations of each other, else per language."""
+    test sets are translations of each other, else per language; for the examples `keep` says
+    (lang -> positions; default: all)."""
+    keep = keep if keep is not None else {lang: np.arange(len(ids)) for lang, ids in panel.items.items()}
     if panel.parallel:
         union = first_seen(i for ids in panel.items.values() for i in ids)
         position = {item: k for k, item in enumerate(union)}
-        take = {lang: np.array([position[i] for i in ids], dtype=int) for lang, ids in panel.items.items()}
+        take = {lang: np.array([position[panel.items[lang][k]] for k in kept], dtype=int) for lang, kept in keep.items()}
         for block in sampler(stats.rng_for(*name), len(union), size):
             yield {lang: block[:, t] for lang, t in take.items()}
         return
-    step = max(1, stats._CELLS_PER_CHUNK // max(len(ids) for ids in panel.items.values()))
-    blocks = {lang: sampler(stats.rng_for(*name, lang), len(ids), size, step) for lang, ids in panel.items.items()}
+    step = max(1, stats._CELLS_PER_CHUNK // max([1] + [len(k) for k in keep.values()]))
+    blocks = {lang: sampler(stats.rng_for(*name, lang), len(kept), size, step) for lang, kept in keep.items()}
     for _ in range(0, size, step):
         yield {lang: next(block) for lang, block in blocks.items()}
 
@@ -138,13 +140,14 @@ def build_panel(run_dir: Path, records: list[dict], source: str, n_boot: int = N
                   columns, items, all(r.get("parallel_test") for r in kept))
     stacked = {lang: (np.stack([c[0] for c in columns[lang].values()], 1),
                       np.stack([c[1] for c in columns[lang].values()], 1)) for lang in languages}  # examples x units
+    single = {lang: (num.astype(np.float32), den.astype(np.float32)) for lang, (num, den) in stacked.items()}
     where = {lang: [(models.index(m), seeds.index(s), points.index(p)) for m, s, p in columns[lang]]
              for lang in languages}
     done = 0
     for block in draws(panel, stats.resample_weights, n_boot, "boot", target):
         rows = slice(done, done + len(next(iter(block.values()))))
         for li, lang in enumerate(languages):
-            num, den = stacked[lang]
+            num, den = single[lang]
             reps = stats.ratio(block[lang] @ num, block[lang] @ den)
             for k, (mi, si, pi) in enumerate(where[lang]):
                 panel.boot[rows, mi, si, pi, li] = reps[:, k]
@@ -159,10 +162,12 @@ def build_panel(run_dir: Path, records: list[dict], source: str, n_boot: int = N
 def _aligned(units: dict) -> tuple[list[str], dict[tuple, tuple[np.ndarray, np.ndarray]]]:
     """The example ids every unit of the language has (in one order), and each unit's columns
     on them."""
+    first = next(iter(units.values()))[0]
+    if all(ids == first for ids, _, _ in units.values()):  # one test set, read in one order: the usual case
+        return first, {unit: (num, den) for unit, (_, num, den) in units.items()}
     common = None
     for ids, _, _ in units.values():
         common = set(ids) if common is None else common & set(ids)
-    first = next(iter(units.values()))[0]
     order = [i for i in first if i in common]
     out = {}
     for unit, (ids, num, den) in units.items():
