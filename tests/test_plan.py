@@ -29,9 +29,9 @@ def test_local_sweep_counts_from_the_cli():
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["stages"]["pretrain"] == 1
-    assert summary["stages"]["intermediate"] == 2
-    assert summary["stages"]["target"] == 9
-    assert summary["cells"] == 3 * 3 * 4  # intermediate x target x noise level, one seed
+    assert summary["stages"]["intermediate"] == 2 * 3  # nli and ner, three seeds
+    assert summary["stages"]["target"] == 9 * 3
+    assert summary["cells"] == 3 * 3 * 4 * 3  # intermediate x target x noise level x seed
 
 
 def test_more_noise_levels_add_evaluations_not_training():
