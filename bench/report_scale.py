@@ -78,8 +78,8 @@ def write_run(root: Path) -> list[dict]:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 ids = [f"test-{i}" for i in range(n)]
                 pq.write_table(pa.table({"example_id": ids, **columns}), path)
-            value = (100 * columns["score"].mean() if task.metric == "accuracy" else
-                     100 * 2 * columns["tp"].sum() / (2 * columns["tp"].sum() + columns["fp"].sum() + columns["fn"].sum()))
+            tp, fp, fn = (columns[k].sum() if k in columns else 0 for k in ("tp", "fp", "fn"))
+            value = 100 * columns["score"].mean() if task.metric == "accuracy" else 100 * 2 * tp / (2 * tp + fp + fn)
             records.append({**cell, "stage": key, "metric": task.metric, "value": float(value), "n": n,
                             **({"parallel_test": True} if parallel else {})})
     return records
@@ -133,7 +133,8 @@ def record_latency(run_dir: Path, records: list[dict]) -> dict:
         waits.append(time.perf_counter() - t)
         time.sleep(0.05)
     during = aggregator.rendering.locked()  # still rendering after the last call
-    return {"calls": len(waits), "over_s": round(time.perf_counter() - started, 1), "median_ms": round(1000 * float(np.median(waits)), 2),
+    return {"calls": len(waits), "over_s": round(time.perf_counter() - started, 1),
+            "median_ms": round(1000 * float(np.median(waits)), 2),
             "p99_ms": round(1000 * float(np.quantile(waits, 0.99)), 2), "max_ms": round(1000 * max(waits), 2),
             "live_report_still_rendering_at_the_end": during}
 

@@ -1,4 +1,5 @@
-"""The commands that read a sweep or the task registry: `ray-xr plan [--cost] [--power]|run|tasks|data show|check|fetch`.
+"""The commands that read a sweep or the task registry: `ray-xr plan [--cost] [--power]|run|tasks|data
+show|check|fetch`.
 
 cli.py imports this module only for these commands (pydantic, yaml and the registry take a
 second to import; `ray-xr noise show` must start in a tenth of one). `run` imports Ray and torch

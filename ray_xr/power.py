@@ -115,14 +115,17 @@ def pilot_variances(pilot: Path, p: planning.Plan, target: str) -> Variances | N
     scale = pilot_n / max(sum(_test_sizes(p, target)), 1)
     v_ex, v_run = {}, {}
     for a, b in pairs(panel.models):
-        v_ex[a, b], v_run[a, b] = (x * scale for x in _example_parts(boot, panel.models.index(a), panel.models.index(b)))
+        parts = _example_parts(boot, panel.models.index(a), panel.models.index(b))
+        v_ex[a, b], v_run[a, b] = (x * scale for x in parts)
     fallback = default_variances(p, target)
     seeds = "" if between else f"; one run per task, so the seed variance is the default ({DEFAULT_SEED_SD:g} point)"
     known = float(np.mean(list(between.values()))) if between else DEFAULT_SEED_SD ** 2
     arms, missing = list(p.sweep.arms), (max(v_ex.values(), default=max(fallback.v_ex.values())), 0.0)
-    return Variances({a: between.get(a, known) for a in arms}, {pair: v_ex.get(pair, missing[0]) for pair in pairs(arms)},
+    return Variances({a: between.get(a, known) for a in arms},
+                     {pair: v_ex.get(pair, missing[0]) for pair in pairs(arms)},
                      {pair: v_run.get(pair, missing[1]) for pair in pairs(arms)},
-                     f"pilot {pilot}: {len(panel.seeds)} seed(s), {pilot_n:,} test examples scaled to the sweep's{seeds}")
+                     f"pilot {pilot}: {len(panel.seeds)} seed(s), {pilot_n:,} test examples scaled to the"
+                     f" sweep's{seeds}")
 
 
 def _example_parts(boot: np.ndarray, a: int, b: int) -> tuple[float, float]:
@@ -165,7 +168,8 @@ def analyse(p: planning.Plan, mdd: float | None, pilot: str | None) -> dict:
             "example_sd_test_set": {f"{a} - {b}": round(float(np.sqrt(x)), 3) for (a, b), x in v.v_ex.items()}}
         out["mdd_by_seeds"][target] = {n: round(max(_mdd(v, pair, n, m) for pair in v.v_ex), 2) for n in SHOWN_SEEDS}
         # what no number of seeds goes below: the test set's own variance
-        out["floor"][target] = round(float(stats.minimum_detectable_difference(np.sqrt(max(v.v_ex.values())), np.inf, m)), 2)
+        floor = stats.minimum_detectable_difference(np.sqrt(max(v.v_ex.values())), np.inf, m)
+        out["floor"][target] = round(float(floor), 2)
         if mdd is not None:
             needed = _needed(v, mdd, m)
             out["seeds"][target] = {a: _most([n for pair, n in needed.items() if a in pair]) for a in arms}
@@ -230,7 +234,8 @@ def describe(p: planning.Plan, found: dict) -> str:
         lines.append(f"  seeds per task to detect a {found['mdd']:g}-point difference (—: no number of seeds can, the"
                      " test set's own variance is too large)" + (f", and the GPU-hours ({found['gpu']}) of the target"
                                                                  " alone at those seeds:" if priced_too else ":"))
-        lines.append(f"  {'target':10}" + "".join(f"{a:>12}" for a in arms) + (f"{'GPU-hours':>12}" if priced_too else ""))
+        lines.append(f"  {'target':10}" + "".join(f"{a:>12}" for a in arms)
+                     + (f"{'GPU-hours':>12}" if priced_too else ""))
         for target, seeds in found["seeds"].items():
             hours = found.get("gpu_hours", {}).get(target)
             lines.append(f"  {target:10}" + "".join(f"{'—' if seeds[a] is None else seeds[a]:>12}" for a in arms)
@@ -239,7 +244,8 @@ def describe(p: planning.Plan, found: dict) -> str:
                  " any number (the test set's floor):")
     lines.append(f"  {'target':10}" + "".join(f"{f'n={n}':>10}" for n in SHOWN_SEEDS) + f"{'floor':>10}")
     for target, by_n in found["mdd_by_seeds"].items():
-        lines.append(f"  {target:10}" + "".join(f"{by_n[n]:>10.2f}" for n in SHOWN_SEEDS) + f"{found['floor'][target]:>10.2f}")
+        lines.append(f"  {target:10}" + "".join(f"{by_n[n]:>10.2f}" for n in SHOWN_SEEDS)
+                     + f"{found['floor'][target]:>10.2f}")
     for target, v in found["variance"].items():
         sd = ", ".join(f"{a} {x:.2f}" for a, x in v["seed_sd"].items())
         ex, floor = (max(v[key].values(), default=float("nan")) for key in ("example_sd", "example_sd_test_set"))
@@ -247,8 +253,8 @@ def describe(p: planning.Plan, found: dict) -> str:
                      f" {floor:.2f} of it the test set's ({v['source']})")
     if "usd" in found:
         seeds = _seeds_text(with_seeds(p.sweep, found["seeds_to"]).seeds)
-        lines.append(f"  the whole sweep with seeds {seeds}: {found['gpu_hours']['total']:,.1f} {found['gpu']} GPU-hours,"
-                     f" ${found['usd']:,.0f} (`ray-xr plan --cost` says how it counts)")
+        lines.append(f"  the whole sweep with seeds {seeds}: {found['gpu_hours']['total']:,.1f} {found['gpu']}"
+                     f" GPU-hours, ${found['usd']:,.0f} (`ray-xr plan --cost` says how it counts)")
         reuse = "every one" if found["every_stage_reused"] else "only some"
         lines.append(f"  a rerun with seeds {seeds} reuses {reuse} of the {found['reused_stages']:,} stages of seeds"
                      f" {_seeds_text(p.sweep.seeds)} and computes {found['new_stages']:,} new ones"

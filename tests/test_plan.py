@@ -128,7 +128,8 @@ def test_a_fraction_of_data_read_whole_is_drawn_at_load_time():
     from ray_xr.tasks.load import load_split
 
     data = {"source": "synthetic", "sizes": {"train": 40}, "seed": 0, "local": {}}
-    whole, half = load_split("nli", "train", "en", data), load_split("nli", "train", "en", {**data, "fractions": {"train": 0.5}})
+    whole = load_split("nli", "train", "en", data)
+    half = load_split("nli", "train", "en", {**data, "fractions": {"train": 0.5}})
     assert len(half) == 20 and {e.id for e in half} < {e.id for e in whole}
     assert [e.id for e in half] != [e.id for e in whole[:20]]  # drawn, not the first half
 

@@ -70,8 +70,9 @@ def test_one_seed_comparisons_are_warned_about(tmp_path):
 def test_run_warns_before_it_starts(tmp_path):
     """The warning comes before anything runs: here the hub check that follows it stops the run
     (no network, or offline without a cache), exit 2."""
-    sweep = write_sweep(tmp_path / "hub.yaml", data={"source": "hub", "train_size": 10, "dev_size": 10, "test_size": 10},
-                        intermediate=["none", "mnli"], targets=["xnli"], languages={"xnli": ["en", "de"]})
+    data = {"source": "hub", "train_size": 10, "dev_size": 10, "test_size": 10}
+    sweep = write_sweep(tmp_path / "hub.yaml", data=data, intermediate=["none", "mnli"], targets=["xnli"],
+                        languages={"xnli": ["en", "de"]})
     result = ray_xr("run", str(sweep), "--storage", str(tmp_path / "runs"), env={"HF_ENDPOINT": "http://127.0.0.1:9"})
     assert result.returncode == 2 and "trains each intermediate task with one seed" in result.stderr.splitlines()[0], \
         result.stderr

@@ -60,7 +60,8 @@ def _read(path: str, stamp: int, metric: str) -> tuple[list[str], np.ndarray, np
             return np.ones(table.num_rows)
         return sum(w * table.column(name).to_numpy().astype(float) for name, w in weights.items())
 
-    return [str(i) for i in table.column("example_id").to_pylist()], weighted(ratio.numerator), weighted(ratio.denominator)
+    ids = [str(i) for i in table.column("example_id").to_pylist()]
+    return ids, weighted(ratio.numerator), weighted(ratio.denominator)
 
 
 @dataclass
@@ -89,7 +90,8 @@ class Panel:
         return self.models.index(model), self.points.index(point)
 
 
-def draws(panel: Panel, sampler: Callable, size: int, *name, keep: dict | None = None) -> Iterator[dict[str, np.ndarray]]:
+def draws(panel: Panel, sampler: Callable, size: int, *name,
+          keep: dict | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Blocks of per-language weights from `sampler` (stats.resample_weights or flip_masks), the
     same replicates in every language: drawn over the items shared by every language when the
     test sets are translations of each other, else per language; for the examples `keep` says
@@ -98,7 +100,8 @@ def draws(panel: Panel, sampler: Callable, size: int, *name, keep: dict | None =
     if panel.parallel:
         union = first_seen(i for ids in panel.items.values() for i in ids)
         position = {item: k for k, item in enumerate(union)}
-        take = {lang: np.array([position[panel.items[lang][k]] for k in kept], dtype=int) for lang, kept in keep.items()}
+        take = {lang: np.array([position[panel.items[lang][k]] for k in kept], dtype=int)
+                for lang, kept in keep.items()}
         for block in sampler(stats.rng_for(*name), len(union), size):
             yield {lang: block[:, t] for lang, t in take.items()}
         return

@@ -103,7 +103,8 @@ def _test(a, a_boot, b, b_boot, a_perm, b_perm) -> dict[str, np.ndarray]:
     use = (recipe["n_a"] >= 2) & (recipe["n_b"] >= 2)
     return {"test": np.where(use, RECIPE, MODELS), "diff": np.where(use, recipe["diff"], observed),
             "ci_low": np.where(use, recipe["ci_low"], low), "ci_high": np.where(use, recipe["ci_high"], high),
-            "p": np.where(use, recipe["p"], p_models), "se": np.where(use, recipe["se"], np.sqrt(stats.nanvar(boot, 0))),
+            "p": np.where(use, recipe["p"], p_models),
+            "se": np.where(use, recipe["se"], np.sqrt(stats.nanvar(boot, 0))),
             "df": np.where(use, recipe["df"], np.nan), "p_models": p_models,
             "seeds": np.minimum(recipe["n_a"], recipe["n_b"])}
 
@@ -180,7 +181,8 @@ def headline(panels: list[Panel], tests: list, rows: list[dict]) -> list[dict]:
             low, high = sorted((sign * test["ci_low"], sign * test["ci_high"]))
             out.append({"target": panel.target, "noise": noise, "measure": measure,
                         "description": HEADLINE_MEASURES[measure], "best": best, "runner_up": second, "values": arms,
-                        "diff": sign * test["diff"] + 0.0, "ci_low": low, "ci_high": high, "p": test["p"], "se": test["se"],
+                        "diff": sign * test["diff"] + 0.0, "ci_low": low, "ci_high": high, "p": test["p"],
+                        "se": test["se"],
                         "df": test["df"], "test": test["test"], "seeds": test["seeds"],
                         "below_baseline": below_baseline(rows, panel.target, noise, best)})
     corrected(out)

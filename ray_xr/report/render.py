@@ -158,8 +158,8 @@ def _statistics_note(rows: Sequence[dict], found) -> str:
             else "test examples")
     note = f"[low, high] is the 95% interval (over {over})."
     if found is not None and found.comparisons:
-        note += (f" ▲ / ▼ mark a score significantly above / below the baseline `{BASELINE}` (Holm-corrected over every "
-                 f"comparison of the report, 5% level). {sections.claim(found)}")
+        note += (f" ▲ / ▼ mark a score significantly above / below the baseline `{BASELINE}` (Holm-corrected over"
+                 f" every comparison of the report, 5% level). {sections.claim(found)}")
     return note + " Nothing is marked for merely being largest."
 
 

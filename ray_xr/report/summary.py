@@ -30,7 +30,8 @@ from ray_xr.report.results import BASELINE, first_seen
 
 EXTRA_COLUMNS = (
     "ci_low", "ci_high", "drop_ci_low", "drop_ci_high", "relative_drop", "auc", "auc_ci_low", "auc_ci_high",
-    "mean_score", "mean_score_ci_low", "mean_score_ci_high", "gap", "gap_ci_low", "gap_ci_high", "gain", "gain_ci_low", "gain_ci_high", "gain_p_holm",
+    "mean_score", "mean_score_ci_low", "mean_score_ci_high", "gap", "gap_ci_low", "gap_ci_high", "gain", "gain_ci_low",
+    "gain_ci_high", "gain_p_holm",
 )
 LANGUAGE_COLUMNS = ("ci_low", "ci_high")
 

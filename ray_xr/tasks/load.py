@@ -38,7 +38,8 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     examples = tuple(cap(list(loaded), 0))  # a ranking pool after its queries
     fraction = data.get("fractions", {}).get(split)
     if fraction:  # an intermediate variant's share of a split read whole: one draw, whatever the seed
-        keep = random.Random(f"{task}/{split}/{fraction}").sample(range(len(examples)), max(1, round(fraction * len(examples))))
+        draw = random.Random(f"{task}/{split}/{fraction}")
+        keep = draw.sample(range(len(examples)), max(1, round(fraction * len(examples))))
         examples = tuple(examples[i] for i in sorted(keep))
     if split == "dev" and spec.dev_excludes and data["source"] != "synthetic":  # synthetic streams share nothing
         examples = _without_test_items(task, examples, data)
