@@ -142,7 +142,7 @@ def test_summary_json_and_other_files(tmp_path):
     data = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert data["comparisons"] and all(list(c) == list(compare.COMPARISON_KEYS) for c in data["comparisons"])
     assert {c["test"] for c in data["comparisons"]} == {compare.MODELS}
-    assert [e["measure"] for e in data["headline"]] == ["auc", "mean_score"]
+    assert [e["measure"] for e in data["headline"]] == ["mean_score", "auc"]
     assert all(e["target"] == "xnli" and "significant" in e for e in data["headline"])
     tex = (out / "robustness.tex").read_text(encoding="utf-8")
     assert r"\toprule" in tex and r"\pm" not in tex and r"^{\uparrow}" in tex  # one seed: no std
@@ -232,6 +232,6 @@ def test_headline_says_when_the_task_keeping_most_is_below_the_baseline(tmp_path
     found = summary.gather(tmp_path, records, "en", n_boot=200, n_perm=500)
     relative = next(e for e in found.headline if e["measure"] == "auc")
     absolute = next(e for e in found.headline if e["measure"] == "mean_score")
-    assert relative["best"] == "ner" and relative["below_baseline"]
-    assert "significantly below none at every level" in relative["text"]
-    assert absolute["best"] in ("none", "nli") and not absolute["below_baseline"]
+    assert relative["best"] == "ner" and relative["below_baseline"] == {"everywhere": True, "significantly": [0.0, 0.3]}
+    assert "ner scores below none at every level (significantly at every level)" in relative["text"]
+    assert absolute["best"] in ("none", "nli") and not absolute["below_baseline"]["everywhere"]

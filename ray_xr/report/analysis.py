@@ -198,7 +198,7 @@ def curve(panel: Panel, noise: str) -> tuple[list[float], list[int]]:
     return [level for level, _ in pairs], [i for _, i in pairs]
 
 
-CURVE_MEASURES = {"auc": stats.normalised_auc, "mean_score": stats.mean_score}
+CURVE_MEASURES = {"mean_score": stats.mean_score, "auc": stats.normalised_auc}
 
 
 def curves(panel: Panel, values: np.ndarray) -> dict[tuple[str, str], np.ndarray]:

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from ray_xr.report import stats
-from ray_xr.report.analysis import N_PERM, Panel, curves, draws, seed_cells
-from ray_xr.report.results import BASELINE, first_seen
+from ray_xr.report.analysis import N_PERM, Panel, curve, curves, draws, seed_cells
+from ray_xr.report.results import BASELINE, level_label
 
 ALPHA = stats.ALPHA
 RECIPE, MODELS = "recipe_t", "checkpoint_permutation"
@@ -179,7 +179,7 @@ def headline(panels: list[Panel], tests: list, rows: list[dict]) -> list[dict]:
             if test is None:
                 test, sign = found[panel.target, second, best][measure, noise], -1
             low, high = sorted((sign * test["ci_low"], sign * test["ci_high"]))
-            out.append({"target": panel.target, "noise": noise, "measure": measure,
+            out.append({"target": panel.target, "noise": noise, "measure": measure, "levels": curve(panel, noise)[0],
                         "description": HEADLINE_MEASURES[measure], "best": best, "runner_up": second, "values": arms,
                         "diff": sign * test["diff"] + 0.0, "ci_low": low, "ci_high": high, "p": test["p"],
                         "se": test["se"],
@@ -192,11 +192,13 @@ def headline(panels: list[Panel], tests: list, rows: list[dict]) -> list[dict]:
     return out
 
 
-def below_baseline(rows: list[dict], target: str, noise: str, model: str) -> bool:
-    """Whether `model` is significantly below the baseline at every level of the kind, clean included."""
-    mine = [r for r in rows if (r["a"], r["b"], r["target"]) == (model, BASELINE, target)
-            and (r["noise"] == noise or r["level"] == 0)]
-    return bool(mine) and any(r["level"] == 0 for r in mine) and all(r["significant"] and r["diff"] < 0 for r in mine)
+def below_baseline(rows: list[dict], target: str, noise: str, model: str) -> dict:
+    """Whether `model` scores below the baseline at every level of the kind, clean included
+    (`everywhere`), and the levels where it is significantly below (`significantly`)."""
+    mine = sorted((r for r in rows if (r["a"], r["b"], r["target"]) == (model, BASELINE, target)
+                   and (r["noise"] == noise or r["level"] == 0)), key=lambda r: r["level"])
+    everywhere = bool(mine) and mine[0]["level"] == 0 and all(r["diff"] < 0 for r in mine)
+    return {"everywhere": everywhere, "significantly": [r["level"] for r in mine if r["significant"] and r["diff"] < 0]}
 
 
 def _text(e: dict) -> str:
@@ -207,8 +209,13 @@ def _text(e: dict) -> str:
             f"{'above' if e['measure'] == 'mean_score' else 'more than'} {e['runner_up']} (difference "
             f"{e['diff']:+.{digits}f}, 95% CI [{e['ci_low']:+.{digits}f}, {e['ci_high']:+.{digits}f}], "
             f"Holm p = {e['p_holm']:.3g})")
-    if e["below_baseline"]:
-        text += (f"; but {e['best']} is significantly below {BASELINE} at every level: it keeps a large share of a"
+    below = e["below_baseline"]
+    if below["everywhere"]:
+        levels = below["significantly"]
+        where = ("significantly at every level" if len(levels) == len(e["levels"]) else
+                 f"significantly at {', '.join(level_label(e['noise'], lv) for lv in levels)}" if levels else
+                 "not significantly")
+        text += (f"; but {e['best']} scores below {BASELINE} at every level ({where}): it keeps a large share of a"
                  " lower score")
     if e["test"] == MODELS:
         text += "; one training run per task: about these trained models, not the intermediate tasks"

@@ -130,6 +130,10 @@ def first_seen(values: Iterable) -> list:
     return list(dict.fromkeys(values))
 
 
+def level_label(noise: str, level: float) -> str:
+    return "clean" if level == 0 else f"{noise} {level:g}"
+
+
 def cell_order(records: Sequence[dict]) -> Callable[..., tuple]:
     """Sort key over (intermediate, target, noise, level): the baseline first, else file order."""
 

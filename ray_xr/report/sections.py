@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ray_xr.report.compare import RECIPE
-from ray_xr.report.results import first_seen
+from ray_xr.report.results import first_seen, level_label
 
 
 def _escape(text: str) -> str:
@@ -16,10 +16,6 @@ def _escape(text: str) -> str:
 def _table(header: Sequence[str], lines: list[list[str]], align: Sequence[str]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     return "\n".join(out + ["| " + " | ".join(_escape(c) for c in line) + " |" for line in lines])
-
-
-def level_label(noise: str, level: float) -> str:
-    return "clean" if level == 0 else f"{noise} {level:g}"
 
 
 def claim(found) -> str:
