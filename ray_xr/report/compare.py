@@ -56,31 +56,28 @@ def _permuted(panel: Panel, a: str, b: str, n_perm: int) -> tuple[np.ndarray, np
     out_a, out_b = np.full(shape, np.nan), np.full(shape, np.nan)
     parts, moving = {}, {}
     for li in panel.others:
-        lang = panel.languages[li]
-        cols = panel.columns[lang]
+        cols = panel.columns[panel.languages[li]]
         units = [(s, p) for (m, s, p) in cols if m == a and (b, s, p) in cols]
-        if units:
-            a_num = np.stack([cols[a, s, p][0] for s, p in units], 1)
-            a_den = np.stack([cols[a, s, p][1] for s, p in units], 1)
-            d_num = np.stack([cols[b, s, p][0] for s, p in units], 1) - a_num
-            d_den = np.stack([cols[b, s, p][1] for s, p in units], 1) - a_den
-            # an example both tasks score alike in every unit moves nothing when swapped: leaving
-            # it out changes no statistic and saves most of the work
-            moving[lang] = np.flatnonzero(np.any((d_num != 0) | (d_den != 0), axis=1))
-            d_num, d_den = d_num[moving[lang]], d_den[moving[lang]]
-            parts[li] = (units, (a_num.sum(0), a_den.sum(0)), d_num, d_den,
-                         (d_num.astype(np.float32), d_den.astype(np.float32)), [], [])
+        if not units:
+            continue
+        a_num, a_den = (np.stack([cols[a, s, p][k] for s, p in units], 1) for k in (0, 1))
+        d_num, d_den = (np.stack([cols[b, s, p][k] for s, p in units], 1) - x for k, x in ((0, a_num), (1, a_den)))
+        # an example both tasks score alike in every unit moves nothing when swapped: leaving it
+        # out changes no statistic and saves most of the work
+        keep = np.flatnonzero(np.any((d_num != 0) | (d_den != 0), axis=1))
+        moving[panel.languages[li]] = keep
+        parts[li] = {"units": units, "base_a": (a_num.sum(0), a_den.sum(0)), "delta": (d_num[keep], d_den[keep]),
+                     "moved": []}
     for block in draws(panel, stats.flip_masks, n_perm, "perm", panel.target, a, b, keep=moving):
-        for li, (units, base_a, d_num, d_den, single, moved_num, moved_den) in parts.items():
+        for li, part in parts.items():
             flips = block[panel.languages[li]]
-            moved_num.append(flips @ single[0])
-            moved_den.append(flips @ single[1])
-    for li, (units, base_a, d_num, d_den, _, moved_num, moved_den) in parts.items():
-        move_num, move_den = np.concatenate(moved_num).astype(float), np.concatenate(moved_den).astype(float)
-        base_b = (base_a[0] + d_num.sum(0), base_a[1] + d_den.sum(0))
-        score_a = stats.ratio(base_a[0] + move_num, base_a[1] + move_den)
-        score_b = stats.ratio(base_b[0] - move_num, base_b[1] - move_den)
-        for k, (s, p) in enumerate(units):
+            part["moved"].append([flips @ d.astype(np.float32) for d in part["delta"]])
+    for li, part in parts.items():
+        move_num, move_den = (np.concatenate([m[k] for m in part["moved"]]).astype(float) for k in (0, 1))
+        (base_num, base_den), (d_num, d_den) = part["base_a"], part["delta"]
+        score_a = stats.ratio(base_num + move_num, base_den + move_den)
+        score_b = stats.ratio(base_num + d_num.sum(0) - move_num, base_den + d_den.sum(0) - move_den)
+        for k, (s, p) in enumerate(part["units"]):
             si, pi = panel.seeds.index(s), panel.points.index(p)
             out_a[:, si, pi, li], out_b[:, si, pi, li] = score_a[:, k], score_b[:, k]
     return seed_cells(out_a, panel), seed_cells(out_b, panel)
