@@ -2,7 +2,7 @@
 are used: results.jsonl and one outcomes.parquet per evaluation, read back by the report's own
 code (summary.gather, which `ray-xr report` calls).
 
-    python -m tests.simstudy --studies 500 [--seeds 3] [--planted 3] [--seed-sd 1.5]
+    python -m tests.simstudy --studies 300 [--seeds 3] [--planted 3] [--seed-sd 1.5] [--untranslated]
 
 prints the share of studies in which a comparison of nli and ner is marked significant (the
 README's figures; tests/test_report_sim.py runs small versions).
@@ -107,10 +107,12 @@ def main() -> None:
     ap.add_argument("--planted", type=float, default=0.0)
     ap.add_argument("--seed-sd", type=float, default=1.5)
     ap.add_argument("--examples", type=int, default=1000)
+    ap.add_argument("--untranslated", action="store_true", help="each language's test items its own")
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--n-perm", type=int, default=1000)
     args = ap.parse_args()
-    study = Study(seeds=args.seeds, planted=args.planted, seed_sd=args.seed_sd, examples=args.examples)
+    study = Study(seeds=args.seeds, planted=args.planted, seed_sd=args.seed_sd, examples=args.examples,
+                  parallel=not args.untranslated)
     print(json.dumps({"study": study.__dict__, **rate(study, args.studies, n_boot=args.n_boot, n_perm=args.n_perm)}))
 
 
