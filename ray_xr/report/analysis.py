@@ -111,15 +111,16 @@ def draws(panel: Panel, sampler: Callable, size: int, *name,
     test sets are translations of each other, else per language; for the examples `keep` says
     (lang -> positions; default: all)."""
     keep = keep if keep is not None else {lang: np.arange(len(ids)) for lang, ids in panel.items.items()}
+    # every language's block is held at once: together they stay within the chunk's memory
+    step = max(1, stats._CELLS_PER_CHUNK // max(1, sum(len(k) for k in keep.values())))
     if panel.parallel:
         union = first_seen(i for ids in panel.items.values() for i in ids)
         position = {item: k for k, item in enumerate(union)}
         take = {lang: np.array([position[panel.items[lang][k]] for k in kept], dtype=int)
                 for lang, kept in keep.items()}
-        for block in sampler(stats.rng_for(*name), len(union), size):
+        for block in sampler(stats.rng_for(*name), len(union), size, step):
             yield {lang: block[:, t] for lang, t in take.items()}
         return
-    step = max(1, stats._CELLS_PER_CHUNK // max([1] + [len(k) for k in keep.values()]))
     blocks = {lang: sampler(stats.rng_for(*name, lang), len(kept), size, step) for lang, kept in keep.items()}
     for _ in range(0, size, step):
         yield {lang: next(block) for lang, block in blocks.items()}
