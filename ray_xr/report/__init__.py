@@ -10,6 +10,6 @@ statistical markdown sections), tex.py (booktabs), plots.py (PNG, matplotlib Agg
 (the self-contained report.html), xtreme.py (the XTREME-R score per intermediate task and
 noise level), provenance.py (sweep, model, git SHA, versions and dates behind a report),
 export.py (clean test predictions in the XTREME submission layout).
-May import: ray_xr.metrics, ray_xr.stages, ray_xr.errors; numpy, scipy, pyarrow, matplotlib. Must not
+May import: ray_xr.metrics, ray_xr.stages, ray_xr.errors; numpy, scipy, threadpoolctl, pyarrow, matplotlib. Must not
 import: torch, ray, tasks, run: `ray-xr report RUN_DIR` renders a finished run anywhere.
 """

@@ -166,7 +166,7 @@ def build_panel(run_dir: Path, records: list[dict], source: str, n_boot: int = N
         rows = slice(done, done + len(next(iter(block.values()))))
         for li, lang in enumerate(languages):
             num, den = single[lang]
-            reps = stats.ratio(block[lang] @ num, block[lang] @ den)
+            reps = stats.ratio(np.dot(block[lang], num), np.dot(block[lang], den))
             for k, (mi, si, pi) in enumerate(where[lang]):
                 panel.boot[rows, mi, si, pi, li] = reps[:, k]
         done = rows.stop

@@ -71,7 +71,7 @@ def _permuted(panel: Panel, a: str, b: str, n_perm: int) -> tuple[np.ndarray, np
     for block in draws(panel, stats.flip_masks, n_perm, "perm", panel.target, a, b, keep=moving):
         for li, part in parts.items():
             flips = block[panel.languages[li]]
-            part["moved"].append([flips @ d.astype(np.float32) for d in part["delta"]])
+            part["moved"].append([np.dot(flips, d.astype(np.float32)) for d in part["delta"]])
     for li, part in parts.items():
         move_num, move_den = (np.concatenate([m[k] for m in part["moved"]]).astype(float) for k in (0, 1))
         (base_num, base_den), (d_num, d_den) = part["base_a"], part["delta"]

@@ -7,7 +7,9 @@ Every score is a *ratio of sums* over test examples, 100 x sum(numerator) / sum(
 per-question F1 over n, mAP@20 the sum of per-query AP over n, and seqeval's corpus F1 is
 sum(2 tp) / sum(2 tp + fp + fn). So one resampling scheme serves every metric, corpus-level
 F1 included, and a resample costs a matrix product: the replicate sums are W @ columns, W the
-(replicates x examples) matrix of how often each example is drawn.
+(replicates x examples) matrix of how often each example is drawn. (np.dot, not `@`: numpy 2.4's
+matmul of a few float32 rows by a tall matrix misses BLAS and takes ~80 times as long, holding
+the GIL, which stalls the aggregator's record() while its thread renders the live report.)
 
 - The question is about training recipes (an intermediate task), so the unit of the test is
   the training run (`recipe_test`). Per arm, each seed's statistic (a table cell: the mean over

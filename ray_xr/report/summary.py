@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from ray_xr.report import analysis, compare
 from ray_xr.report.results import BASELINE, first_seen
 
@@ -56,6 +58,14 @@ class Statistics:
 
 def gather(run_dir: Path, records: list[dict], source_language: str,
            n_boot: int = analysis.N_BOOT, n_perm: int = analysis.N_PERM) -> Statistics:
+    # BLAS on one thread: the products here are a few rows by a tall matrix each, and OpenBLAS's
+    # second thread, waiting for a core on a busy machine, made the whole report ~3x slower
+    # (bench/report_scale.py) and stalled the aggregator's record() for up to a second
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _gather(run_dir, records, source_language, n_boot, n_perm)
+
+
+def _gather(run_dir: Path, records: list[dict], source_language: str, n_boot: int, n_perm: int) -> Statistics:
     panels = []
     for target in first_seen(r["target"] for r in records):
         panel = analysis.build_panel(run_dir, [r for r in records if r["target"] == target], source_language, n_boot)
