@@ -22,21 +22,27 @@ from ray_xr.tasks import TASKS, lock
 
 def cmd_plan(args) -> int:
     p = plan.build(config.load(args.sweep))
-    warning = power.one_seed_warning(p, args.sweep)
-    if warning:
-        print(warning, file=sys.stderr)
     if args.power:
-        return _plan_power(p, args)
-    if args.cost:
+        _plan_power(p, args)
+    elif args.cost:
         table = cost.gpu_table(args.gpu_table)
         found = cost.estimate(p, args.gpu, table)
         print(json.dumps(found) if args.json else cost.describe(p, found, table))
-        return 0
-    print(json.dumps(p.summary()) if args.json else plan.describe(p))
+    else:
+        print(json.dumps(p.summary()) if args.json else plan.describe(p))
+    _warn_one_seed(p, args.sweep)
     return 0
 
 
-def _plan_power(p, args) -> int:
+def _warn_one_seed(p, source: str, stream=sys.stderr) -> None:
+    """After the command's own output (a mistake stays one line): a sweep comparing
+    intermediate tasks with one seed can only speak of these trained models."""
+    warning = power.one_seed_warning(p, source)
+    if warning:
+        print(warning, file=stream, flush=True)
+
+
+def _plan_power(p, args) -> None:
     if args.mdd is not None and not args.mdd > 0:
         raise SweepError(f"--mdd {args.mdd:g}: a difference in points, greater than 0")
     if args.cost and args.mdd is None:
@@ -45,7 +51,6 @@ def _plan_power(p, args) -> int:
     if args.cost:
         found.update(power.priced(p, found, args.gpu, cost.gpu_table(args.gpu_table), args.pilot))
     print(json.dumps(found) if args.json else power.describe(p, found))
-    return 0
 
 
 def cmd_run(args) -> int:
@@ -54,14 +59,12 @@ def cmd_run(args) -> int:
         Bucket(args.storage).check()
     _check_dirs(sweep, args.sweep)
     p = plan.build(sweep)  # once: a full-scale plan takes a second
-    warning = power.one_seed_warning(p, args.sweep)
-    if warning:
-        print(warning, file=sys.stderr)
     _require_hub(p, args.sweep)
     if sweep.data.source != "synthetic" or sweep.data.local:
         # cheap: local files are read, hub splits resolved offline; fail before any training
         _check_data(p, args.sweep)
     _check_pins(p, args.sweep, args.locked, warn=True)
+    _warn_one_seed(p, args.sweep, sys.stdout)  # every check passed: among the run's own lines
     from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
 
     return run(p, args.storage, args.address, tuple(args.rerun or ()))

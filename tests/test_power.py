@@ -1,5 +1,5 @@
 """`ray-xr plan --power`: seeds per task for a stated difference, from defaults or a pilot run
-folder, priced with --cost; and the one-seed warning of `plan` and `run`."""
+folder, priced with --cost; and the one-seed warning of `plan` (test_pipeline checks `run`'s)."""
 from __future__ import annotations
 
 import json
@@ -65,14 +65,3 @@ def test_one_seed_comparisons_are_warned_about(tmp_path):
     several = ray_xr("plan", str(write_sweep(tmp_path / "two.yaml", seeds=[1, 2])))
     alone = ray_xr("plan", str(write_sweep(tmp_path / "none.yaml", intermediate=["none"])))
     assert "warning" not in several.stderr and "warning" not in alone.stderr
-
-
-def test_run_warns_before_it_starts(tmp_path):
-    """The warning comes before anything runs: here the hub check that follows it stops the run
-    (no network, or offline without a cache), exit 2."""
-    data = {"source": "hub", "train_size": 10, "dev_size": 10, "test_size": 10}
-    sweep = write_sweep(tmp_path / "hub.yaml", data=data, intermediate=["none", "mnli"], targets=["xnli"],
-                        languages={"xnli": ["en", "de"]})
-    result = ray_xr("run", str(sweep), "--storage", str(tmp_path / "runs"), env={"HF_ENDPOINT": "http://127.0.0.1:9"})
-    assert result.returncode == 2 and "trains each intermediate task with one seed" in result.stderr.splitlines()[0], \
-        result.stderr
