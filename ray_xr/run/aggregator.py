@@ -134,7 +134,7 @@ class Aggregator:
             print(f"[ray-xr] progress: {progress.line(found)}", flush=True)
         path = render.write_report(self.run_dir, records, self.run_name, self.source, final=final, progress=found)
         xtreme.write(self.run_dir, records)
-        if self.run.bucket:  # the file as of a whole record: record() may be appending meanwhile
+        if self.run.bucket and self.path.exists():  # as of a whole record: record() may be appending
             with self.lock:
                 data = self.path.read_bytes()
             self.run.bucket.write("results.jsonl", data)
