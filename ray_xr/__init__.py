@@ -3,7 +3,7 @@
 Layers, each importing only those below it (tests/test_layout.py checks this and that no
 module imports itself in a circle):
 
-    cli, datatools            the `ray-xr` command; catches errors.RayXRError once
+    cli, datatools, power     the `ray-xr` command; catches errors.RayXRError once; `plan --power`
     run/                      driver (Tune), worker loop (Train), evaluation, aggregator actor
     report/                   results, tables, rendering, XTREME-R score, exports (no torch, no ray)
     plan, cost, smoke         the stage graph and its keys; what it would cost on GPUs; the smoke sweep

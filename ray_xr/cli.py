@@ -164,6 +164,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cost", action="store_true", help="estimate tokens, GPU-hours and money per phase instead")
     p.add_argument("--gpu", default="h100", help="--cost: the GPU type (h200, h100, a100, a10g, l4; default h100)")
     p.add_argument("--gpu-table", help="--cost: YAML/JSON {gpu: {usd_per_hour, speed}} over the built-in table")
+    p.add_argument("--power", action="store_true",
+                   help="seeds per intermediate task the report's test needs (80%% power, after its Holm correction)")
+    p.add_argument("--mdd", type=float, help="--power: the difference to detect, in points")
+    p.add_argument("--pilot", help="--power: a finished run folder whose seed and example variances to use")
     p.set_defaults(func=_sweep_command("cmd_plan"))
     p = sub.add_parser("run", help="run the sweep on a Ray cluster (a local one by default)")
     p.add_argument("sweep")

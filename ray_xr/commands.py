@@ -1,4 +1,5 @@
-"""The commands that read a sweep or the task registry: `ray-xr plan [--cost]|run|tasks|data show|check|fetch`.
+"""The commands that read a sweep or the task registry: `ray-xr plan [--cost] [--power]|run|tasks|data
+show|check|fetch`.
 
 cli.py imports this module only for these commands (pydantic, yaml and the registry take a
 second to import; `ray-xr noise show` must start in a tenth of one). `run` imports Ray and torch
@@ -14,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ray_xr import config, cost, datatools, plan, smoke
+from ray_xr import config, cost, datatools, plan, power, smoke
 from ray_xr.errors import DataError, SweepError
 from ray_xr.storage import Bucket, check_shared, is_uri
 from ray_xr.tasks import TASKS, hub, lock
@@ -22,13 +23,35 @@ from ray_xr.tasks import TASKS, hub, lock
 
 def cmd_plan(args) -> int:
     p = plan.build(config.load(args.sweep))
-    if args.cost:
+    if args.power:
+        _plan_power(p, args)
+    elif args.cost:
         table = cost.gpu_table(args.gpu_table)
         found = {**cost.estimate(p, args.gpu, table), "cheaper_layout": cost.cheaper_layout(p, args.gpu, table)}
         print(json.dumps(found) if args.json else cost.describe(p, found, table))
-        return 0
-    print(json.dumps(p.summary()) if args.json else plan.describe(p))
+    else:
+        print(json.dumps(p.summary()) if args.json else plan.describe(p))
+    _warn_one_seed(p, args.sweep)
     return 0
+
+
+def _warn_one_seed(p, source: str, stream=sys.stderr) -> None:
+    """After the command's own output (a mistake stays one line): a sweep comparing
+    intermediate tasks with one seed can only speak of these trained models."""
+    warning = power.one_seed_warning(p, source)
+    if warning:
+        print(warning, file=stream, flush=True)
+
+
+def _plan_power(p, args) -> None:
+    if args.mdd is not None and not args.mdd > 0:
+        raise SweepError(f"--mdd {args.mdd:g}: a difference in points, greater than 0")
+    if args.cost and args.mdd is None:
+        raise SweepError("--power --cost prices the seeds that a stated difference needs: give --mdd POINTS")
+    found = power.analyse(p, args.mdd, args.pilot)
+    if args.cost:
+        found.update(power.priced(p, found, args.gpu, cost.gpu_table(args.gpu_table), args.pilot))
+    print(json.dumps(found) if args.json else power.describe(p, found))
 
 
 def cmd_run(args) -> int:
@@ -51,6 +74,7 @@ def cmd_run(args) -> int:
     # Tune warns whenever handling one trial result takes over 0.5 s, as the load of a busy
     # machine makes it, which no user can act on; Tune reads this when it is imported (below)
     os.environ.setdefault("TUNE_WARN_THRESHOLD_S", "10")
+    _warn_one_seed(p, args.sweep, sys.stdout)  # every check passed: among the run's own lines
     from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
 
     try:

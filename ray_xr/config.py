@@ -9,20 +9,25 @@ never plan, run, report, torch or ray.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, model_validator
 
 from ray_xr.errors import NoiseError, SweepError, did_you_mean
 from ray_xr.noise import NOISE_FILES, NOISE_KINDS, NoiseResources, resource_file
 from ray_xr.settings import (Data, Embedded, Frozen, Heads, LocalFile, LocalTask, Lock, MultiTask, Noise, Phase,
-                             Resources, Smoke, TrainNoise)
+                             Resources, Smoke, TrainNoise, Variant)
 from ray_xr.tasks import TASKS, local, lock, published
 
 EMBEDDED_MODEL = "embedded-tiny"
 __all__ = ["EMBEDDED_MODEL", "Data", "Embedded", "Heads", "LocalFile", "LocalTask", "Lock", "MultiTask", "Noise",
-           "Phase", "Resources", "Smoke", "Sweep", "TrainNoise", "load", "parse", "to_dict"]
+           "Phase", "Resources", "Smoke", "Sweep", "TrainNoise", "Variant", "load", "parse", "to_dict"]
+# An intermediate entry is a task name or a Variant; the tags only pick the member to validate
+# (so that an error names the variant's field, not both members), and never show in one
+_TAGS = ("task-name", "variant")
+Intermediate = Annotated[Union[Annotated[str, Tag(_TAGS[0])], Annotated[Variant, Tag(_TAGS[1])]],
+                         Discriminator(lambda v: _TAGS[0] if isinstance(v, str) else _TAGS[1])]
 
 
 class Sweep(Frozen):
@@ -30,7 +35,8 @@ class Sweep(Frozen):
     model: str = EMBEDDED_MODEL  # a hub name (xlm-roberta-large), a local directory, or embedded-tiny
     embedded: Embedded = Embedded()
     data: Data = Data()
-    intermediate: tuple[str, ...] = ("none",)  # task names; "a+b" trains on a and b at once
+    # task names ("a+b" trains on a and b at once) or variants ({name, task, train_size, ...})
+    intermediate: tuple[Intermediate, ...] = ("none",)
     targets: tuple[str, ...]
     languages: dict[str, tuple[str, ...]] = {}  # per target; default: all the target has
     noise: Noise = Noise()
@@ -52,7 +58,7 @@ class Sweep(Frozen):
         if not self.seeds:
             raise ValueError("seeds: the grid is empty")
         for field in ("seeds", "intermediate", "targets"):
-            values = getattr(self, field)
+            values = self.arms if field == "intermediate" else getattr(self, field)
             twice = sorted({str(v) for v in values if values.count(v) > 1})
             if twice:  # each would count its cells twice in the tables
                 raise ValueError(f"{field}: {', '.join(twice)} listed more than once")
@@ -63,9 +69,42 @@ class Sweep(Frozen):
         published.check(self.noise.published, self.targets, [k for k in self.noise.kinds if NOISE_KINDS[k].published])
         return self
 
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """The intermediate entries' names: what the tables compare."""
+        return tuple(v if isinstance(v, str) else v.name for v in self.intermediate)
+
+    def variant(self, name: str) -> Variant:
+        """The intermediate entry of that name; a plain task name is a variant of no change."""
+        entry = self.intermediate[self.arms.index(name)]
+        return Variant(name=entry, task=entry) if isinstance(entry, str) else entry
+
+    def intermediate_phase(self, name: str) -> Phase:
+        """The intermediate training settings of an entry: the sweep's, with its variant's changes."""
+        return Phase.model_validate({**self.intermediate_training.model_dump(),
+                                     **self.variant(name).intermediate_training})
+
+    def _check_variants(self) -> None:
+        for i, entry in enumerate(self.intermediate):
+            if isinstance(entry, str):
+                continue
+            if entry.name in TASKS or entry.name == "none":
+                raise ValueError(f"intermediate.{i}.name: {entry.name!r} is a task's name; a variant needs one of"
+                                 " its own")
+            try:
+                self.intermediate_phase(entry.name)
+            except ValidationError as err:
+                first = err.errors()[0]
+                what = ("unknown key" + did_you_mean(str(first["loc"][-1]), list(Phase.model_fields))
+                        if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, "))
+                raise ValueError(f"intermediate.{i}.intermediate_training.{'.'.join(map(str, first['loc']))}:"
+                                 f" {what}") from None
+
     def _check_tasks(self) -> None:
         """Every task exists and has the data source the sweep reads it from."""
-        for field, names in (("intermediate", self.intermediate), ("targets", self.targets)):
+        self._check_variants()
+        tasks = tuple(self.variant(name).task for name in self.arms)
+        for field, names in (("intermediate", tasks), ("targets", self.targets)):
             if not names:
                 raise ValueError(f"{field}: the grid is empty")
             if field == "intermediate":
@@ -185,10 +224,11 @@ class Sweep(Frozen):
 
 def _one_line(err: ValidationError, source: str) -> str:
     first = err.errors()[0]
-    where = "".join(f"{p}: " if i == len(first["loc"]) - 1 else f"{p}." for i, p in enumerate(first["loc"]))
+    loc = [p for p in first["loc"] if p not in _TAGS]
+    where = "".join(f"{p}: " if i == len(loc) - 1 else f"{p}." for i, p in enumerate(loc))
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        msg = "unknown key" + did_you_mean(str(first["loc"][-1]), _keys_at(first["loc"][:-1]))
+        msg = "unknown key" + did_you_mean(str(loc[-1]), _keys_at(loc[:-1]))
     elif first["type"] == "missing":
         msg = "required key is missing"
     elif "input" in first and first["type"] not in ("value_error",):
@@ -199,6 +239,8 @@ def _one_line(err: ValidationError, source: str) -> str:
 
 def _keys_at(loc: tuple) -> list[str]:
     """The keys the sweep allows at a location (for "did you mean")."""
+    if len(loc) == 2 and loc[0] == "intermediate":  # a variant
+        return list(Variant.model_fields)
     model = Sweep
     for part in loc:
         field = model.model_fields.get(str(part))

@@ -101,7 +101,12 @@ def _examples(task: str, split: str, lang: str, data: dict) -> int:
     if data["source"] == "synthetic":
         return cap
     n = size_of(task).examples(split, lang)
-    return min(n, cap) if cap else n
+    return min(n, cap) if cap else round(n * data.get("fractions", {}).get(split, 1))
+
+
+def test_examples(stage: Stage) -> int:
+    """The test examples an evaluation stage reads (its language's, capped by data.test_size)."""
+    return _examples(stage.spec["task"], "test", stage.spec["language"], stage.spec["data"])
 
 
 def _forward_s(tokens: float, batches: float) -> float:

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ray_xr.config import EMBEDDED_MODEL, Sweep
+from ray_xr.config import EMBEDDED_MODEL, Sweep, Variant
 from ray_xr.noise import NOISE_KINDS, resource_file
 from ray_xr.noise.tables import file_digest
 from ray_xr.stages import data_fingerprint, library_versions
@@ -106,13 +106,23 @@ def _add(stages: dict[str, Stage], phase: str, spec: dict, parent: str | None, l
     return key
 
 
-def _data_spec(sweep: Sweep, splits: tuple[str, ...], task: str, lang: str | None = None) -> dict:
-    """How a task's splits are read in `lang` (training: the source language)."""
+def _data_spec(sweep: Sweep, splits: tuple[str, ...], task: str, lang: str | None = None,
+               variant: Variant | None = None) -> dict:
+    """How a task's splits are read in `lang` (training: the source language), with a variant's
+    sizes where it sets them."""
     d = sweep.data
     sizes = {"train": d.train_size, "dev": d.dev_size, "test": d.test_size}
     source = sweep.source_of(task)
     spec = {"source": source, "sizes": {s: sizes[s] for s in splits},
             "seed": d.seed if source == "synthetic" else None, "local": sweep.local_entries(task)}
+    for split in ("train", "dev") if variant is not None else ():
+        size = getattr(variant, f"{split}_size")
+        if size is None or split not in splits:
+            continue
+        if size >= 1 or spec["sizes"][split]:  # a count, or a fraction of a cap
+            spec["sizes"][split] = int(size) if size >= 1 else max(1, round(size * spec["sizes"][split]))
+        else:  # a fraction of a split read whole (tasks.load draws it)
+            spec.setdefault("fractions", {})[split] = size
     if source != "hub":
         return spec
     # What the hub splits read (datasets, configs, downloads) enters the key, so a change of
@@ -134,7 +144,7 @@ def noise_options(sweep: Sweep, kind: str, lang: str) -> dict:
     return {"protect": sweep.noise.protect_entities, "resource_sha256": file_digest(path) if path else None}
 
 
-def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> dict:
+def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training, variant: Variant | None = None) -> dict:
     parts = task.split("+")
     # a task without a test-free dev set keeps the last epoch (TaskSpec.model_selection); "last"
     # reads no dev split, so its data spec leaves it out
@@ -145,11 +155,13 @@ def _training_spec(sweep: Sweep, phase: str, task: str, seed: int, training) -> 
             "compile": sweep.resources.compile}  # compiled kernels round differently
     splits = ("train", "dev") if training.model_selection == "dev" else ("train",)
     if len(parts) == 1:
-        spec.update(data=_data_spec(sweep, splits, task), options=_options(sweep, task))
+        spec.update(data=_data_spec(sweep, splits, task, variant=variant), options=_options(sweep, task))
     else:  # multi-task intermediate training
         spec.update(sampling=sweep.multitask.model_dump(mode="json"),
-                    tasks={t: {"data": _data_spec(sweep, splits, t), "options": _options(sweep, t)}
+                    tasks={t: {"data": _data_spec(sweep, splits, t, variant=variant), "options": _options(sweep, t)}
                            for t in parts})
+    if variant is not None:  # its name: its own key, and its own training randomness (run/worker.py)
+        spec["variant"] = variant.name
     noise = sweep.train_noise.get(phase)
     spec["train_noise"] = None if noise is None else {
         "kind": noise.kind, "level": noise.level, "noise_seed": sweep.noise.seed,
@@ -186,12 +198,15 @@ def build(sweep: Sweep) -> Plan:
     pre = _add(stages, "pretrain", _pretrain_spec(sweep), None, f"pretrain {sweep.model}")
     chains: dict[tuple[str, int], list[str]] = {}
     placed: set[str] = set()  # evaluations of the pretrained encoder are shared by every seed's chain
-    for inter in sweep.intermediate:
+    for inter in sweep.arms:
         for seed in sweep.seeds:
             chain = chains.setdefault((inter, seed), [])
             parent = pre
             if inter != "none":
-                spec = _training_spec(sweep, "intermediate", inter, seed, sweep.intermediate_training)
+                # a plain task name keys exactly as it did before variants existed
+                variant = None if inter in sweep.intermediate else sweep.variant(inter)
+                spec = _training_spec(sweep, "intermediate", sweep.variant(inter).task, seed,
+                                      sweep.intermediate_phase(inter), variant)
                 parent = _add(stages, "intermediate", spec, pre, f"intermediate {inter} seed {seed}")
                 chain.append(parent)
             for target in sweep.targets:

@@ -49,6 +49,28 @@ class Phase(Frozen):
         return max(1, self.effective_batch_size // self.batch_size)
 
 
+class Variant(Frozen):
+    """An intermediate task under a name of its own, `{name: nli_half, task: nli, train_size: 0.5}`:
+    the same task with other data sizes or training settings (a data ablation), or, with no
+    change, an independent training replicate of it (`nli_copy`: an A/A check). Its name is what
+    the tables show; it enters its stages' keys and their training randomness."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    task: str  # a task name, or "a+b" (multi-task)
+    # examples (a whole number >= 1), or a fraction (0 < f < 1) of what data.*_size gives (for
+    # hub or local data read whole, of the split itself)
+    train_size: float | None = Field(None, gt=0)
+    dev_size: float | None = Field(None, gt=0)
+    intermediate_training: dict[str, object] = {}  # keys of the sweep's intermediate_training to change
+
+    @field_validator("train_size", "dev_size")
+    @classmethod
+    def _count_or_fraction(cls, size: float | None) -> float | None:
+        if size is not None and size >= 1 and size != int(size):
+            raise ValueError(f"{size} is neither a whole number of examples nor a fraction below 1")
+        return size
+
+
 class Embedded(Frozen):
     """Phase (i) for the embedded model: tokenizer + tiny XLM-R-architecture masked LM."""
 

@@ -56,7 +56,7 @@ def padding_ratio(feats, schedule, per_worker: int, steps: int) -> float:
 
 
 def test_length_grouping_cuts_padding_on_the_demo_data():
-    """sweeps/local.yaml's XNLI-like training set (2,000 English pairs) and tokenizer, batches of 32."""
+    """sweeps/local.yaml's XNLI-like training set (500 English pairs) and tokenizer, batches of 32."""
     sweep = config.load(REPO / "sweeps" / "local.yaml")
     emb = sweep.embedded
     corpus = [t.text for lang in synthetic.LANGUAGES for t in synthetic.corpus(lang, emb.corpus_per_language, 0)]

@@ -37,6 +37,14 @@ def test_tiny_sweep_is_valid_and_frozen():
     # two ranks of one NCCL group on one GPU: "Duplicate GPU detected" (ray-project/ray#48012)
     ({"resources": {"workers": 2, "use_gpu": True, "gpus_per_worker": 0.5}},
      "resources: gpus_per_worker 0.5 with workers 2 may put two ranks of one NCCL group on one GPU"),
+    ({"intermediate": ["nli", {"name": "nli_half", "task": "nli", "trainsize": 0.5}]},
+     "intermediate.1.trainsize: unknown key (did you mean 'train_size'?)"),
+    ({"intermediate": ["nli", {"name": "x", "task": "nli", "intermediate_training": {"epoch": 1}}]},
+     "intermediate.1.intermediate_training.epoch: unknown key (did you mean 'epochs'?)"),
+    ({"intermediate": ["nli", {"name": "ner", "task": "nli"}]}, "intermediate.1.name: 'ner' is a task's name"),
+    ({"intermediate": ["nli", {"name": "x", "task": "nli"}, {"name": "x", "task": "ner"}]},
+     "intermediate: x listed more than once"),
+    ({"intermediate": [{"name": "x", "task": "nope"}]}, "intermediate: unknown task 'nope'"),
 ])
 def test_mistakes_name_the_field(overrides, fragment):
     with pytest.raises(config.SweepError) as err:

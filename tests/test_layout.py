@@ -22,7 +22,7 @@ LAYERS = (
     {"ray_xr.plan", "ray_xr.progress", "ray_xr.cost", "ray_xr.smoke"},
     {"ray_xr.report"},
     {"ray_xr.run"},
-    {"ray_xr.cli", "ray_xr.commands", "ray_xr.datatools", "ray_xr.noisetools"},
+    {"ray_xr.cli", "ray_xr.commands", "ray_xr.datatools", "ray_xr.noisetools", "ray_xr.power"},
 )
 MAX_LINES = 400
 

@@ -141,6 +141,7 @@ def test_second_run_trains_nothing(finished_run):
     assert again.returncode == 0, again.stderr[-3000:]
     assert finished_training(run_dir) == before
     assert "trial(s)" not in again.stdout  # no trial was launched
+    assert "trains each intermediate task with one seed" in again.stdout  # and says what one seed cannot
     assert (run_dir / "results.jsonl").read_text() == results_before
 
 

@@ -29,9 +29,9 @@ def test_local_sweep_counts_from_the_cli():
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["stages"]["pretrain"] == 1
-    assert summary["stages"]["intermediate"] == 2
-    assert summary["stages"]["target"] == 9
-    assert summary["cells"] == 3 * 3 * 4  # intermediate x target x noise level, one seed
+    assert summary["stages"]["intermediate"] == 2 * 3  # nli and ner, three seeds
+    assert summary["stages"]["target"] == 9 * 3
+    assert summary["cells"] == 3 * 3 * 4 * 3  # intermediate x target x noise level x seed
 
 
 def test_more_noise_levels_add_evaluations_not_training():
@@ -99,6 +99,44 @@ def test_keys_are_pinned():
     # Keys change only on purpose: a change of what a stage computes bumps plan.VERSIONS (README
     # "Stage keys"), and then this digest is updated with it.
     assert key_digest(build()) == PINNED, "stage keys changed: bump plan.VERSIONS if numbers change, then re-pin"
+
+
+def test_intermediate_variants_are_stages_of_their_own():
+    """A variant's name enters its key (and, through the key and the spec, its training
+    randomness: run/worker.py init_seed): a copy of nli is another training run of it; a plain
+    name keys as before variants existed (the pinned digest above)."""
+    variants = build(intermediate=["none", "nli", {"name": "nli_copy", "task": "nli"},
+                                   {"name": "nli_half", "task": "nli", "train_size": 0.5,
+                                    "intermediate_training": {"lr": 1e-3}}])
+    base = build()
+    inter = {s.spec.get("variant", s.spec["task"]): s for s in variants.stages.values() if s.phase == "intermediate"}
+    assert keys(base, "intermediate") == {inter["nli"].key}  # nli as before
+    assert inter["nli_copy"].spec == {**inter["nli"].spec, "variant": "nli_copy"}
+    assert inter["nli_half"].spec["data"]["sizes"]["train"] == TINY["data"]["train_size"] // 2
+    assert inter["nli_half"].spec["training"]["lr"] == 1e-3
+    assert len({s.key for s in inter.values()}) == 3 and variants.count("target") == 4 * base.count("target") // 2
+    cells = {c["intermediate"] for s in variants.stages.values() for c in s.cells}
+    assert cells == {"none", "nli", "nli_copy", "nli_half"}
+
+
+def test_a_fraction_of_data_read_whole_is_drawn_at_load_time():
+    sweep = config.parse({**TINY, "data": {"source": "hub", "train_size": 0},
+                          "intermediate": [{"name": "mnli_half", "task": "mnli", "train_size": 0.5}],
+                          "targets": ["xnli"], "languages": {"xnli": ["en", "de"]}})
+    [stage] = [s for s in plan.build(sweep).stages.values() if s.phase == "intermediate"]
+    assert stage.spec["data"]["fractions"] == {"train": 0.5} and stage.spec["data"]["sizes"]["train"] == 0
+    from ray_xr.tasks.load import load_split
+
+    data = {"source": "synthetic", "sizes": {"train": 40}, "seed": 0, "local": {}}
+    whole = load_split("nli", "train", "en", data)
+    half = load_split("nli", "train", "en", {**data, "fractions": {"train": 0.5}})
+    assert len(half) == 20 and {e.id for e in half} < {e.id for e in whole}
+    assert [e.id for e in half] != [e.id for e in whole[:20]]  # drawn, not the first half
+
+
+def test_more_seeds_reuse_every_finished_stage():
+    few, more = build(seeds=[1, 2, 3]), build(seeds=[1, 2, 3, 4, 5])
+    assert set(few.stages) < set(more.stages)
 
 
 def test_each_phase_version_re_keys_its_phase_and_downstream_only(monkeypatch):

@@ -40,7 +40,7 @@ def test_counts_and_time_left(run):
     t0 = 1_000_000.0
     mark(run_dir, pre, "done", t0, 60)
     for inter in by_phase["intermediate"]:
-        mark(run_dir, inter, "done", t0 + 60, 30)  # two at once: 60 s of work in 30 s of wall time
+        mark(run_dir, inter, "done", t0 + 60, 30)  # all at once: 30 s of wall time
     for target in by_phase["target"][:3]:
         mark(run_dir, target, "done", t0 + 90, 10)
     mark(run_dir, by_phase["target"][3], "running", t0 + 100)
@@ -54,14 +54,15 @@ def test_counts_and_time_left(run):
     for e in evals[:2]:
         mark(run_dir, e, "done", t0 + 100, 2)
     found = progress.status(run_dir.root, now=t0 + 120)
-    # work left: 6 targets x 10 s + (evals - 2) x 2 s; parallelism: 60 + 2 x 30 + 3 x 10 + 2 x 2 = 154 s
-    # of stage time over 102 s of wall time (t0 to the last finish, t0 + 102); the running
-    # target is still to do
+    # work left: the targets but 3 x 10 s + (evals - 2) x 2 s; parallelism: 60 + intermediates x 30
+    # + 3 x 10 + 2 x 2 s of stage time over 102 s of wall time (t0 to the last finish, t0 + 102);
+    # the running target is still to do
     work = (len(by_phase["target"]) - 3) * 10 + (len(evals) - 2) * 2
-    assert found["eta_s"] == pytest.approx(work / (154 / 102))
-    assert progress.line(found).startswith("pretrain 1/1, intermediate 2/2, target 3/9 (1 running), eval 2/")
+    busy = 60 + len(by_phase["intermediate"]) * 30 + 3 * 10 + 2 * 2
+    assert found["eta_s"] == pytest.approx(work / (busy / 102))
+    assert progress.line(found).startswith("pretrain 1/1, intermediate 6/6, target 3/27 (1 running), eval 2/")
     assert progress.line(found, {"target": 12345.6}).startswith(
-        "pretrain 1/1, intermediate 2/2, target 3/9 (1 running, 12,346 tok/s), eval 2/")
+        "pretrain 1/1, intermediate 6/6, target 3/27 (1 running, 12,346 tok/s), eval 2/")
 
 
 def test_a_running_stage_of_a_stale_run_counts_as_interrupted(run):

@@ -11,8 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ray_xr.metrics import METRICS, from_outcomes
-from ray_xr.report import analysis, compare, summary
+from ray_xr.report import analysis, compare, stats, summary
 from ray_xr.report.render import write_report
+from tests import reference_stats as ref
 
 # (model, level, language) -> 0/1 outcomes of four test examples (accuracy)
 HAND = {
@@ -24,9 +25,10 @@ HAND = {
 }
 
 
-def write_run(run_dir, outcomes: dict, target="xnli", metric="accuracy", seed=1) -> list[dict]:
+def write_run(run_dir, outcomes: dict, target="xnli", metric="accuracy", seed=1, parallel=False) -> list[dict]:
     """results.jsonl and one outcomes.parquet per evaluation; outcomes[(model, level, lang)] is
-    a list of scores or a dict of columns."""
+    a list of scores or a dict of columns. `parallel`: the languages' test sets are translations
+    of the same items (their ids shared)."""
     records = []
     for (model, level, lang), columns in outcomes.items():
         columns = columns if isinstance(columns, dict) else {"score": [float(x) for x in columns]}
@@ -34,10 +36,11 @@ def write_run(run_dir, outcomes: dict, target="xnli", metric="accuracy", seed=1)
         key = f"eval-{target}-{model}-{seed}-{level}-{lang}"
         path = run_dir / "stages" / key / "outcomes.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table({"example_id": [f"{lang}{i}" for i in range(n)], **columns}), path)
+        ids = [f"item{i}" if parallel else f"{lang}{i}" for i in range(n)]
+        pq.write_table(pa.table({"example_id": ids, **columns}), path)
         records.append({"intermediate": model, "target": target, "seed": seed, "noise": "char", "level": level,
                         "language": lang, "metric": metric, "value": from_outcomes(METRICS[metric], columns), "n": n,
-                        "stage": key})
+                        "stage": key, **({"parallel_test": True} if parallel else {})})
     with open(run_dir / "results.jsonl", "a", encoding="utf-8") as f:
         f.writelines(json.dumps(r) + "\n" for r in records)
     return records
@@ -77,9 +80,13 @@ def test_comparisons_by_hand(tmp_path):
     assert clean["p_holm"] == noisy["p_holm"] == pytest.approx(min(1.0, 2 * smallest))
     assert clean["p_holm"] > 0.9 and not clean["significant"]
     assert (clean["n_examples"], clean["seeds"]) == (8, 1)
-    [entry] = found.headline
-    assert (entry["most_robust"], entry["runner_up"]) == ("nli", "none")
-    assert entry["diff"] == pytest.approx(0.8 - 2 / 3) and not entry["significant"]
+    assert clean["test"] == compare.MODELS and clean["df"] is None  # one seed: these trained models
+    absolute, relative = sorted(found.headline, key=lambda e: e["measure"] != "mean_score")
+    # mean score over levels 0-.5: none (37.5 + 12.5) / 2 = 25, nli (62.5 + 37.5) / 2 = 50
+    assert (absolute["best"], absolute["runner_up"], absolute["diff"]) == ("nli", "none", 25.0)
+    assert (relative["best"], relative["runner_up"]) == ("nli", "none")
+    assert relative["diff"] == pytest.approx(0.8 - 2 / 3) and not relative["significant"]
+    assert "about these trained models" in relative["text"]
 
 
 def test_panel_estimates_are_the_recorded_values(tmp_path):
@@ -133,13 +140,18 @@ def test_summary_json_and_other_files(tmp_path):
     write_report(tmp_path)
     out = tmp_path / "report"
     data = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert data["comparisons"] and all(set(c) == set(compare.COMPARISON_KEYS) for c in data["comparisons"])
-    [entry] = data["headline"]
-    assert entry["target"] == "xnli" and entry["most_robust"] in ("nli", "none") and "significant" in entry
+    assert data["comparisons"] and all(list(c) == list(compare.COMPARISON_KEYS) for c in data["comparisons"])
+    assert {c["test"] for c in data["comparisons"]} == {compare.MODELS}
+    assert [e["measure"] for e in data["headline"]] == ["mean_score", "auc"]
+    assert all(e["target"] == "xnli" and "significant" in e for e in data["headline"])
     tex = (out / "robustness.tex").read_text(encoding="utf-8")
     assert r"\toprule" in tex and r"\pm" not in tex and r"^{\uparrow}" in tex  # one seed: no std
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 3 and "http" not in page.replace("https://", "")
+    # one seed per task: every table says its marks are about these trained models
+    markdown = (out / "robustness.md").read_text(encoding="utf-8")
+    for text in (markdown.split("## Scores")[0], markdown.split("## Comparisons")[1], page, tex):
+        assert "about these trained models" in " ".join(text.split()), text[:300]
     per_language = list(csv.DictReader(open(out / "per_language.csv", encoding="utf-8")))
     assert all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in per_language)
     robustness = list(csv.DictReader(open(out / "robustness.csv", encoding="utf-8")))
@@ -152,3 +164,74 @@ def test_live_report_leaves_the_plots_out(tmp_path):
     write_report(tmp_path, final=False)
     assert not (tmp_path / "report" / "plots").exists()
     assert "Plots come with the final report" in (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+
+
+def _runs(rng, accuracy: dict, n=300, langs=("de", "fr"), levels=(0.0, 0.3)) -> dict:
+    """Outcomes drawn at accuracy[model] (a number, or a function of the level)."""
+    out = {}
+    for model, p in accuracy.items():
+        for level in levels:
+            for lang in langs:
+                rate = p(level) if callable(p) else p
+                out[model, level, lang] = (rng.random(n) < rate).astype(float).tolist()
+    return out
+
+
+def test_several_seeds_test_training_runs(tmp_path):
+    rng = np.random.default_rng(3)
+    records = []
+    for seed, shift in zip((1, 2, 3), (-0.02, 0.0, 0.02)):  # runs of nli differ by 2 points
+        records += write_run(tmp_path, _runs(rng, {"none": 0.6, "nli": 0.65 + shift}), seed=seed)
+    found = summary.gather(tmp_path, records, "en", n_boot=400, n_perm=200)
+    row = found.comparison("nli", "none", "xnli", "char", 0.3)
+    assert row["test"] == compare.RECIPE and row["seeds"] == 3 and 2 < row["df"] < 1000
+    cells = {(r["intermediate"], r["seed"]): [] for r in records}
+    for r in records:
+        if r["level"] == 0.3:
+            cells[r["intermediate"], r["seed"]].append(r["value"])
+    nli = [np.mean(cells["nli", s]) for s in (1, 2, 3)]
+    none = [np.mean(cells["none", s]) for s in (1, 2, 3)]
+    assert row["diff"] == pytest.approx(np.mean(nli) - np.mean(none))
+    # SE^2 = s^2 / n per arm + V_ex: at least the seeds' part, and the interval is diff +- t SE
+    assert row["se"] ** 2 > np.var(nli, ddof=1) / 3 + np.var(none, ddof=1) / 3
+    half = stats.t_quantile(0.975, row["df"]) * row["se"]
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(row["diff"] - half), pytest.approx(row["diff"] + half))
+    assert row["p"] == pytest.approx(stats.two_sided_p(row["diff"] / row["se"], row["df"]))
+
+
+def test_example_variance_is_the_paired_bootstraps(tmp_path):
+    """V_ex of one run per arm in one language: the plain paired bootstrap's variance."""
+    rng = np.random.default_rng(4)
+    outcomes = _runs(rng, {"none": 0.6, "nli": 0.7}, n=500, langs=("de",), levels=(0.0,))
+    records = write_run(tmp_path, outcomes)
+    panel = analysis.build_panel(tmp_path, records, "en", n_boot=3000)
+    boot = analysis.seed_cells(panel.boot, panel)[:, :, 0, 0]  # [rep, model]
+    v_ex = np.var(boot[:, 1] - boot[:, 0], ddof=1)
+    expected = ref.paired_bootstrap_variance(outcomes["nli", 0.0, "de"], outcomes["none", 0.0, "de"],
+                                             rng=np.random.default_rng(0), n_boot=3000)
+    assert v_ex == pytest.approx(expected, rel=0.1)
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_translated_items_are_resampled_together(tmp_path, parallel):
+    rng = np.random.default_rng(5)
+    same = (rng.random(200) < 0.6).astype(float).tolist()
+    records = write_run(tmp_path, {("none", 0.0, lang): same for lang in ("de", "fr")}, parallel=parallel)
+    panel = analysis.build_panel(tmp_path, records, "en", n_boot=50)
+    de, fr = panel.boot[:, 0, 0, 0, 0], panel.boot[:, 0, 0, 0, 1]
+    assert panel.parallel is parallel
+    assert bool((de == fr).all()) is parallel  # one draw of the items for both translations, or one each
+
+
+def test_headline_says_when_the_task_keeping_most_is_below_the_baseline(tmp_path):
+    """ner starts 30 points below none and loses little; none and nli lose more in share but
+    stay far above it: ner keeps the largest share, and the headline says it is below none."""
+    rng = np.random.default_rng(6)
+    accuracy = {"none": lambda lv: 0.8 - 0.8 * lv, "nli": lambda lv: 0.8 - 0.8 * lv, "ner": lambda lv: 0.5 - 0.1 * lv}
+    records = write_run(tmp_path, _runs(rng, accuracy, n=400))
+    found = summary.gather(tmp_path, records, "en", n_boot=200, n_perm=500)
+    relative = next(e for e in found.headline if e["measure"] == "auc")
+    absolute = next(e for e in found.headline if e["measure"] == "mean_score")
+    assert relative["best"] == "ner" and relative["below_baseline"] == {"everywhere": True, "significantly": [0.0, 0.3]}
+    assert "ner scores below none at every level (significantly at every level)" in relative["text"]
+    assert absolute["best"] in ("none", "nli") and not absolute["below_baseline"]["everywhere"]

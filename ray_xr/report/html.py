@@ -9,7 +9,7 @@ import html
 from collections.abc import Sequence
 
 from ray_xr.report.results import first_seen
-from ray_xr.report.sections import level_label
+from ray_xr.report.sections import claim, df_text, level_label
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:72rem;
@@ -78,7 +78,7 @@ def _table(header: Sequence[str], body: list[str], caption: str = "") -> str:
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
-def _scores(rows: Sequence[dict], target: str) -> str:
+def _scores(rows: Sequence[dict], target: str, found) -> str:
     body = []
     for r in rows:
         if r["target"] != target:
@@ -97,8 +97,8 @@ def _scores(rows: Sequence[dict], target: str) -> str:
             _td(r["seeds"], r["seeds"]), _td(r["languages"], r["languages"])]) + "</tr>")
     header = ["intermediate", "level", "score", "95% CI", "std", "drop", "drop CI", "drop %", "gain vs none",
               "gain CI", "Holm p", "AUC", "transfer gap", "seeds", "languages"]
-    return _table(header, body, "Mean over non-source languages (then seeds). ▲/▼: significantly above/below "
-                                "none after Holm's correction.")
+    marks = f" ▲/▼: significantly above/below none after Holm's correction. {claim(found)}" if found.comparisons else ""
+    return _table(header, body, f"Mean over non-source languages (then seeds).{marks}")
 
 
 def _comparisons(found) -> str:
@@ -109,10 +109,13 @@ def _comparisons(found) -> str:
             _td(f"{r['a']} − {r['b']}"), _td(r["target"], None, "t"),
             _td(level_label(r["noise"], r["level"]), r["level"], "t"), _td(f"{r['diff']:+.1f}", r["diff"], cls),
             _td(_ci(r["ci_low"], r["ci_high"])), _td(f"{r['p']:.3g}", r["p"]),
-            _td(f"{r['p_holm']:.3g}", r["p_holm"]), _td(f"{r['mdd']:.1f}", r["mdd"]),
+            _td(f"{r['p_holm']:.3g}", r["p_holm"]), _td(df_text(r), r["df"]), _td(_num(r["mdd"]), r["mdd"]),
+            _td(f"{r['p_models']:.3g}", r["p_models"]),
             _td(r["n_examples"], r["n_examples"]), _td(r["seeds"], r["seeds"])]) + "</tr>")
-    return _table(["a − b", "target", "level", "diff", "95% CI", "p", "Holm p", "MDD", "examples", "seeds"], body,
-                  "Paired: the same test examples. MDD: minimum detectable difference at 80% power.")
+    return _table(["a − b", "target", "level", "diff", "95% CI", "p", "Holm p", "df", "MDD", "p (these models)",
+                   "examples", "seeds"], body,
+                  f"{claim(found)} MDD: minimum detectable difference at 80% power and Holm's strictest level. "
+                  "p (these models): paired permutation test over test examples, the trained models held fixed.")
 
 
 def _languages(records: Sequence[dict], target: str) -> str:
@@ -147,13 +150,13 @@ def page(name: str, rows: Sequence[dict], records: Sequence[dict], found, figure
     parts = [f"<h1>Robustness: {_e(name)}</h1>", _progress(progress)]
     if found.headline:
         items = "".join(f"<li>{_e(h['text'])}.</li>" for h in found.headline)
-        parts.append(f"<h2>Headline</h2><div class=headline><ul>{items}</ul></div>")
+        parts.append(f"<h2>Headline</h2><div class=headline><p>{_e(claim(found))}</p><ul>{items}</ul></div>")
     elif not found.panels:
         parts.append("<p class=note>No per-example outcome files yet: no intervals or tests.</p>")
     if not figures and rows:
         parts.append("<p class=note>Plots come with the final report.</p>")
     for target in first_seen(r["target"] for r in rows):
-        parts += [f"<h2>{_e(target)}</h2>", _scores(rows, target), _figures(figures, target)]
+        parts += [f"<h2>{_e(target)}</h2>", _scores(rows, target, found), _figures(figures, target)]
     if found.comparisons:
         parts += ["<h2>Comparisons</h2>", _comparisons(found)]
     for target in first_seen(r["target"] for r in records):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ray_xr.report.analysis import nanmean
+from ray_xr.report.stats import nanmean
 from ray_xr.report.results import BASELINE, first_seen
 from ray_xr.stages import write_bytes
 

@@ -149,17 +149,18 @@ def _description(records: Sequence[dict], columns: list, source_language: str) -
     return " ".join(sentences)
 
 
-def _statistics_note(rows: Sequence[dict], seeds: int) -> str:
+def _statistics_note(rows: Sequence[dict], found) -> str:
     if not any(r.get("ci_low") is not None for r in rows):
         return ("No per-example outcome files were found, so there are no confidence intervals or tests: "
                 "differences between rows may be noise.")
-    over = "test examples and seeds" if seeds > 1 else "test examples"
-    return (f"[low, high] is the 95% bootstrap interval (resampling {over}). "
-            f"{MARK_NOTE} Nothing is marked for merely being largest.")
-
-
-MARK_NOTE = ("▲ / ▼ mark a score significantly above / below the baseline `none` (paired permutation "
-             "test over test examples, Holm-corrected over every comparison of the report, 5% level).")
+    several = any((r.get("seeds") or 0) > 1 for r in rows)
+    over = ("training runs (seeds) and test examples; test examples alone for a task with one run" if several
+            else "test examples")
+    note = f"[low, high] is the 95% interval (over {over})."
+    if found is not None and found.comparisons:
+        note += (f" ▲ / ▼ mark a score significantly above / below the baseline `{BASELINE}` (Holm-corrected over"
+                 f" every comparison of the report, 5% level). {sections.claim(found)}")
+    return note + " Nothing is marked for merely being largest."
 
 
 def render_markdown(records: Sequence[dict], run_name: str, source_language: str = "en") -> str:
@@ -189,7 +190,7 @@ def _render(records: Sequence[dict], rows: list[dict], run_name: str, source_lan
     clean = [c for c in columns if c[2] == 0]
     source = _language_name(source_language)
     parts = [title, _description(records, columns, source_language),
-             _statistics_note(rows, len(first_seen(r["seed"] for r in records)))]
+             _statistics_note(rows, found)]
     if found is not None and found.headline:
         parts += sections.headline(found)
     parts += ["## Scores"] + _tables(rows, columns, "mean", gain_mark)

@@ -130,6 +130,10 @@ def first_seen(values: Iterable) -> list:
     return list(dict.fromkeys(values))
 
 
+def level_label(noise: str, level: float) -> str:
+    return "clean" if level == 0 else f"{noise} {level:g}"
+
+
 def cell_order(records: Sequence[dict]) -> Callable[..., tuple]:
     """Sort key over (intermediate, target, noise, level): the baseline first, else file order."""
 
@@ -233,7 +237,10 @@ def in_sweep_order(records: Sequence[dict], sweep: dict) -> list[dict]:
     the order the sweep's author chose, and a report should not change with either."""
     def rank(field: str) -> dict:
         listed = sweep.get(field)
-        return {name: i for i, name in enumerate(listed)} if isinstance(listed, list) else {}
+        if not isinstance(listed, list):
+            return {}
+        # an intermediate variant is {name, task, ...}: its name is what the records carry
+        return {entry["name"] if isinstance(entry, dict) else entry: i for i, entry in enumerate(listed)}
 
     inters, targets = rank("intermediate"), rank("targets")
     return sorted(records, key=lambda r: (inters.get(r["intermediate"], len(inters)),

@@ -4,11 +4,15 @@ per_language.csv, the comparisons table and summary.json.
 Columns added to robustness.csv (after the existing ones; empty where the evaluations behind a
 cell have no outcome files):
 
-    ci_low, ci_high            95% bootstrap interval of `mean` (examples, and seeds when several)
+    ci_low, ci_high            95% interval of `mean` (stats.arm_interval: over seeds and test
+                               examples with two seeds or more, over test examples with one)
     drop_ci_low, drop_ci_high  the same for `drop` (paired: the same examples clean and noisy)
     relative_drop              drop as a percentage of the clean score
-    auc, auc_ci_low, auc_ci_high  robustness of the curve (the cell's noise kind): area under
-                               score versus level over the clean score times the level range
+    auc, auc_ci_low, auc_ci_high  relative robustness of the curve (the cell's noise kind): area
+                               under score versus level over the clean score times the level
+                               range, per training run, then the mean over seeds
+    mean_score, mean_score_ci_low, mean_score_ci_high  absolute robustness: the area under the
+                               curve over the level range, the mean score over the levels (points)
     gap, gap_ci_low, gap_ci_high  transfer gap: source-language score minus `mean`
     gain, gain_ci_low, gain_ci_high, gain_p_holm  this task minus `none` (points), as in
                                comparisons.csv; empty on the baseline's rows
@@ -21,12 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from ray_xr.report import analysis, compare
 from ray_xr.report.results import BASELINE, first_seen
 
 EXTRA_COLUMNS = (
     "ci_low", "ci_high", "drop_ci_low", "drop_ci_high", "relative_drop", "auc", "auc_ci_low", "auc_ci_high",
-    "gap", "gap_ci_low", "gap_ci_high", "gain", "gain_ci_low", "gain_ci_high", "gain_p_holm",
+    "mean_score", "mean_score_ci_low", "mean_score_ci_high", "gap", "gap_ci_low", "gap_ci_high", "gain", "gain_ci_low",
+    "gain_ci_high", "gain_p_holm",
 )
 LANGUAGE_COLUMNS = ("ci_low", "ci_high")
 
@@ -51,6 +58,14 @@ class Statistics:
 
 def gather(run_dir: Path, records: list[dict], source_language: str,
            n_boot: int = analysis.N_BOOT, n_perm: int = analysis.N_PERM) -> Statistics:
+    # BLAS on one thread: the products here are a few rows by a tall matrix each, and OpenBLAS's
+    # second thread, waiting for a core on a busy machine, made the whole report ~3x slower
+    # (bench/report_scale.py) and stalled the aggregator's record() for up to a second
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _gather(run_dir, records, source_language, n_boot, n_perm)
+
+
+def _gather(run_dir: Path, records: list[dict], source_language: str, n_boot: int, n_perm: int) -> Statistics:
     panels = []
     for target in first_seen(r["target"] for r in records):
         panel = analysis.build_panel(run_dir, [r for r in records if r["target"] == target], source_language, n_boot)
@@ -74,6 +89,8 @@ def enrich(rows: list[dict], found: Statistics) -> list[dict]:
                  "drop_ci_low": m.get("drop_ci_low"), "drop_ci_high": m.get("drop_ci_high"),
                  "relative_drop": m.get("relative_drop"), "auc": m.get("auc"),
                  "auc_ci_low": m.get("auc_ci_low"), "auc_ci_high": m.get("auc_ci_high"),
+                 "mean_score": m.get("mean_score"), "mean_score_ci_low": m.get("mean_score_ci_low"),
+                 "mean_score_ci_high": m.get("mean_score_ci_high"),
                  "gap": m.get("gap_value"), "gap_ci_low": m.get("gap_ci_low"), "gap_ci_high": m.get("gap_ci_high")}
         gain = found.comparison(row["intermediate"], BASELINE, row["target"], row["noise"], row["level"])
         if gain is not None:
@@ -94,20 +111,30 @@ def with_language_intervals(records: list[dict], found: Statistics) -> list[dict
 
 def summary(found: Statistics, rows: list[dict], progress: dict | None = None) -> dict:
     """summary.json: the headline, every comparison (compare.COMPARISON_KEYS exactly), the
-    minimum detectable differences, and how the numbers were made."""
+    minimum detectable differences, the test of these trained models beside each, and how the
+    numbers were made."""
     return {
         "headline": found.headline,
         "comparisons": [{k: row[k] for k in compare.COMPARISON_KEYS} for row in found.comparisons],
         "minimum_detectable_difference": [
             {k: row[k] for k in ("a", "b", "target", "noise", "level", "mdd")} for row in found.comparisons],
+        "these_trained_models": [
+            {k: row[k] for k in ("a", "b", "target", "noise", "level", "p_models", "p_models_holm")}
+            for row in found.comparisons],
         "cells": len(rows),
         "method": {
-            "interval": f"95% percentile bootstrap, {analysis.N_BOOT} replicates: test examples resampled per "
-                        "language (shared by every model, seed and level), seeds resampled per model",
-            "test": f"paired permutation test, {analysis.N_PERM} permutations: each example's outcomes swapped "
-                    "between the two tasks with probability 1/2; Holm's correction over every comparison",
+            "interval": f"with two seeds or more per task: diff +- t(0.975, df) x SE, SE^2 = between-seed variance / "
+                        f"seeds of each task + the variance of the difference over {analysis.N_BOOT} bootstrap "
+                        "replicates of the test examples (seeds fixed); with one seed: the percentile interval of "
+                        "those replicates. Test examples are resampled per language, or per item across languages "
+                        "where the test sets are translations of the same items",
+            "test": {test: f"{text}; Holm's correction over every comparison of that test"
+                     for test, text in compare.TESTS.items()},
+            "p_models": f"paired permutation test, {analysis.N_PERM} permutations: each item's outcomes swapped "
+                        "between the two tasks with probability 1/2; about these trained models only",
             "alpha": compare.ALPHA,
-            "mdd": "minimum detectable difference at 5% two-sided and 80% power: 2.80 x the bootstrap SE",
+            "mdd": "minimum detectable difference at 80% power and Holm's first (Bonferroni) level alpha / m, "
+                   "m the comparisons of that test: (t(1 - alpha / 2m, df) + t(0.8, df)) x SE",
         },
         **({"progress": progress} if progress else {}),
     }

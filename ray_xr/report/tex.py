@@ -7,10 +7,11 @@ baseline after Holm's correction; nothing is bold.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ray_xr.report.results import first_seen
-from ray_xr.report.sections import level_label
+from ray_xr.report.sections import claim, level_label
 
 _SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
             "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
@@ -33,7 +34,7 @@ def _score(row: dict | None) -> str:
     return f"${text}$"
 
 
-def _target_table(rows: Sequence[dict], target: str, name: str) -> str:
+def _target_table(rows: Sequence[dict], target: str, name: str, found) -> str:
     mine = [r for r in rows if r["target"] == target]
     points = first_seen((r["noise"], r["level"]) for r in mine if r["level"] > 0)
     columns = [(first_seen(r["noise"] for r in mine)[0], 0.0)] + points
@@ -49,8 +50,8 @@ def _target_table(rows: Sequence[dict], target: str, name: str) -> str:
     metric = escape(mine[0]["metric"])
     lines += [r"\bottomrule", r"\end{tabular}",
               rf"\caption{{{escape(name)}: {escape(target)} ({metric}, 0--100), mean over the non-source "
-              r"languages; 95\% bootstrap intervals in brackets; $^{\uparrow}$/$^{\downarrow}$: significantly "
-              r"above/below \texttt{none} after Holm's correction.}",
+              r"languages; 95\% intervals in brackets; $^{\uparrow}$/$^{\downarrow}$: significantly "
+              rf"above/below \texttt{{none}} after Holm's correction. {_claim(found)}}}",
               rf"\label{{tab:{escape(target)}}}", r"\end{table}"]
     return "\n".join(lines)
 
@@ -60,19 +61,25 @@ def _comparisons(found) -> str:
              r"$a - b$ & target & level & diff & 95\% CI & $p_\mathrm{Holm}$ & MDD \\", r"\midrule"]
     for r in found.comparisons:
         mark = r"$^{*}$" if r["significant"] else ""
+        mdd = "--" if r["mdd"] is None else f"{r['mdd']:.1f}"
         lines.append(rf"{escape(r['a'])} $-$ {escape(r['b'])} & {escape(r['target'])} & "
                      rf"{escape(level_label(r['noise'], r['level']))} & ${r['diff']:+.1f}${mark} & "
-                     rf"$[{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]$ & {r['p_holm']:.3f} & {r['mdd']:.1f} \\")
+                     rf"$[{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]$ & {r['p_holm']:.3f} & {mdd} \\")
     lines += [r"\bottomrule", r"\end{tabular}",
-              r"\caption{Paired comparisons (points). $^{*}$: significant at 5\% after Holm's correction over "
-              r"all rows. MDD: minimum detectable difference at 80\% power.}",
+              r"\caption{Comparisons (points). $^{*}$: significant at 5\% after Holm's correction over "
+              rf"all rows. MDD: minimum detectable difference at 80\% power. {_claim(found)}}}",
               r"\label{tab:comparisons}", r"\end{table}"]
     return "\n".join(lines)
 
 
+def _claim(found) -> str:
+    """sections.claim, its `commands` in typewriter type."""
+    return re.sub(r"`([^`]*)`", r"\\texttt{\1}", escape(claim(found))) if found.comparisons else ""
+
+
 def render(rows: Sequence[dict], found, name: str) -> str:
     parts = ["% ray-xr robustness tables; \\usepackage{booktabs}"]
-    parts += [_target_table(rows, t, name) for t in first_seen(r["target"] for r in rows)]
+    parts += [_target_table(rows, t, name, found) for t in first_seen(r["target"] for r in rows)]
     if found.comparisons:
         parts.append(_comparisons(found))
     return "\n\n".join(parts) + "\n"

@@ -15,12 +15,19 @@ It is also the run's one actor that every node reaches without the storage: a wo
 whose node cannot see the run folder tells it why (run/probe.py), and the driver, which asks
 it, stops the run. Before each upload it checks that its run still holds the folder's lease
 (run/lease.py), so a run that lost the folder never writes over another run's results.
+
+`record()` only appends and acknowledges: an evaluation worker waits for it, and a report of a
+full-scale run takes minutes (bench/report_scale.py). The live report is rendered by a thread of
+the actor's own, every RENDER_EVERY_S while new records arrive; a lock guards the records and
+the file, held for the append or a copy of the records, never for a report.
 """
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+
 from ray_xr import progress
 from ray_xr.errors import RayXRError
 from ray_xr.report import render, results, xtreme
@@ -44,10 +51,11 @@ def record_key(record: dict) -> tuple:
 
 class Aggregator:
     def __init__(self, run_dir: str, run_name: str, source_language: str, plan_cells: dict[str, list[dict]],
-                 run_started: float, run_id: str | None = None):
+                 run_started: float, run_id: str | None = None, live_every_s: float | None = None):
         """`plan_cells`: each evaluation stage of the plan -> the grid cells it serves;
         `run_started`: when this run began (time.time() on this node); `run_id`: the run whose
-        lease it checks (None: a report outside a run, no lease to check)."""
+        lease it checks (None: a report outside a run, no lease to check); `live_every_s`: render
+        the live report that often (on a thread of its own) while new records arrive."""
         self.run, self.run_id, self.stopped = RunDir(run_dir), run_id, None
         self.run_dir, self.run_name, self.source = self.run.root, run_name, source_language
         self.path = self.run.results
@@ -66,7 +74,12 @@ class Aggregator:
             self.records = {record_key(r): r for r in loaded if record_key(r) in self.wanted}
             if len(self.records) != len(loaded):  # records of stages no longer in the plan
                 self._rewrite()
-        self.last_render = 0.0
+        self.lock = threading.Lock()  # self.records and results.jsonl
+        self.rendering = threading.Lock()  # one report at a time; the final one last
+        self.rendered = len(self.records)  # records behind the last report
+        self.closed = False
+        if live_every_s:
+            threading.Thread(target=self._live, args=(live_every_s,), name="live-report", daemon=True).start()
 
     def _repair_tail(self) -> None:
         # A crash mid-append can leave half a line; it was never acknowledged, so drop it.
@@ -81,16 +94,17 @@ class Aggregator:
         write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered))
 
     def record(self, records: list[dict]) -> int:
-        new = [r for r in records if record_key(r) in self.wanted and record_key(r) not in self.records]
-        if new:
-            with open(self.path, "a") as f:
-                f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in new)
-                f.flush()
-                os.fsync(f.fileno())
-            self.records.update((record_key(r), r) for r in new)
-        if time.monotonic() - self.last_render > RENDER_EVERY_S:
-            self.write_report(final=False)
-        return len(self.records)
+        """Append the new records (fsync) and return how many there are: nothing else, so that
+        the evaluation waiting for it goes on at once."""
+        with self.lock:
+            new = [r for r in records if record_key(r) in self.wanted and record_key(r) not in self.records]
+            if new:
+                with open(self.path, "a") as f:
+                    f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in new)
+                    f.flush()
+                    os.fsync(f.fileno())
+                self.records.update((record_key(r), r) for r in new)
+            return len(self.records)
 
     def stop(self, reason: str) -> None:
         """A worker says the run cannot go on (the first reason is kept); the driver asks `stopping`."""
@@ -99,16 +113,32 @@ class Aggregator:
     def stopping(self) -> str | None:
         return self.stopped
 
-    def table(self) -> list[dict]:
-        return results.robustness_rows(list(self.records.values()), self.source)
+    def _live(self, every_s: float) -> None:
+        while not self.closed:
+            time.sleep(every_s)
+            if self.closed or len(self.records) == self.rendered:
+                continue
+            try:
+                self.write_report(final=False)
+            except Exception as err:  # noqa: BLE001 - a live table that fails must not end the run
+                print(f"[ray-xr] live report failed ({type(err).__name__}: {err}); the final one follows the run",
+                      flush=True)
 
     def write_report(self, final: bool = False) -> str:
-        """The report of the records so far, with where the run stands; `final` also sorts
-        results.jsonl and draws the plots."""
-        self.last_render = time.monotonic()
-        if final:
-            self._rewrite()
-        records = list(self.records.values())
+        """The report of the records so far; `final` also sorts results.jsonl and draws the
+        plots; a live one (not final) prints where the run stands."""
+        with self.rendering:
+            if self.closed and not final:  # the final report is written: nothing live after it
+                return str(self.run_dir / "report" / "robustness.md")
+            self.closed = final
+            with self.lock:
+                if final:
+                    self._rewrite()
+                records = list(self.records.values())
+            self.rendered = len(records)
+            return self._render(records, final)
+
+    def _render(self, records: list[dict], final: bool) -> str:
         self.run.pull(skip=("results.jsonl",))  # the outcomes and records that workers on other nodes wrote
         try:
             found = progress.status(self.run)
@@ -118,7 +148,10 @@ class Aggregator:
         xtreme.write(self.run_dir, records)
         if self.run_id:  # another run may have taken the folder: never upload over its results
             lease.check(self.run, self.run_id)
-        self.run.push("results.jsonl")
+        if self.run.bucket and self.path.exists():  # as of a whole record: record() may be appending
+            with self.lock:
+                data = self.path.read_bytes()
+            self.run.bucket.write("results.jsonl", data)
         self.run.push("report")
         return self.run.show(f"report/{path.name}") if self.run.bucket else str(path)
 

@@ -30,7 +30,7 @@ from ray_xr.run import capacity, cluster, schedule
 from ray_xr.run.capacity import HEAD_RESOURCE
 from ray_xr.run.lease import Lease
 from ray_xr.run.probe import probe_storage
-from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, Aggregator, records_of
+from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, RENDER_EVERY_S, Aggregator, records_of
 from ray_xr.run.watch import Watch, log_headline, log_unfinished
 from ray_xr.plan import Plan, recorded
 from ray_xr.smoke import table as smoke_table
@@ -280,7 +280,7 @@ def _start_aggregator(name: str, args: tuple):
     it dies: it rebuilds itself from results.jsonl, and calls in flight are retried. The
     driver owns it: it ends with the driver."""
     return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, resources={HEAD_RESOURCE: 0.001})(
-        Aggregator).options(name=name, namespace=AGGREGATOR_NAMESPACE).remote(*args)
+        Aggregator).options(name=name, namespace=AGGREGATOR_NAMESPACE).remote(*args, live_every_s=RENDER_EVERY_S)
 
 
 def _force_rerun(plan: Plan, run: RunDir, phases: tuple[str, ...], log) -> None:

@@ -118,6 +118,8 @@ def evaluate_stage(w, stage) -> dict:
         n, realised, extra = len(scored(examples)), realised_rate(clean, examples, spec["language"], spec["noise"]), {}
     result = {"metric": task.metric, "value": value, "n": n, "realised_level": round(realised, 4), **extra,
               **({"chance": 100 * task.chance} if task.chance is not None else {})}
+    if task.parallel_for(spec["data"]["source"]):  # the report resamples its items across languages
+        result["parallel_test"] = True
     records = records_of(stage.key, stage.cells, result)
     if w.rank == 0:  # per-example outcomes, before the records of the stage that holds them
         outcomes.write(w.run.stage_dir(stage.key), task, examples, preds, spec["language"], options, value)

@@ -151,6 +151,12 @@ def derived_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:4], "big")
 
 
+def init_seed(spec: dict, task: str) -> int:
+    """The seed of a stage's head and dropout: an intermediate variant's name enters it, so that a
+    copy of a task (`nli_copy`) is an independent training run, not the same one again."""
+    return derived_seed(spec["seed"], task, "init", *([spec["variant"]] if "variant" in spec else []))
+
+
 def pretrain(w: Worker, stage: Stage) -> dict:
     """Phase (i) for the embedded model: a tokenizer and a tiny masked LM on the synthetic corpus
     (and the English training text of the sweep's embedded.corpus_tasks). With `run --smoke
@@ -211,7 +217,7 @@ def finetune(w: Worker, stage: Stage) -> dict:
     family, phase = FAMILIES[task.family], spec["training"]
     source, lang = model_source(w.run, stage.parent), w.sweep.data.source_language
     tokenizer = load_tokenizer(source)
-    torch.manual_seed(derived_seed(spec["seed"], task.name, "init"))
+    torch.manual_seed(init_seed(spec, task.name))
     model = load_task_model(source, family.auto_class, len(task.labels))
     train, realised = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, spec["data"]))
     select = phase.get("model_selection", "dev") == "dev"  # else keep the last epoch, read no dev set
@@ -243,7 +249,7 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
     tasks = [get_task(name) for name in spec["tasks"]]
     source, lang = model_source(w.run, stage.parent), w.sweep.data.source_language
     tokenizer = load_tokenizer(source)
-    torch.manual_seed(derived_seed(spec["seed"], spec["task"], "init"))
+    torch.manual_seed(init_seed(spec, spec["task"]))
     model = MultiTaskModel([load_task_model(source, FAMILIES[t.family].auto_class, len(t.labels)) for t in tasks])
     feats, devs = [], []
     for i, task in enumerate(tasks):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import random
 from functools import lru_cache
 
 from ray_xr.data.examples import Candidate, Example, RankQuery, SpanQA, cap, scored
@@ -40,6 +41,11 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
                 raise
             raise DataError(f"task {task}, {split} split, language {lang}: {err}") from None
     examples = tuple(cap(list(loaded), 0))  # a ranking pool after its queries
+    fraction = data.get("fractions", {}).get(split)
+    if fraction:  # an intermediate variant's share of a split read whole: one draw, whatever the seed
+        draw = random.Random(f"{task}/{split}/{fraction}")
+        keep = draw.sample(range(len(examples)), max(1, round(fraction * len(examples))))
+        examples = tuple(examples[i] for i in sorted(keep))
     if split == "dev" and spec.dev_excludes and data["source"] != "synthetic":  # synthetic streams share nothing
         examples = _without_test_items(task, examples, data)
     if not scored(list(examples)):

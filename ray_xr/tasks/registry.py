@@ -89,6 +89,10 @@ class TaskSpec:
     # the expected score (0-1) of a uniform random guess, where the metric has one (accuracy
     # over K labels or choices: 1/K); the report's score plots draw it
     chance: float | None = None
+    # data sources whose test sets are translations of the same items in every language, under
+    # the same example ids (XNLI's 5,010 pairs): the report resamples such an item once for all
+    # its translations. The synthetic source always is (each item is realised in every language)
+    parallel_test: tuple[str, ...] = ()
 
     @property
     def trains(self) -> bool:
@@ -99,6 +103,9 @@ class TaskSpec:
     def source_names(self) -> tuple[str, ...]:
         """The data sources it can be read from."""
         return tuple(self.sources) + (("local",) if self.local is not None else ())
+
+    def parallel_for(self, source: str) -> bool:
+        return source == "synthetic" or source in self.parallel_test
 
     def languages_for(self, source: str) -> tuple[str, ...]:
         return synthetic.LANGUAGES if source == "synthetic" else self.languages

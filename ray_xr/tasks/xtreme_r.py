@@ -222,6 +222,7 @@ register(TaskSpec(
     local=Local("squad_json", {"train": From("squad", "train"), "dev": From("squad", "dev"),
                                "test": ("xquad.{lang}.json",)}),
     dev_excludes=(("xquad", "en"),),  # selects on SQuAD v1.1 dev without XQuAD's own paragraphs
+    parallel_test=("hub", "local"),  # 1,190 SQuAD questions translated, their ids kept
     description="XQuAD: extractive QA, trained on SQuAD v1.1",
 ))
 register(TaskSpec(
