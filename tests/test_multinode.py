@@ -269,11 +269,12 @@ def test_a_disk_one_node_does_not_share_stops_the_run_in_one_line(cluster, sweep
 
 def test_a_node_that_joins_later_without_the_disk_stops_the_run_in_one_line_holding_nothing(cluster, sweep,
                                                                                            tmp_path):
-    """The worker nodes go; the run starts on the CPU-less head alone (whose probe passes) and its
-    first trial waits for a CPU; the node that brings one joins later and does not see the run
-    folder: its worker group's probe ends the run in one line (exit 2, as the driver's probe
-    does: the storage, not a stage, is wrong) at once, not after Ray Train's retries, and
-    nothing of the run stays on the cluster. Last in the module: it leaves no worker node."""
+    """The worker nodes go; the run starts on the CPU-less head alone, whose probe passes, and
+    waits for a node that can hold a worker group (as for an autoscaler's, run/capacity.py); the
+    node that joins does not see the run folder: its worker group's probe ends the run in one
+    line (exit 2, as the driver's probe does: the storage, not a stage, is wrong) at once, not
+    after Ray Train's retries, and nothing of the run stays on the cluster. Last in the module:
+    it leaves no worker node."""
     for port in cluster["node_ports"][1:]:
         if raylet_alive(port):
             kill_node(port)
@@ -283,14 +284,18 @@ def test_a_node_that_joins_later_without_the_disk_stops_the_run_in_one_line_hold
         time.sleep(0.5)
     disk = tmp_path / "disk"
     prefix = own_disk(disk)
-    proc = start_on(cluster, sweep, disk / "runs")
-    # the driver's probe has passed once Tune has begun its experiment; its first trial waits for a CPU
-    wait_for(lambda: (disk / "runs" / "tiny" / "ray").exists(), proc, "the Tune experiment", timeout=300)
+    log = tmp_path / "run.out"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("ray-xr")), "run", str(sweep),
+                                 *on_cluster(cluster, disk / "runs")], cwd=REPO, env=cluster["env"], stdout=out,
+                                stderr=subprocess.PIPE, text=True)
+    # the driver's probe has passed (the head's) once the run waits for nodes
+    wait_for(lambda: "waiting up to" in log.read_text(), proc, "the wait for a node", timeout=300)
     worker_node(cluster, prefix=prefix)
     joined = time.monotonic()
-    out, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=300)
     ended = time.monotonic() - joined
-    assert proc.returncode == 2, out[-3000:] + err[-3000:]
+    assert proc.returncode == 2, log.read_text()[-3000:] + err[-3000:]
     [line] = [line for line in err.splitlines() if line.startswith("ray-xr: error:")]  # among Ray's own lines
     assert line.startswith(f"ray-xr: error: --storage {disk / 'runs' / 'tiny'}: not the same storage on every node"
                            " (node "), line

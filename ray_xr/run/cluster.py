@@ -13,8 +13,6 @@ import sys
 import ray
 
 from ray_xr.errors import ClusterError
-from ray_xr.run import capacity
-from ray_xr.settings import Resources
 
 
 def _own_address(address: str | None) -> str | None:
@@ -52,14 +50,6 @@ def _answers(address: str) -> bool:
     return True
 
 
-def start(address: str | None, res: Resources, bundle: dict, log, verbose: bool) -> None:
-    """Ray, started or joined; a joined cluster that cannot hold a worker group of `bundle`s ends
-    the run, or is waited for while its autoscaler adds nodes (run/capacity.py)."""
-    _init_ray(address, res.deterministic, log, verbose)
-    if address:
-        capacity.joined(bundle, res.workers, res.node_wait_s, log)
-
-
 def _worker_env(address: str | None, deterministic: bool) -> dict[str, str]:
     """The environment of this run's Ray workers (and, for what it says of Ray, of the driver)."""
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
@@ -80,8 +70,8 @@ def _worker_env(address: str | None, deterministic: bool) -> dict[str, str]:
     }
 
 
-def _init_ray(address: str | None, deterministic: bool, log, verbose: bool) -> None:
-    """Ray's own lines at warning level and above; the workers' lines (and their warnings, in
+def start(address: str | None, deterministic: bool, log, verbose: bool) -> None:
+    """Ray, started or joined. Ray's own lines at warning level and above; the workers' lines (and their warnings, in
     the session's log files either way) only with `verbose`."""
     env = _worker_env(address, deterministic)
     if address:

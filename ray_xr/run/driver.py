@@ -241,9 +241,14 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
         _resend_finished(plan, run_dir, aggregator.record)
         path, markdown = aggregator.write_report(final=True), aggregator.markdown()
     else:
-        cluster.start(address, sweep.resources, _per_worker(sweep.resources.model_dump()), log, verbose)
-        cluster_s, slots = time.time() - started, _concurrency(sweep.resources)
+        cluster.start(address, sweep.resources.deterministic, log, verbose)
+        cluster_s = time.time() - started
+        # the nodes alive now; one that joins later (an autoscaler's) is probed by its worker group
         probe_storage(run_dir, lease.run_id)
+        if address:  # a joined cluster that cannot hold a worker group yet may grow (run/capacity.py)
+            res = sweep.resources
+            capacity.joined(_per_worker(res.model_dump()), res.workers, res.node_wait_s, log)
+        slots = _concurrency(sweep.resources)
         name = f"aggregator-{lease.run_id}"  # this run's: a second driver never finds it by name
         actor = _start_aggregator(name, args)
         _resend_finished(plan, run_dir, lambda records: ray.get(actor.record.remote(records)))
