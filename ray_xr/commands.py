@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ray_xr import config, cost, datatools, plan, power, smoke
 from ray_xr.errors import DataError, SweepError
+from ray_xr.run import capacity
 from ray_xr.storage import Bucket, check_shared, is_uri
 from ray_xr.tasks import TASKS, hub, lock
 
@@ -74,6 +75,9 @@ def cmd_run(args) -> int:
     # Tune warns whenever handling one trial result takes over 0.5 s, as the load of a busy
     # machine makes it, which no user can act on; Tune reads this when it is imported (below)
     os.environ.setdefault("TUNE_WARN_THRESHOLD_S", "10")
+    if not args.address:  # the local cluster is this machine: checked in a second, before Ray starts
+        res = sweep.resources
+        capacity.local(capacity.per_worker(res.model_dump()), res.workers, os.cpu_count() or 1)
     _warn_one_seed(p, args.sweep, sys.stdout)  # every check passed: among the run's own lines
     from ray_xr.run.driver import run  # lazy: Ray and torch, only for the command that runs them
 

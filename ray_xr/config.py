@@ -77,7 +77,8 @@ class Sweep(Frozen):
     def variant(self, name: str) -> Variant:
         """The intermediate entry of that name; a plain task name is a variant of no change."""
         entry = self.intermediate[self.arms.index(name)]
-        return Variant(name=entry, task=entry) if isinstance(entry, str) else entry
+        # a plain entry was checked as task names ("mnli+udpos" too), not as a variant's own name
+        return Variant.model_construct(name=entry, task=entry) if isinstance(entry, str) else entry
 
     def intermediate_phase(self, name: str) -> Phase:
         """The intermediate training settings of an entry: the sweep's, with its variant's changes."""

@@ -114,7 +114,7 @@ def _row(label: str, records: list[dict], params: int | None) -> dict:
     nodes = sorted({f"{c.get('node_ip', '?')}/{(r.get('node') or '?')[:6]}" for c, r in zip(compute, records)})
     return {"stage": label, "node": nodes[0] if len(nodes) == 1 else f"{len(nodes)} nodes",
             "device": first.get("device"), "precision": first.get("precision"), "workers": workers,
-            "seconds": round(seconds, 1), "tokens_per_s": round(rate) if rate else None,
+            "seconds": round(seconds, 3), "tokens_per_s": round(rate) if rate else None,
             "peak_memory_gib": round(max(c.get("peak_memory", 0) for c in compute) / 2**30, 2),
             "memory": first.get("memory"), "non_embedding_params": params,
             "mfu": round(mfu, 4) if mfu is not None else None}

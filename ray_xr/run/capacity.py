@@ -24,6 +24,11 @@ POLL_S = 5.0
 HEAD_RESOURCE = "node:__internal_head__"
 
 
+def per_worker(res: dict) -> dict:
+    """What one worker holds (with workers = 0, the trial that is the worker): a sweep's resources."""
+    return {"CPU": res["cpus_per_worker"], **({"GPU": res["gpus_per_worker"]} if res["use_gpu"] else {})}
+
+
 def ask(bundle: dict[str, float], workers: int) -> str:
     """`2 workers x (4 CPU, 1 GPU)`, or the one trial process on the head node."""
     shape = _shape(bundle)

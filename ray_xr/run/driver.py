@@ -27,7 +27,7 @@ from ray_xr import config as cfg
 from ray_xr import progress
 from ray_xr.errors import ClusterError, RunLockedError
 from ray_xr.run import capacity, cluster, schedule
-from ray_xr.run.capacity import HEAD_RESOURCE
+from ray_xr.run.capacity import HEAD_RESOURCE, per_worker
 from ray_xr.run.lease import Lease
 from ray_xr.run.probe import probe_storage
 from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, RENDER_EVERY_S, Aggregator, records_of
@@ -62,7 +62,7 @@ def trial(config: dict, groups: dict) -> None:
         run_group,
         train_loop_config=loop,
         scaling_config=ScalingConfig(num_workers=res["workers"], use_gpu=res["use_gpu"],
-                                     resources_per_worker=_per_worker(res)),
+                                     resources_per_worker=per_worker(res)),
         run_config=RunConfig(
             name=group["train_run"],  # the group's own name, never the random trial id
             **RunDir(group["loop"]["run_dir"]).ray_storage(),
@@ -72,11 +72,6 @@ def trial(config: dict, groups: dict) -> None:
             logging_config=LoggingConfig(log_level="WARNING")),  # our own progress lines suffice
     )
     trainer.fit()
-
-
-def _per_worker(res: dict) -> dict:
-    """What one worker holds (with workers = 0, the trial that is the worker)."""
-    return {"CPU": res["cpus_per_worker"], **({"GPU": res["gpus_per_worker"]} if res["use_gpu"] else {})}
 
 
 def _concurrency(res: cfg.Resources) -> int:
@@ -171,7 +166,7 @@ def _run_experiment(plan: Plan, run: RunDir, aggregator: str, stop: _Stop,
     # own actor is on a lost node fails, whatever FailureConfig says, while a lost worker node
     # only restarts the trial's worker group. With workers=0 the loop runs inside the trial,
     # which holds a worker's resources wherever they are (the head may offer no CPU).
-    trial_resources = ({**_per_worker(res.model_dump()), "memory": TRIAL_MEMORY} if res.workers == 0
+    trial_resources = ({**per_worker(res.model_dump()), "memory": TRIAL_MEMORY} if res.workers == 0
                        else {"CPU": 0, "memory": TRIAL_MEMORY, HEAD_RESOURCE: 0.001})
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trial, groups=payload), trial_resources),
@@ -196,9 +191,6 @@ def run(plan: Plan, storage: str, address: str | None, rerun: tuple[str, ...] = 
     keeps a second driver out of the folder, before anything is written; driver.json says whether
     this driver is still going, and how it ended (progress.driver). Ctrl-C lists the unfinished
     stages and raises KeyboardInterrupt on."""
-    res = plan.sweep.resources
-    if not address:  # the local cluster is this machine: checked in a second, before anything starts
-        capacity.local(_per_worker(res.model_dump()), res.workers, os.cpu_count() or 1)
     run_dir = RunDir(join(str(storage), plan.sweep.name))
     lease = Lease(run_dir)
     lease.acquire()
@@ -247,7 +239,7 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
         probe_storage(run_dir, lease.run_id)
         if address:  # a joined cluster that cannot hold a worker group yet may grow (run/capacity.py)
             res = sweep.resources
-            capacity.joined(_per_worker(res.model_dump()), res.workers, res.node_wait_s, log)
+            capacity.joined(per_worker(res.model_dump()), res.workers, res.node_wait_s, log)
         slots = _concurrency(sweep.resources)
         name = f"aggregator-{lease.run_id}"  # this run's: a second driver never finds it by name
         actor = _start_aggregator(name, args)
