@@ -22,7 +22,7 @@ import torch
 import transformers
 
 from ray_xr.run.models import autocast
-from ray_xr.smoke import ARCHITECTURES
+from ray_xr.plan.smoke import ARCHITECTURES
 from ray_xr.tasks.families import FAMILIES, Feature, collate
 from ray_xr.tasks.heads import SpanFeature
 from ray_xr.tasks.ranking import DualEncoder, PairFeature

@@ -61,7 +61,7 @@ def write_sweep(path: Path, **overrides) -> Path:
 def shipped_sweep(name: str) -> dict:
     """A sweep of sweeps/ as raw YAML with its relative paths made absolute, to be changed and
     written elsewhere (relative paths name folders relative to the sweep file)."""
-    from ray_xr import config
+    from ray_xr.plan import config
 
     path = REPO / "sweeps" / f"{name}.yaml"
     return config.resolve_paths(yaml.safe_load(path.read_text()), path.parent)

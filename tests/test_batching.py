@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ray_xr import config
+from ray_xr.plan import config
 from ray_xr.data import synthetic
 from ray_xr.run import batching
 from ray_xr.run.models import train_tokenizer

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ray_xr import config, datatools, plan
+from ray_xr import plan
+from ray_xr.cli import data as datatools
+from ray_xr.plan import config
 from ray_xr.data.retrieval import read_tatoeba
 from ray_xr.tasks import TASKS, hub, local
 from ray_xr.tasks.hub import MIRROR

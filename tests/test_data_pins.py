@@ -15,7 +15,8 @@ import threading
 import pytest
 import yaml
 
-from ray_xr import config, plan
+from ray_xr import plan
+from ray_xr.plan import config
 from ray_xr.errors import DataError
 from ray_xr.tasks import hub, load, lock
 from tests.conftest import REAL_DATA, ray_xr

@@ -10,7 +10,7 @@ import shutil
 import pytest
 import torch
 
-from ray_xr import config
+from ray_xr.plan import config
 from ray_xr.noise import NoiseResources
 from ray_xr.plan import Stage
 from ray_xr.run.evaluate import score, target_model

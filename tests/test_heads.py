@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from ray_xr import config, plan
+from ray_xr import plan
+from ray_xr.plan import config
 from ray_xr.data import readers
 from ray_xr.data import synthetic
 from ray_xr.metrics import METRICS

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from ray_xr import config, plan, stages
+from ray_xr import plan, stages
+from ray_xr.plan import config
 from tests.conftest import REPO, TINY, ray_xr
 
 

@@ -6,7 +6,9 @@ import json
 
 import numpy as np
 
-from ray_xr import config, plan, power
+from ray_xr import plan
+from ray_xr.plan import config
+from ray_xr.report import power
 from tests.conftest import TINY, ray_xr, write_sweep
 from tests.simstudy import Study, write
 

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from ray_xr import cli, config, plan, progress
+from ray_xr import cli, plan
+from ray_xr.plan import config, progress
 from ray_xr.stages import RunDir
 from tests.conftest import REPO
 

@@ -8,7 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ray_xr import cli, config, noisetools, plan
+from ray_xr import cli, plan
+from ray_xr.cli import noise as noisetools
+from ray_xr.plan import config
 from ray_xr.data import readers, realnoise
 from ray_xr.errors import DataError, NoiseError
 from ray_xr.noise import NoiseResources, align, graphemes, languages, perturb_words

@@ -219,7 +219,8 @@ def test_a_dead_drivers_lease_expires_and_its_heartbeat_then_finds_it_lost(machi
 def test_status_reads_the_keys_the_run_recorded_from_a_machine_with_other_versions(s3, tmp_path, monkeypatch):
     """The nodes ran the sweep with their library versions; a laptop with other versions, and
     without the cluster's noise file, reads the run's true progress: it never builds the plan."""
-    from ray_xr import config, plan
+    from ray_xr import plan
+    from ray_xr.plan import config
 
     for k, v in s3["env"].items():
         monkeypatch.setenv(k, v)

@@ -260,7 +260,8 @@ def test_squad_and_lareqa_dev_sets_leave_out_the_xquad_paragraphs(tmp_path):
 
 
 def test_model_selection_last_reads_no_dev_split_and_tydiqa_always_keeps_the_last_epoch():
-    from ray_xr import config, plan
+    from ray_xr import plan
+    from ray_xr.plan import config
     from tests.conftest import TINY
 
     def targets(**training):

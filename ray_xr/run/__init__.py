@@ -10,8 +10,8 @@ per run folder, from any machine), probe.py (every node that computes sees the r
 cluster.py (the Ray cluster started or joined), capacity.py (whether it can hold a worker
 group, checked before any trial) and watch.py
 (what `ray-xr run` prints: the progress line, the headline, the unfinished stages).
-May import everything below it: plan, config, tasks, noise, data, report, stages, metrics, errors,
-progress.
+May import everything below it: plan (config, graph, progress, smoke), tasks, noise, data, report,
+stages, metrics, errors.
 Worker-side Ray lines end in `# [ray]`; nothing imports Ray's private modules. Importing this
 package imports nothing (torch and ray come with its modules).
 """

@@ -23,8 +23,8 @@ from ray import tune
 from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from ray_xr import config as cfg
-from ray_xr import progress
+from ray_xr.plan import config as cfg
+from ray_xr.plan import progress
 from ray_xr.errors import ClusterError, RunLockedError
 from ray_xr.run import capacity, cluster, schedule
 from ray_xr.run.capacity import HEAD_RESOURCE
@@ -33,7 +33,7 @@ from ray_xr.run.probe import probe_storage
 from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, RENDER_EVERY_S, Aggregator, records_of
 from ray_xr.run.watch import Watch, log_headline, log_unfinished
 from ray_xr.plan import Plan, recorded
-from ray_xr.smoke import table as smoke_table
+from ray_xr.plan.smoke import table as smoke_table
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
 from ray_xr.run.schedule import Dependencies

@@ -14,7 +14,7 @@ import torch.distributed as dist
 
 import ray  # [ray] only to reach the aggregator actor
 from ray_xr.data import cache
-from ray_xr.config import EMBEDDED_MODEL
+from ray_xr.plan.config import EMBEDDED_MODEL
 from ray_xr.tasks.load import load_split, noise_resources, noisy, published_condition, realised_rate
 from ray_xr.data.examples import scored
 from ray_xr.metrics import METRICS

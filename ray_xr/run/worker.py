@@ -24,8 +24,8 @@ import torch.distributed as dist
 
 import ray.train  # [ray]
 import ray.train.torch  # [ray]
-from ray_xr import config
-from ray_xr.config import Sweep
+from ray_xr.plan import config
+from ray_xr.plan.config import Sweep
 from ray_xr.data import cache, synthetic
 from ray_xr.run import batching, checkpoints, multitask
 from ray_xr.run.meter import Meter, non_embedding_params

@@ -3,7 +3,7 @@
 pretrain -> intermediate (task, seed) -> target (intermediate, task, seed) -> eval (target model,
 noise kind, level, language). A stage's key hashes its spec and its parent's key, so stages
 that several grid cells share collapse into one, and noise levels never cause retraining.
-May import: config, tasks, noise (never run, report, torch or ray): `ray-xr plan` runs on a laptop.
+May import: config.py, tasks, noise (never run, report, torch or ray): `ray-xr plan` runs on a laptop.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ray_xr.config import EMBEDDED_MODEL, Sweep, Variant
+from ray_xr.plan.config import EMBEDDED_MODEL, Sweep, Variant
 from ray_xr.noise import NOISE_KINDS, resource_file
 from ray_xr.noise.tables import file_digest
 from ray_xr.stages import data_fingerprint, library_versions

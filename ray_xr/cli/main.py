@@ -1,8 +1,10 @@
 """Command line: `ray-xr plan|run|report|status|export|noise show|stats|fit|data show|check|fetch ...`.
 
-`noise show`, `noise kinds`, `report` and `export` run from here; the commands that read a sweep or
-the task registry live in commands.py, imported only for them, so that `noise show` starts in a
-tenth of a second. User mistakes (errors.RayXRError) end in one line on stderr and exit code 2.
+The parser, the one `except RayXRError` boundary, and the light commands: `noise show`, `noise
+kinds`, `report`, `status` and `export` run from here; the commands that read a sweep or the task
+registry live in commands.py (noise.py for `noise stats|fit`), imported only for them, so that
+`noise show` starts in a tenth of a second. User mistakes (errors.RayXRError) end in one line on
+stderr and exit code 2.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def section(path: Path, heading: str) -> str:
 
 
 def _progress(run: RunDir) -> dict | None:
-    from ray_xr import progress  # lazy: pydantic and the task registry, as load_sweep
+    from ray_xr.plan import progress  # lazy: pydantic and the task registry, as load_sweep
 
     try:
         return progress.status(run)
@@ -71,7 +73,7 @@ def _progress(run: RunDir) -> dict | None:
 
 
 def cmd_status(args) -> int:
-    from ray_xr import progress  # lazy: pydantic and the task registry, as load_sweep
+    from ray_xr.plan import progress  # lazy: pydantic and the task registry, as load_sweep
 
     found = progress.status(_run_dir(args.run_dir))
     print(json.dumps(found) if args.json else progress.table(found))
@@ -116,20 +118,20 @@ def cmd_noise_kinds(args) -> int:
 
 
 def cmd_noise_stats(args) -> int:
-    from ray_xr import noisetools  # lazy: the task registry and readers
+    from ray_xr.cli.noise import stats  # lazy: the task registry and readers
     from ray_xr.noise.profile import describe
 
-    found = noisetools.stats(args)
+    found = stats(args)
     print(json.dumps(found) if args.json else describe(found))
     return 0
 
 
 def cmd_noise_fit(args) -> int:
-    from ray_xr import noisetools  # lazy, as cmd_noise_stats
+    from ray_xr.cli.noise import fit, write_profile  # lazy, as cmd_noise_stats
     from ray_xr.noise.profile import describe
 
-    doc = noisetools.fit(args)
-    noisetools.write_profile(doc, args.output)
+    doc = fit(args)
+    write_profile(doc, args.output)
     print(describe(doc["profile"]))
     print(f"ray-xr: typo profile for {doc['lang']} written to {args.output} (noise kind `typo`,"
           f" noise.profiles.{doc['lang']} in a sweep)")
@@ -138,7 +140,7 @@ def cmd_noise_fit(args) -> int:
 
 def _sweep_command(name: str):
     def call(args) -> int:
-        from ray_xr import commands  # lazy: see commands.py
+        from ray_xr.cli import commands  # lazy: see commands.py
 
         return getattr(commands, name)(args)
     return call
@@ -278,6 +280,3 @@ def main(argv: list[str] | None = None) -> int:
         print("ray-xr: interrupted; finished stages are kept, run again to resume", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())
