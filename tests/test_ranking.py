@@ -248,6 +248,7 @@ def test_pool_is_encoded_once_per_loaded_model(tokenizer):
 
     from ray_xr.tasks.load import noisy
     from ray_xr.run.evaluate import predict
+    from ray_xr.run.meter import Meter
 
     config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                               intermediate_size=32, max_position_embeddings=80, pad_token_id=tokenizer.pad_token_id)
@@ -255,7 +256,7 @@ def test_pool_is_encoded_once_per_loaded_model(tokenizer):
     encoded = []
     model.encoder.register_forward_pre_hook(lambda module, args, kwargs: encoded.append(len(kwargs["input_ids"])),
                                             with_kwargs=True)
-    w = SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", held={"model": model})
+    w = SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", held={"model": model}, meter=Meter())
     clean = synthetic.ranking("lareqa", "test", "cog", 6, 0, synthetic.LANGUAGES)
     runs = []
     for examples in (clean, noisy(clean, "lareqa", "char", 0.5, "cog", 0)):
@@ -263,8 +264,8 @@ def test_pool_is_encoded_once_per_loaded_model(tokenizer):
         runs.append((features, predict(w, model, RANKING, features, tokenizer.pad_token_id, 100, {})))
     pool = len(clean) - 6
     assert encoded == [6 + pool, 6]  # one batch of queries and pool, then the noisy queries alone
-    fresh = predict(SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", held={}), model, RANKING, runs[1][0],
-                    tokenizer.pad_token_id, 100, {})
+    fresh = predict(SimpleNamespace(rank=0, world=1, device="cpu", precision="fp32", held={}, meter=Meter()), model,
+                    RANKING, runs[1][0], tokenizer.pad_token_id, 100, {})
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(runs[1][1], fresh))
 
 

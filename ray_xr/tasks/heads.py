@@ -14,6 +14,7 @@ from ray_xr.data.examples import MultipleChoice, RetrievalPair, SpanQA
 from ray_xr.noise import perturb_text
 from ray_xr.noise.perturb import perturb_retrieval, perturb_span_qa, text_protector
 from ray_xr.tasks import answers
+from ray_xr.tasks.padding import padded_inputs
 
 
 def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -22,13 +23,6 @@ def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     mask = attention_mask.unsqueeze(-1).to(states.dtype)
     pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
     return torch.nn.functional.normalize(pooled, dim=-1)
-
-
-def pad(rows: list[list[int]], pad_id: int) -> torch.Tensor:
-    ids = torch.full((len(rows), max(len(r) for r in rows)), pad_id, dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, :len(row)] = torch.tensor(row)
-    return ids
 
 
 def _noisy(text: str, field: str, eid: str, noise: dict) -> str:
@@ -48,8 +42,8 @@ class ChoiceFeature:
     @staticmethod
     def batch(features: list["ChoiceFeature"], pad_id: int) -> dict[str, torch.Tensor]:
         n_choices = len(features[0].input_ids)
-        ids = pad([seq for f in features for seq in f.input_ids], pad_id).view(len(features), n_choices, -1)
-        return {"input_ids": ids, "attention_mask": (ids != pad_id).long(),
+        inputs = padded_inputs([seq for f in features for seq in f.input_ids], pad_id)
+        return {**{k: v.view(len(features), n_choices, -1) for k, v in inputs.items()},
                 "labels": torch.tensor([f.labels for f in features])}
 
 
@@ -104,8 +98,7 @@ class SpanFeature:
 
     @staticmethod
     def batch(features: list["SpanFeature"], pad_id: int) -> dict[str, torch.Tensor]:
-        ids = pad([f.input_ids for f in features], pad_id)
-        return {"input_ids": ids, "attention_mask": (ids != pad_id).long(),
+        return {**padded_inputs([f.input_ids for f in features], pad_id),
                 "start_positions": torch.tensor([f.labels[0] for f in features]),
                 "end_positions": torch.tensor([f.labels[1] for f in features])}
 
@@ -218,8 +211,7 @@ class SentenceFeature:
 
     @staticmethod
     def batch(features: list["SentenceFeature"], pad_id: int) -> dict[str, torch.Tensor]:
-        ids = pad([f.input_ids for f in features], pad_id)
-        return {"input_ids": ids, "attention_mask": (ids != pad_id).long()}
+        return padded_inputs([f.input_ids for f in features], pad_id)
 
 
 class RetrievalFamily:
