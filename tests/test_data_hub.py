@@ -144,7 +144,7 @@ def test_three_treebanks_are_joined_in_xtreme_order(tmp_path):
     file-name order (en_ewt, en_partut, en_pud), as XTREME joins them, not in folder order
     (EWT, PUD, ParTUT); Ancient Greek (grc_*) is not Greek (el_*)."""
     hubrepos.ud_release("2.5", hubrepos.UD25, tmp_path)
-    data = {"source": "local", "sizes": {"test": 0}, "local": {"udpos": {"dir": str(tmp_path / "ud-treebanks-v2.5")}}}
+    data = {"source": "local", "sizes": {"test": 0}, "seed": None, "local": {"udpos": {"dir": str(tmp_path / "ud-treebanks-v2.5")}}}
     english = local.load("udpos", "test", "en", data["local"])
     sample = local.read("conllu", [(str(REAL_DATA / "udpos/en/test.conllu"),)], TASKS["udpos"].labels, "en")
     order = [s for _, _, _, part in sorted(hubrepos.ENGLISH, key=lambda t: t[1]) for s in sample[part]]
@@ -190,7 +190,7 @@ def loopback(tmp_path_factory):
 
 
 def load(task: str, split: str, lang: str, **data) -> dict:
-    return {"load": [task, split, lang, {"source": "hub", "sizes": ALL, **data}]}
+    return {"load": [task, split, lang, {"source": "hub", "sizes": ALL, "seed": None, "local": {}, **data}]}
 
 
 def words_tags(examples) -> list[tuple[list, list]]:
@@ -285,7 +285,7 @@ def test_hub_rows_become_typed_examples(loopback, tmp_path):
 def test_each_failure_of_the_hub_or_a_download_is_one_line(loopback, tmp_path):
     steps = [
         # a table that read a script-only main branch: datasets' RuntimeError
-        {"load": ["conll2003", "train", "en", {"source": "hub", "sizes": ALL}]},
+        load("conll2003", "train", "en"),
         load("panx", "test", "fr"),  # google/xtreme here lacks PAN-X.fr: an unknown config
         load("xnli", "test", "de"),  # facebook/xnli de here has validation only: an unknown split
         load("panx", "test", "en", pins={"google/xtreme PAN-X.en [test]": {"revision": "0" * 40}}),  # no such commit

@@ -79,7 +79,7 @@ def served_tatoeba(server, monkeypatch):
     return pin, real
 
 
-SPEC = {"task": "tatoeba", "language": "az", "data": {"source": "hub", "sizes": {"test": 3}}}
+SPEC = {"task": "tatoeba", "language": "az", "data": {"source": "hub", "sizes": {"test": 3}, "seed": None, "local": {}}}
 
 
 def test_a_download_matching_its_pin_is_read_and_recorded_as_pinned(served_tatoeba):
@@ -105,7 +105,7 @@ def test_a_download_that_differs_from_its_pin_is_refused_in_one_line(served_tato
 def test_a_lock_pin_is_checked_too(served_tatoeba):
     pin, real = served_tatoeba
     pin({})  # the registry pins nothing: the lock does
-    data = {"source": "hub", "sizes": {"test": 5}, "pins": {"download laser-tatoeba-aze": {"query": "f" * 64}}}
+    data = {"source": "hub", "sizes": {"test": 5}, "seed": None, "local": {}, "pins": {"download laser-tatoeba-aze": {"query": "f" * 64}}}
     with pytest.raises(DataError, match=r"file query .* has sha256 [0-9a-f]{64}, but the lock file pins f{64}"):
         load.load_split("tatoeba", "test", "az", data)
     data["pins"] = {"download laser-tatoeba-aze": real}

@@ -14,7 +14,7 @@ from ray_xr.tasks import get_task, outcomes
 from ray_xr.tasks.families import FAMILIES
 from ray_xr.tasks.load import load_split, noisy
 
-SYNTHETIC = {"source": "synthetic", "seed": 0, "sizes": {"train": 20, "dev": 20, "test": 80}}
+SYNTHETIC = {"source": "synthetic", "seed": 0, "sizes": {"train": 20, "dev": 20, "test": 80}, "local": {}}
 
 
 def guesses(task, examples, rng: random.Random) -> list:

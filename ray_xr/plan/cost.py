@@ -91,7 +91,7 @@ def _padded(task: str, max_length: int, options: dict, grouped: bool = False) ->
     size = size_of(task)
     sequences = float(size.sequences)
     if get_task(task).family == "qa" and size.tokens > max_length:
-        overlap = options.get("qa_stride", 1 / 3) * max_length
+        overlap = options["qa_stride"] * max_length
         sequences *= 1 + math.ceil((size.tokens - max_length) / (max_length - overlap))
     return min(max_length, size.tokens if grouped else size.longest), sequences
 

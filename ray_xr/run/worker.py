@@ -26,6 +26,7 @@ import ray.train  # [ray]
 import ray.train.torch  # [ray]
 from ray_xr.plan import config
 from ray_xr.plan.config import Sweep
+from ray_xr.plan.settings import Phase
 from ray_xr.data import cache, synthetic
 from ray_xr.run import batching, checkpoints, multitask
 from ray_xr.run.meter import Meter, non_embedding_params
@@ -179,10 +180,10 @@ def pretrain(w: Worker, stage: Stage) -> dict:
         if w.rank == 0:
             save_encoder(model, tokenizer, out)
         return {"random_weights": True, "non_embedding_params": non_embedding_params(model)}
-    phase = emb["train"]
+    phase = stage.training
     torch.manual_seed(derived_seed(emb["seed"], "pretrain"))
     model = new_masked_lm(emb, tokenizer)
-    feats = FAMILIES["mlm"].features(texts, tokenizer, (), phase["max_length"])
+    feats = FAMILIES["mlm"].features(texts, tokenizer, (), phase.max_length)
 
     def prepare(batch: dict, at: tuple[int, int]) -> dict:
         # a generator per (worker, epoch, step): the masks of a resumed epoch are those it had
@@ -202,7 +203,7 @@ def noisy_training_data(w: Worker, stage: Stage, task: str, train: list) -> tupl
         return train, None
     tn, lang = stage.spec["train_noise"], w.sweep.data.source_language
     noisy_train = noisy(train, task, tn["kind"], tn["level"], lang, tn["noise_seed"],
-                        resources=noise_resources(w.sweep.noise_resources(), tn["kind"], lang, tn), protect=tn.get("protect", False),
+                        resources=noise_resources(w.sweep.noise_resources(), tn["kind"], lang, tn), protect=tn["protect"],
                         namespace=f"train/{task}")
     realised = realised_rate(train, noisy_train, lang, tn["kind"])
     w.log(f"{stage.label}: {tn['kind']} noise on the {task} training data, level {tn['level']}"
@@ -214,22 +215,21 @@ def finetune(w: Worker, stage: Stage) -> dict:
     """Phases (ii) and (iii): train a task head on English, select on the English dev set (or
     keep the last epoch: the phase's model_selection)."""
     spec, task = stage.spec, get_task(stage.spec["task"])
-    family, phase = FAMILIES[task.family], spec["training"]
+    family, phase = FAMILIES[task.family], stage.training
     source, lang = model_source(w.run, stage.parent), w.sweep.data.source_language
     tokenizer = load_tokenizer(source)
     torch.manual_seed(init_seed(spec, task.name))
     model = load_task_model(source, family.auto_class, len(task.labels))
     train, realised = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, spec["data"]))
-    select = phase.get("model_selection", "dev") == "dev"  # else keep the last epoch, read no dev set
+    select = phase.model_selection == "dev"  # else keep the last epoch, read no dev set
     dev = load_split(task.name, "dev", lang, spec["data"]) if select else None
     options = spec["options"]
-    feats = cache.features(w.run.feature_cache, task, family, train, tokenizer, phase["max_length"], options,
-                              train=True)
+    feats = cache.features(w.run.feature_cache, task, family, train, tokenizer, phase.max_length, options, train=True)
 
     def dev_score(m) -> float:
         # the module DDP wraps: a DDP forward may broadcast buffers, and a rank that gets no dev
         # batch never joins that collective (an NCCL hang)
-        return score(w, unwrap(m), task, dev, tokenizer, phase["max_length"], phase["batch_size"], lang, options)[0]
+        return score(w, unwrap(m), task, dev, tokenizer, phase.max_length, phase.batch_size, lang, options)[0]
 
     model, metrics = train_loop(w, stage, model, feats, phase, tokenizer.pad_token_id, None,
                                 dev_score if select else None)
@@ -245,7 +245,7 @@ def finetune(w: Worker, stage: Stage) -> dict:
 def finetune_multitask(w: Worker, stage: Stage) -> dict:
     """Phase (ii) on several tasks at once: one encoder, a head per task, batches drawn per task;
     selected on the mean of the tasks' dev scores."""
-    spec, phase = stage.spec, stage.spec["training"]
+    spec, phase = stage.spec, stage.training
     tasks = [get_task(name) for name in spec["tasks"]]
     source, lang = model_source(w.run, stage.parent), w.sweep.data.source_language
     tokenizer = load_tokenizer(source)
@@ -257,17 +257,17 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
         train, _ = noisy_training_data(w, stage, task.name, load_split(task.name, "train", lang, setting["data"]))
         devs.append(load_split(task.name, "dev", lang, setting["data"]) if "dev" in setting["data"]["sizes"] else [])
         feats.append([TaskFeature(i, f) for f in cache.features(
-            w.run.feature_cache, task, FAMILIES[task.family], train, tokenizer, phase["max_length"],
+            w.run.feature_cache, task, FAMILIES[task.family], train, tokenizer, phase.max_length,
             setting["options"], train=True)])
 
     def dev_score(m) -> float:
-        return sum(score(w, unwrap(m).heads[i], task, devs[i], tokenizer, phase["max_length"], phase["batch_size"],
+        return sum(score(w, unwrap(m).heads[i], task, devs[i], tokenizer, phase.max_length, phase.batch_size,
                          lang, spec["tasks"][task.name]["options"])[0]
                    for i, task in enumerate(tasks)) / len(tasks)
 
     sizes = [len(f) for f in feats]
     batches = multitask.schedule(sizes, multitask.probabilities(sizes, **spec["sampling"]))
-    select = phase.get("model_selection", "dev") == "dev"
+    select = phase.model_selection == "dev"
     model, metrics = train_loop(w, stage, model, [f for fs in feats for f in fs], phase, tokenizer.pad_token_id,
                                 None, dev_score if select else None, batches)
     if w.rank == 0:
@@ -279,7 +279,7 @@ def intermediate(w: Worker, stage: Stage) -> dict:
     return (finetune_multitask if "tasks" in stage.spec else finetune)(w, stage)
 
 
-def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, prepare, dev_score,
+def train_loop(w: Worker, stage: Stage, model, feats, phase: Phase, pad_id: int, prepare, dev_score,
                schedule=None):
     """One plain data-parallel training loop; returns the model selected on dev and its metrics.
 
@@ -296,20 +296,20 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
         # are, so checkpoints and saved models are those of an uncompiled run; shapes that change
         # from batch to batch are compiled as dynamic after the first recompilation
         model.compile()
-    per_worker = max(1, phase["batch_size"] // w.world)
-    accumulation = max(1, phase.get("effective_batch_size", 0) // phase["batch_size"])
+    per_worker = max(1, phase.batch_size // w.world)
+    accumulation = phase.accumulation
     steps_per_epoch = max(1, len(feats) // (per_worker * w.world * accumulation))
     if schedule is None:
         schedule = (batching.length_grouped([batching.feature_length(f) for f in feats])
-                    if phase.get("length_grouped") else batching.shuffled)
-    total = steps_per_epoch * phase["epochs"]
+                    if phase.length_grouped else batching.shuffled)
+    total = steps_per_epoch * phase.epochs
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     rest = [p for n, p in model.named_parameters() if p.ndim <= 1]
     # fused: one kernel for all parameters on GPUs (15% faster steps for XLM-R large, bench_gpu.py)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": phase["weight_decay"]},
-                             {"params": rest, "weight_decay": 0.0}], lr=phase["lr"],
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": phase.weight_decay},
+                             {"params": rest, "weight_decay": 0.0}], lr=phase.lr,
                             fused=True if w.device.type == "cuda" else None)
-    warmup = max(1, int(phase["warmup"] * total))
+    warmup = max(1, int(phase.warmup * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
     w.run.pull_checkpoint(stage.key)  # from a bucket, onto this node (storage.py)
@@ -323,7 +323,7 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
     # a checkpoint written after the last epoch resumes straight to the end: its metrics say so too
     metrics: dict = {**at.extra, **resumed}
     params = non_embedding_params(unwrap(model))  # for the smoke table's MFU
-    for epoch in range(at.epoch, phase["epochs"]):
+    for epoch in range(at.epoch, phase.epochs):
         model.train()
         t0 = time.perf_counter()
         batches = schedule(len(feats), per_worker, w.rank, w.world, seed + epoch, steps_per_epoch * accumulation)
@@ -361,7 +361,7 @@ def train_loop(w: Worker, stage: Stage, model, feats, phase: dict, pad_id: int, 
             if at.best is None or metrics["dev_score"] > at.best:
                 at.best, best_state = metrics["dev_score"], copy.deepcopy(unwrap(model).state_dict())
             metrics["best_dev_score"] = at.best
-        w.log(f"{stage.label}: epoch {epoch + 1}/{phase['epochs']} loss {metrics['loss']:.3f}"
+        w.log(f"{stage.label}: epoch {epoch + 1}/{phase.epochs} loss {metrics['loss']:.3f}"
               + (f" dev {metrics['dev_score']:.1f}" if dev_score else "")
               + f" ({metrics['tokens_per_s']:,.0f} tok/s, {100 * metrics['padding_ratio']:.0f}% padding)")
         at = checkpoints.Position(epoch + 1, 0, 0.0, 0, 0, at.best, metrics)

@@ -26,7 +26,7 @@ def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 
 
 def _noisy(text: str, field: str, eid: str, noise: dict) -> str:
-    guard = text_protector(noise.get("protect", False))
+    guard = text_protector(noise["protect"])
     return perturb_text(text, field=field, example_id=eid, **{**noise, "protect": guard})
 
 
@@ -111,7 +111,7 @@ class SpanQAFamily:
     auto_class = "AutoModelForQuestionAnswering"
     feature_types = (SpanFeature,)  # the feature cache rebuilds these
 
-    def features(self, examples: list[SpanQA], tokenizer, labels, max_length, *, qa_stride: float = 1 / 3,
+    def features(self, examples: list[SpanQA], tokenizer, labels, max_length, *, qa_stride: float,
                  max_query_fraction: float = 0.5, **options) -> list[SpanFeature]:
         out = []
         for n, e in enumerate(examples):
@@ -132,7 +132,7 @@ class SpanQAFamily:
         return [(s[:n], e[:n]) for s, e, n in zip(out.start_logits.tolist(), out.end_logits.tolist(), lengths)]
 
     def decode(self, examples: list[SpanQA], features: list[SpanFeature], predicted: list, labels, *,
-               max_answer_tokens: int = 30, n_best: int = 20, **options) -> list[str]:
+               max_answer_tokens: int, n_best: int = 20, **options) -> list[str]:
         """XTREME's run_squad.py post-processing (tasks.answers): the best-scoring valid span over
         the windows, starting at a token in the window where it has the most context, as
         whole whitespace tokens narrowed by get_final_text."""
@@ -232,7 +232,7 @@ class RetrievalFamily:
             out += [SentenceFeature(ids, side, n) for n, ids in enumerate(enc["input_ids"])]
         return out
 
-    def outputs(self, model, batch, *, retrieval_layer: int = -1, **options) -> list:
+    def outputs(self, model, batch, *, retrieval_layer: int, **options) -> list:
         states = model(**batch, output_hidden_states=True).hidden_states[retrieval_layer]
         return mean_pool(states, batch["attention_mask"]).tolist()
 
