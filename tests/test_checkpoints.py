@@ -29,7 +29,8 @@ def small_model():
 def save_on_rank(rank: int, where: str, port: int, tmp: str, env: dict) -> None:
     """One rank of the group, on a "node" of its own (RAY_XR_CACHE): trains a step, draws a
     rank-specific number of random values, saves; writes the random state it saved to a file."""
-    from ray_xr.run.worker import Worker, save_checkpoint
+    from ray_xr.run.context import Worker
+    from ray_xr.run.train import save_checkpoint
 
     os.environ.update({**env, "RAY_XR_CACHE": os.path.join(tmp, f"node-{rank}")})
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)

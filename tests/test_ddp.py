@@ -15,7 +15,7 @@ from ray_xr.noise import NoiseResources
 from ray_xr.plan import Stage
 from ray_xr.run.evaluate import score, target_model
 from ray_xr.run.models import load_task_model, load_tokenizer
-from ray_xr.run.worker import Worker
+from ray_xr.run.context import Worker
 from ray_xr.stages import RunDir
 from ray_xr.tasks import get_task
 from ray_xr.tasks.families import FAMILIES

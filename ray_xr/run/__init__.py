@@ -1,9 +1,11 @@
 """Running a sweep: the Tune driver, the Ray Train worker loop, evaluation and the aggregator.
 
 Owns: driver.py (the only module that imports ray.tune: one Tune trial per group of stages,
-each launching a TorchTrainer), worker.py (the train_loop_per_worker: phases i-iii in one plain
-loop), batching.py (which features make each batch: shuffled or length-grouped), evaluate.py
-(phase iv), attack.py (the model-aware noise kind), multitask.py, models.py
+each launching a TorchTrainer), worker.py (the train_loop_per_worker: it walks a group's stages
+and runs each phase), train.py (the one plain training loop of phases i-iii), context.py (the
+Worker every phase runs with, and the seeds it derives), batching.py (which features make each
+batch: shuffled or length-grouped), evaluate.py (phase iv), attack.py (the model-aware noise
+kind), multitask.py, models.py
 (tokenizer, tiny XLM-R, encoder hand-over), meter.py (each stage's compute record: device, peak
 memory, tokens), aggregator.py (the actor that owns results.jsonl), lease.py (one run at a time
 per run folder, from any machine), probe.py (every node that computes sees the run folder),
