@@ -24,6 +24,9 @@ LAYERS = (
     {"ray_xr.cli"},
 )
 MAX_LINES = 400
+MAX_FUNCTION_LINES = 50  # of code, the docstring not counted
+# the training loop may be longer, but linear (STYLE.md: nanoGPT's train.py, torchtune's recipes)
+LONGER = {"ray_xr.run.train.train_loop": 70}
 # Modules beside the subpackages: only the bottom layer's; everything else has a subpackage of its concept
 MAX_TOP_LEVEL = 8
 
@@ -100,6 +103,18 @@ def test_few_modules_at_the_top_level():
 
 def test_modules_are_small():
     long = {name: n for name, p in modules().items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, long
+
+
+def test_functions_are_short():
+    long = {}
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = node.body[0] if ast.get_docstring(node, clean=False) is not None else None
+                lines = node.end_lineno - node.lineno + 1 - (doc.end_lineno - doc.lineno + 1 if doc else 0)
+                if lines > LONGER.get(f"{name}.{node.name}", MAX_FUNCTION_LINES):
+                    long[f"{name}.{node.name}"] = lines
     assert not long, long
 
 

@@ -160,6 +160,15 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("tasks", help="list the tasks: family, metric, data sources, languages")
     p.set_defaults(func=_sweep_command("cmd_tasks"))
+    _sweep_commands(sub)
+    _run_folder_commands(sub)
+    _noise_commands(sub)
+    _data_commands(sub)
+    return ap
+
+
+def _sweep_commands(sub) -> None:
+    """`plan` and `run`: they read a sweep (commands.py)."""
     p = sub.add_parser("plan", help="expand the grid and print the stage graph; runs nothing")
     p.add_argument("sweep")
     p.add_argument("--json", action="store_true", help="one JSON object with the stage counts")
@@ -191,6 +200,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also print each epoch and evaluation (the workers' lines), Ray's and the whole report")
     p.set_defaults(func=_sweep_command("cmd_run"))
+
+
+def _run_folder_commands(sub) -> None:
+    """`report`, `status` and `export`: they read a run folder, without Ray."""
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")
     p.add_argument("--readme-table", action="store_true",
@@ -211,6 +224,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-capped", action="store_true",
                    help="export test sets capped by data.test_size too (refused by default)")
     p.set_defaults(func=cmd_export)
+
+
+def _noise_commands(sub) -> None:
     p = sub.add_parser("noise", help="noise tools")
     nsub = p.add_subparsers(dest="noise_command", required=True)
     s = nsub.add_parser("show", help="print TEXT perturbed by one noise kind at one level")
@@ -244,6 +260,9 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_noise_fit)
     s = nsub.add_parser("kinds", help="list the noise kinds")
     s.set_defaults(func=cmd_noise_kinds)
+
+
+def _data_commands(sub) -> None:
     p = sub.add_parser("data", help="data tools")
     dsub = p.add_subparsers(dest="data_command", required=True)
     s = dsub.add_parser("show", help="parse local files in a task's published format; print counts and examples")
@@ -263,7 +282,6 @@ def parser() -> argparse.ArgumentParser:
                                       " reads into the HF cache, check them, pin them in SWEEP.lock.json")
     s.add_argument("sweep")
     s.set_defaults(func=_sweep_command("cmd_data_fetch"))
-    return ap
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -224,22 +224,14 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
                 verbose: bool) -> int:
     sweep = plan.sweep
     started = time.time()
-    run_dir.write_json("sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
-    run_dir.write_json("plan.json", recorded(plan))  # the keys `ray-xr status` reads, never recomputes
-    s = plan.summary()
-    log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.shown}")
-    if rerun:
-        _force_rerun(plan, run_dir, rerun, log)
-    _mark_trivial(plan, run_dir)
+    _record_plan(plan, run_dir, rerun, log)
     plan_cells = {k: list(st.cells) for k, st in plan.stages.items() if st.phase == "eval"}
     args = (run_dir.where, sweep.name, sweep.data.source_language, plan_cells, started, lease.run_id)
     failures: list[str] = []
     searcher, cluster_s, slots, reported = None, 0.0, 0, time.time()
     if set(plan.stages) <= run_dir.done():
         log("ray-xr: every stage has finished already; no cluster needed")
-        aggregator = Aggregator(*args)  # the actor's class, used in-process
-        _resend_finished(plan, run_dir, aggregator.record)
-        path, markdown = aggregator.write_report(final=True), aggregator.markdown()
+        path, markdown = _report_here(plan, run_dir, args)
     else:
         cluster.start(address, sweep.resources.deterministic, log, verbose)
         cluster_s = time.time() - started
@@ -259,8 +251,7 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
             path, markdown = ray.get(actor.write_report.remote(True)), ray.get(actor.markdown.remote())
         except ray.exceptions.RayError as err:  # rebuilt from disk: every acknowledged record is there
             failures.append(f"aggregator: {type(err).__name__}; report rendered from results.jsonl instead")
-            aggregator = Aggregator(*args)
-            path, markdown = aggregator.write_report(final=True), aggregator.markdown()
+            path, markdown = _report_here(plan, run_dir, args)
     report_s = time.time() - reported
     log(markdown) if verbose else log_headline(run_dir, log)
     found = run_dir.records()
@@ -278,6 +269,28 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
         _log_failures(plan, run_dir, failures, log)
         return 1
     return 0
+
+
+def _record_plan(plan: Plan, run_dir: RunDir, rerun: tuple[str, ...], log) -> None:
+    """What the run folder holds before anything runs: the sweep and its plan (the keys `ray-xr
+    status` reads, never recomputes); then the stages to run again are marked, and a hub model's
+    pretraining as done."""
+    sweep = plan.sweep
+    run_dir.write_json("sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
+    run_dir.write_json("plan.json", recorded(plan))
+    s = plan.summary()
+    log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.shown}")
+    if rerun:
+        _force_rerun(plan, run_dir, rerun, log)
+    _mark_trivial(plan, run_dir)
+
+
+def _report_here(plan: Plan, run_dir: RunDir, args: tuple) -> tuple[str, str]:
+    """The report rendered in this process, by the aggregator's class from results.jsonl (and the
+    finished evaluations' records it lacks): where no cluster is needed, or the actor is gone."""
+    aggregator = Aggregator(*args)
+    _resend_finished(plan, run_dir, aggregator.record)
+    return aggregator.write_report(final=True), aggregator.markdown()
 
 
 def _start_aggregator(name: str, args: tuple):
