@@ -38,7 +38,7 @@ def save_on_rank(rank: int, where: str, port: int, tmp: str, env: dict) -> None:
         torch.manual_seed(0)
         model, opt, sched = small_model()
         torch.rand(10 + rank)  # the ranks' states differ, as their dropout masks make them do
-        w = Worker(RunDir(where), None, "", rank, 2, torch.device("cpu"))
+        w = Worker(RunDir(where), None, "", rank, 2, torch.device("cpu"), git_sha=None)
         expected = torch.get_rng_state()
         save_checkpoint(w, STAGE, model, opt, sched, checkpoints.Position(epoch=1), None)
         with open(os.path.join(tmp, f"expected-{rank}"), "wb") as f:

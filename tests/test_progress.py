@@ -26,7 +26,7 @@ def run(tmp_path):
 
 
 def mark(run: RunDir, stage, status: str, started: float, seconds: float | None = None) -> None:
-    run.write_stage(stage, status, {}, started=started)
+    run.write_stage(stage, status, {}, started=started, git_sha=None)
     if seconds is not None:  # a done stage's finish time, set by hand
         path = run.stage_dir(stage.key) / "stage.json"
         record = json.loads(path.read_text())

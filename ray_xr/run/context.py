@@ -28,6 +28,7 @@ class Worker:
     rank: int
     world: int
     device: torch.device
+    git_sha: str | None  # the driver's commit, recorded with every stage (stages.git_sha)
     held: dict = field(default_factory=dict)  # the last trained/loaded target model, for its evaluations
     meter: Meter = field(default_factory=Meter)  # the stage's `compute` record (run/meter.py)
     report: Callable = ray.train.report  # [ray] epoch metrics (and a checkpoint) to Ray Train

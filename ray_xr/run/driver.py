@@ -34,7 +34,7 @@ from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, RENDER_EVERY_S, Aggregat
 from ray_xr.run.watch import Watch, log_headline, log_unfinished
 from ray_xr.plan import Plan, recorded
 from ray_xr.plan.smoke import table as smoke_table
-from ray_xr.stages import RunDir
+from ray_xr.stages import RunDir, code_sha
 from ray_xr.storage import join
 from ray_xr.run.schedule import Dependencies
 
@@ -97,8 +97,9 @@ def _payload(plan: Plan, run: RunDir, aggregator: str, run_id: str, group) -> di
         "keys": list(group.stages),
         "train_run": f"{group.name}-{hashlib.sha256(' '.join(group.stages).encode()).hexdigest()[:12]}",
         "resources": res.model_dump(),
+        # the driver's commit: the nodes' installs have no checkout to ask (stages.git_sha)
         "loop": {"run_dir": run.where, "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator,
-                 "run_id": run_id},
+                 "run_id": run_id, "git_sha": code_sha()},
     }
 
 
@@ -136,7 +137,8 @@ def _mark_trivial(plan: Plan, run: RunDir) -> None:
     """A hub model's phase (i) is the published checkpoint: nothing to train."""
     for stage in plan.stages.values():
         if stage.phase == "pretrain" and not stage.trains and not run.is_done(stage.key):
-            run.write_stage(stage, "done", cfg.to_dict(plan.sweep), {"model": stage.spec["model"]})
+            run.write_stage(stage, "done", cfg.to_dict(plan.sweep), {"model": stage.spec["model"]},
+                            git_sha=code_sha())
 
 
 def _run_experiment(plan: Plan, run: RunDir, aggregator: str, stop: _Stop,
@@ -312,7 +314,7 @@ def _force_rerun(plan: Plan, run: RunDir, phases: tuple[str, ...], log) -> None:
         keys |= more
     stale = [k for k in keys if run.read_stage(k) is not None]
     for key in stale:
-        run.write_stage(plan.stages[key], "rerun", cfg.to_dict(plan.sweep))
+        run.write_stage(plan.stages[key], "rerun", cfg.to_dict(plan.sweep), git_sha=code_sha())
         run.clear_checkpoint(key)
     text = run.read_text("results.jsonl")
     if text is not None:

@@ -59,8 +59,9 @@ def run_in_trial(loop: dict, report: Callable) -> None:
 
 
 def run_stages(loop: dict, rank: int, world: int, device: torch.device, **calls) -> None:
-    """`loop` is what the driver sends (driver.payload): the run folder, the resolved sweep as
-    JSON (rebuilt and validated here into the typed Sweep), the aggregator's name and the stages;
+    """`loop` is what the driver sends (driver._payload): the run folder, the resolved sweep as
+    JSON (rebuilt and validated here into the typed Sweep), the aggregator's name, the driver's
+    git SHA and the stages;
     `calls` replace Ray Train's report and prepare_model where the loop runs without it."""
     sweep = config.parse(loop["sweep"], "the sweep sent to the worker")
     # Ray Train logs every report at INFO under a logger named by its file path, which its
@@ -71,7 +72,7 @@ def run_stages(loop: dict, rank: int, world: int, device: torch.device, **calls)
     if sweep.resources.deterministic:  # GPUs: deterministic kernels (CPU runs are deterministic without)
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
-    w = Worker(RunDir(loop["run_dir"]), sweep, loop["aggregator"], rank, world, device, **calls)
+    w = Worker(RunDir(loop["run_dir"]), sweep, loop["aggregator"], rank, world, device, loop["git_sha"], **calls)
     node = ray.get_runtime_context().get_node_id()  # [ray] recorded with each stage
     node_ip = ray.util.get_node_ip_address()  # [ray]
     for raw in loop["stages"]:
@@ -81,13 +82,13 @@ def run_stages(loop: dict, rank: int, world: int, device: torch.device, **calls)
         wait_for_parent(w, stage)
         started = time.time()
         if w.rank == 0:
-            w.run.write_stage(stage, "running", w.resolved, started=started, node=node)
+            w.run.write_stage(stage, "running", w.resolved, started=started, node=node, git_sha=w.git_sha)
         w.meter.begin(w.device)
         metrics = RUNNERS[stage.phase](w, stage)
         metrics |= data_sources(stage.spec, sweep.data.source_language)  # hub commits and checksums read
         metrics["compute"] = w.meter.record(w.device, w.precision, w.world, node_ip, w.gather)
         if w.rank == 0:
-            w.run.write_stage(stage, "done", w.resolved, metrics, started, node)
+            w.run.write_stage(stage, "done", w.resolved, metrics, started, node, git_sha=w.git_sha)
             w.run.clear_checkpoint(stage.key)  # the stage's result is on disk: nothing to resume
         w.barrier()  # the next stage may read this one's files
 
@@ -158,8 +159,8 @@ def noisy_training_data(w: Worker, stage: Stage, task: str, train: list) -> tupl
         return train, None
     tn, lang = stage.spec["train_noise"], w.sweep.data.source_language
     noisy_train = noisy(train, task, tn["kind"], tn["level"], lang, tn["noise_seed"],
-                        resources=noise_resources(w.sweep.noise_resources(), tn["kind"], lang, tn), protect=tn["protect"],
-                        namespace=f"train/{task}")
+                        resources=noise_resources(w.sweep.noise_resources(), tn["kind"], lang, tn),
+                        protect=tn["protect"], namespace=f"train/{task}")
     realised = realised_rate(train, noisy_train, lang, tn["kind"])
     w.log(f"{stage.label}: {tn['kind']} noise on the {task} training data, level {tn['level']}"
           f" (realised {realised:.2f})")
