@@ -14,7 +14,7 @@ from ray_xr.plan import config
 from ray_xr.data import readers, realnoise
 from ray_xr.errors import DataError, NoiseError
 from ray_xr.noise import NoiseResources, align, graphemes, languages, perturb_words
-from ray_xr.noise.profile import EDIT_TYPES, classify, total_variation
+from ray_xr.noise.profile import EDIT_TYPES, classify
 from tests.conftest import REAL_DATA, write_sweep
 
 NOISY = REAL_DATA / "realnoise"
@@ -118,6 +118,11 @@ def fr_profile(tmp_path_factory):
     args = SimpleNamespace(lang="fr", task="panx", clean=PANX[0], noisy=PANX[1], pairs=[])
     noisetools.write_profile(noisetools.fit(args), str(path))
     return str(path)
+
+
+def total_variation(p: dict[str, float], q: dict[str, float]) -> float:
+    """Half the L1 distance between two distributions over the same names."""
+    return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in set(p) | set(q))
 
 
 def test_calibrated_typo_matches_the_real_edit_types(fr_profile):
