@@ -25,7 +25,7 @@ from ray_xr.tasks.hub import MIRROR
 from ray_xr.tasks.load import hub_refs
 from ray_xr.tasks.specs import UDPOS_V27
 from tests import hubrepos
-from tests.conftest import REAL_DATA, REPO, ray_xr
+from tests.conftest import REAL_DATA, REPO, needs_real_data, ray_xr, real_data
 from tests.hubserver import Hub
 from tests.test_ranking import context, entity, mention
 
@@ -139,6 +139,7 @@ def test_clusters_fetch_once_into_a_cache_every_node_reads(name):
     assert not any("HF_HUB_OFFLINE" in c for c in setup + cluster.get("head_setup_commands", []))
 
 
+@needs_real_data
 def test_three_treebanks_are_joined_in_xtreme_order(tmp_path):
     """A UD release read locally: the files whose name starts with the language's ISO code, in
     file-name order (en_ewt, en_partut, en_pud), as XTREME joins them, not in folder order
@@ -179,6 +180,7 @@ class Loopback:
 
 @pytest.fixture(scope="module")
 def loopback(tmp_path_factory):
+    real_data()  # the served repositories are cut from the real samples (tests/hubrepos.py)
     work = tmp_path_factory.mktemp("loopback")
     served = Hub()
     commits = hubrepos.build(served)

@@ -13,9 +13,9 @@ from ray_xr.cli import data as datatools
 from ray_xr.plan import config, graph
 from ray_xr.tasks.load import load_split
 from ray_xr.errors import DataError
-from tests.conftest import REAL_DATA, REPO, TINY, ray_xr, shipped_sweep
+from tests.conftest import REAL_DATA, REPO, TINY, needs_real_data, ray_xr, shipped_sweep
 
-pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
+pytestmark = needs_real_data
 
 
 def raw_conllu_tags(path) -> tuple[int, Counter]:

@@ -19,7 +19,7 @@ from ray_xr import plan
 from ray_xr.plan import config
 from ray_xr.errors import DataError
 from ray_xr.tasks import hub, load, lock
-from tests.conftest import REAL_DATA, ray_xr
+from tests.conftest import ray_xr, real_data
 from tests.test_data_hub import rows_of
 
 OFFLINE = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
@@ -68,7 +68,7 @@ def served_tatoeba(server, monkeypatch):
     `pins` by the registry: returns (set the pins, the files' real sha256)."""
     root, url = server
     for side in ("query", "target"):
-        shutil.copy(REAL_DATA / "tatoeba" / f"tatoeba.deu-eng.{'deu' if side == 'query' else 'eng'}", root / side)
+        shutil.copy(real_data() / "tatoeba" / f"tatoeba.deu-eng.{'deu' if side == 'query' else 'eng'}", root / side)
     real = {side: sha256(root / side) for side in ("query", "target")}
 
     def pin(pins: dict) -> None:

@@ -19,7 +19,7 @@ from ray_xr.metrics import METRICS
 from ray_xr.run.models import train_tokenizer
 from ray_xr.tasks.families import FAMILIES, collate
 from ray_xr.tasks.ranking import SCALE, DualEncoder
-from tests.conftest import REAL_DATA, TINY, ray_xr
+from tests.conftest import REAL_DATA, TINY, needs_real_data, ray_xr
 
 RANKING = FAMILIES["ranking"]
 
@@ -99,7 +99,7 @@ def test_malformed_sentence_breaks_name_the_file(tmp_path):
         readers.read("squad_sentences", path)
 
 
-@pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
+@needs_real_data
 def test_real_xquad_read_as_sentences():
     path = REAL_DATA / "xquad/xquad.de.json"
     document = json.loads(path.read_text())

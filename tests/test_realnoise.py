@@ -15,12 +15,12 @@ from ray_xr.data import readers, realnoise
 from ray_xr.errors import DataError, NoiseError
 from ray_xr.noise import NoiseResources, align, graphemes, languages, perturb_words
 from ray_xr.noise.profile import EDIT_TYPES, classify
-from tests.conftest import REAL_DATA, write_sweep
+from tests.conftest import REAL_DATA, needs_real_data, write_sweep
 
 NOISY = REAL_DATA / "realnoise"
 PANX = (str(REAL_DATA / "wikiann/fr/test"), str(NOISY / "panx/test_fr_typos_0.1.jsonl"))
 XNLI = (str(REAL_DATA / "xnli/de/test.tsv"), str(NOISY / "xnli/test_de_typos_0.05.tsv"))
-pytestmark = pytest.mark.skipif(not NOISY.is_dir(), reason="no real-noise samples in ../shared")
+pytestmark = needs_real_data
 
 
 def run_cli(capsys, *argv):

@@ -20,9 +20,9 @@ from ray_xr.run.models import train_tokenizer
 from ray_xr.tasks import answers
 from ray_xr.tasks.families import FAMILIES
 from ray_xr.tasks.load import noisy, realised_rate
-from tests.conftest import REAL_DATA, ray_xr
+from tests.conftest import REAL_DATA, needs_real_data, ray_xr
 
-pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
+pytestmark = needs_real_data
 
 # (task, family, format, files, language) of one real sample per exported task
 SAMPLES = [
