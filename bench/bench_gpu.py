@@ -22,7 +22,7 @@ import torch
 import transformers
 
 from ray_xr.run.models import autocast
-from ray_xr.smoke import ARCHITECTURES
+from ray_xr.plan.smoke import ARCHITECTURES
 from ray_xr.tasks.families import FAMILIES, Feature, collate
 from ray_xr.tasks.heads import SpanFeature
 from ray_xr.tasks.ranking import DualEncoder, PairFeature
@@ -59,7 +59,7 @@ def model_for(family: str, config):
 def train_rate(model, feats, device, precision: str, steps: int, ddp: bool = False, fused: bool = False,
                compile: bool = False) -> dict:
     model.to(device).train()
-    if compile:  # as resources.compile does (worker.train_loop); the 3 untimed steps compile it
+    if compile:  # as resources.compile does (run/train.py: prepared); the 3 untimed steps compile it
         model.compile()
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.index is not None

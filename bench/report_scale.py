@@ -33,7 +33,8 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ray_xr import config, cost, plan  # noqa: E402
+from ray_xr import plan  # noqa: E402
+from ray_xr.plan import config, cost  # noqa: E402
 from ray_xr.run.aggregator import CELL_FIELDS, Aggregator  # noqa: E402
 from ray_xr.tasks import get_task  # noqa: E402
 

@@ -25,7 +25,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ray_xr import config  # noqa: E402
+from ray_xr.plan import config  # noqa: E402
 from ray_xr.data import synthetic  # noqa: E402
 from ray_xr.run.models import new_masked_lm, train_tokenizer  # noqa: E402
 from ray_xr.tasks.families import FAMILIES, collate  # noqa: E402

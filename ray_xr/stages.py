@@ -23,6 +23,7 @@ from filelock import FileLock
 from ray_xr.storage import Bucket, is_uri, join, local_cache, redact
 
 SCHEMA = 1
+PACKAGE = Path(__file__).resolve().parent  # the ray_xr package this process runs
 LIBRARIES = ("ray", "torch", "transformers", "tokenizers", "datasets", "accelerate", "pyyaml", "pydantic")
 
 
@@ -93,16 +94,32 @@ def data_fingerprint(directory: str) -> str:
     return "sha256:" + h.hexdigest()[:32]
 
 
-@lru_cache(maxsize=1)
-def provenance() -> dict:
-    """Library versions and the git SHA of the code that produced a stage."""
-    versions = library_versions()
+def git_sha(package: Path) -> str | None:
+    """The commit of the git checkout whose tracked files `package` is, or None: a package
+    installed without one (a wheel, or `pip install .` on a cluster's nodes, whose copy of the
+    checkout leaves .git out), an install inside a checkout that git ignores (a .venv's
+    site-packages: another version of the code than the checkout's), or no git at all. The
+    driver, which runs from the checkout, asks once and sends the answer to every worker."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "__init__.py"], cwd=package,
+                                 capture_output=True, timeout=10).returncode == 0
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        sha = None
-    return {"versions": versions, "git_sha": sha, "python": platform.python_version()}
+        return None
+    return (head.stdout.strip() or None) if tracked and head.returncode == 0 else None
+
+
+@lru_cache(maxsize=1)
+def code_sha() -> str | None:
+    """git_sha of the package this process runs, asked once (the driver's: see git_sha)."""
+    return git_sha(PACKAGE)
+
+
+@lru_cache(maxsize=4)
+def provenance(git_sha: str | None) -> dict:
+    """Library versions of this process and the git SHA of the code that produced a stage (the
+    driver's: git_sha)."""
+    return {"versions": library_versions(), "git_sha": git_sha, "python": platform.python_version()}
 
 
 class RunDir:
@@ -291,16 +308,17 @@ class RunDir:
             self.bucket.delete(rel)
 
     def write_stage(self, stage, status: str, sweep: dict, metrics: dict | None = None,
-                    started: float | None = None, node: str | None = None) -> dict:
+                    started: float | None = None, node: str | None = None, *, git_sha: str | None) -> dict:
         """The stage's record; a finished stage's files go up to the bucket first, so a record
-        that says done always has its model and outcomes beside it."""
+        that says done always has its model and outcomes beside it. `git_sha`: the driver's
+        (stages.git_sha), never looked up here: a node's install has no checkout."""
         record = {
             "schema": SCHEMA, "key": stage.key, "phase": stage.phase, "label": stage.label,
             "parent": stage.parent, "spec": stage.spec, "cells": list(stage.cells),
             "status": status, "metrics": metrics or {}, "started": started,
             "node": node,  # the Ray node whose rank-0 worker computed it
             "finished": time.time() if status == "done" else None,
-            "sweep": sweep, "provenance": provenance(),
+            "sweep": sweep, "provenance": provenance(git_sha),
         }
         if self.bucket and status == "done" and self.stage_dir(stage.key).is_dir():
             self.bucket.upload(self.stage_dir(stage.key), f"stages/{stage.key}", skip=("checkpoint",))

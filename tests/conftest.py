@@ -17,7 +17,19 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# Read-only samples of the real datasets beside the checkout (../shared/data/real, PROVENANCE.md
+# there); a clone without them runs every other test, and skips those that read them:
+# `needs_real_data` marks a test or module, `real_data()` skips from inside a fixture
 REAL_DATA = REPO.parent / "shared" / "data" / "real"
+NO_REAL_DATA = f"needs the real data samples at {REAL_DATA} (../shared beside the checkout), absent here"
+needs_real_data = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=NO_REAL_DATA)
+
+
+def real_data() -> Path:
+    """REAL_DATA, or a skip of the test whose fixture asks for it where it is absent."""
+    if not REAL_DATA.is_dir():
+        pytest.skip(NO_REAL_DATA)
+    return REAL_DATA
 RAY = Path(sys.executable).with_name("ray")
 
 # Small enough to train in seconds on 2 cores, big enough that every code path runs.
@@ -61,7 +73,7 @@ def write_sweep(path: Path, **overrides) -> Path:
 def shipped_sweep(name: str) -> dict:
     """A sweep of sweeps/ as raw YAML with its relative paths made absolute, to be changed and
     written elsewhere (relative paths name folders relative to the sweep file)."""
-    from ray_xr import config
+    from ray_xr.plan import config
 
     path = REPO / "sweeps" / f"{name}.yaml"
     return config.resolve_paths(yaml.safe_load(path.read_text()), path.parent)

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ray_xr import config
+from ray_xr.plan import config
 from ray_xr.data import synthetic
 from ray_xr.run import batching
 from ray_xr.run.models import train_tokenizer
@@ -94,7 +94,7 @@ def test_xlmr_attends_through_sdpa(tmp_path):
 
 
 def test_compiled_training_model_keeps_its_weights_names_and_loss(tmp_path):
-    """resources.compile compiles the model in place (worker.train_loop): same state_dict keys
+    """resources.compile compiles the model in place (run/train.py: prepared): same state_dict keys
     (checkpoints and saved models unchanged) and, on CPU, the loss of the uncompiled model."""
     import torch
 

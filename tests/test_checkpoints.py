@@ -29,7 +29,8 @@ def small_model():
 def save_on_rank(rank: int, where: str, port: int, tmp: str, env: dict) -> None:
     """One rank of the group, on a "node" of its own (RAY_XR_CACHE): trains a step, draws a
     rank-specific number of random values, saves; writes the random state it saved to a file."""
-    from ray_xr.run.worker import Worker, save_checkpoint
+    from ray_xr.run.context import Worker
+    from ray_xr.run.train import save_checkpoint
 
     os.environ.update({**env, "RAY_XR_CACHE": os.path.join(tmp, f"node-{rank}")})
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
@@ -37,7 +38,7 @@ def save_on_rank(rank: int, where: str, port: int, tmp: str, env: dict) -> None:
         torch.manual_seed(0)
         model, opt, sched = small_model()
         torch.rand(10 + rank)  # the ranks' states differ, as their dropout masks make them do
-        w = Worker(RunDir(where), None, "", rank, 2, torch.device("cpu"))
+        w = Worker(RunDir(where), None, "", rank, 2, torch.device("cpu"), git_sha=None)
         expected = torch.get_rng_state()
         save_checkpoint(w, STAGE, model, opt, sched, checkpoints.Position(epoch=1), None)
         with open(os.path.join(tmp, f"expected-{rank}"), "wb") as f:

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from ray_xr import config
+from ray_xr.plan import config
 from tests.conftest import REPO
 
 CLUSTERS = ["cluster.yaml", "cluster/gcp.yaml"]
@@ -77,7 +77,7 @@ def test_nodes_get_the_checkout_without_its_history_environment_or_run_folders(n
                                                                                          "rsync_filter")})
     assert {".git", ".venv", "runs", "dir-merge,- .gitignore"} <= set(args)
     checkout = tmp_path / "checkout"
-    kept, left = ["ray_xr/cli.py", "sweeps/local.yaml", "cluster.yaml"], [
+    kept, left = ["ray_xr/cli/main.py", "sweeps/local.yaml", "cluster.yaml"], [
         ".git/HEAD", ".venv/bin/python", "runs/tiny/results.jsonl", ".pytest_cache/README.md", "x.egg-info/PKG-INFO"]
     for rel in kept + left:
         (checkout / rel).parent.mkdir(parents=True, exist_ok=True)

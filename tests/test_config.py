@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ray_xr import config
+from ray_xr.plan import config
 from tests.conftest import TINY, ray_xr, write_sweep
 
 

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from ray_xr import config, cost, plan
+from ray_xr import plan
+from ray_xr.plan import config, cost
 from tests.conftest import REPO, ray_xr
 
 

@@ -16,14 +16,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ray_xr import config, datatools, plan
+from ray_xr import plan
+from ray_xr.cli import data as datatools
+from ray_xr.plan import config
 from ray_xr.data.retrieval import read_tatoeba
 from ray_xr.tasks import TASKS, hub, local
 from ray_xr.tasks.hub import MIRROR
 from ray_xr.tasks.load import hub_refs
 from ray_xr.tasks.specs import UDPOS_V27
 from tests import hubrepos
-from tests.conftest import REAL_DATA, REPO, ray_xr
+from tests.conftest import REAL_DATA, REPO, needs_real_data, ray_xr, real_data
 from tests.hubserver import Hub
 from tests.test_ranking import context, entity, mention
 
@@ -137,12 +139,13 @@ def test_clusters_fetch_once_into_a_cache_every_node_reads(name):
     assert not any("HF_HUB_OFFLINE" in c for c in setup + cluster.get("head_setup_commands", []))
 
 
+@needs_real_data
 def test_three_treebanks_are_joined_in_xtreme_order(tmp_path):
     """A UD release read locally: the files whose name starts with the language's ISO code, in
     file-name order (en_ewt, en_partut, en_pud), as XTREME joins them, not in folder order
     (EWT, PUD, ParTUT); Ancient Greek (grc_*) is not Greek (el_*)."""
     hubrepos.ud_release("2.5", hubrepos.UD25, tmp_path)
-    data = {"source": "local", "sizes": {"test": 0}, "local": {"udpos": {"dir": str(tmp_path / "ud-treebanks-v2.5")}}}
+    data = {"source": "local", "sizes": {"test": 0}, "seed": None, "local": {"udpos": {"dir": str(tmp_path / "ud-treebanks-v2.5")}}}
     english = local.load("udpos", "test", "en", data["local"])
     sample = local.read("conllu", [(str(REAL_DATA / "udpos/en/test.conllu"),)], TASKS["udpos"].labels, "en")
     order = [s for _, _, _, part in sorted(hubrepos.ENGLISH, key=lambda t: t[1]) for s in sample[part]]
@@ -177,6 +180,7 @@ class Loopback:
 
 @pytest.fixture(scope="module")
 def loopback(tmp_path_factory):
+    real_data()  # the served repositories are cut from the real samples (tests/hubrepos.py)
     work = tmp_path_factory.mktemp("loopback")
     served = Hub()
     commits = hubrepos.build(served)
@@ -188,7 +192,7 @@ def loopback(tmp_path_factory):
 
 
 def load(task: str, split: str, lang: str, **data) -> dict:
-    return {"load": [task, split, lang, {"source": "hub", "sizes": ALL, **data}]}
+    return {"load": [task, split, lang, {"source": "hub", "sizes": ALL, "seed": None, "local": {}, **data}]}
 
 
 def words_tags(examples) -> list[tuple[list, list]]:
@@ -283,7 +287,7 @@ def test_hub_rows_become_typed_examples(loopback, tmp_path):
 def test_each_failure_of_the_hub_or_a_download_is_one_line(loopback, tmp_path):
     steps = [
         # a table that read a script-only main branch: datasets' RuntimeError
-        {"load": ["conll2003", "train", "en", {"source": "hub", "sizes": ALL}]},
+        load("conll2003", "train", "en"),
         load("panx", "test", "fr"),  # google/xtreme here lacks PAN-X.fr: an unknown config
         load("xnli", "test", "de"),  # facebook/xnli de here has validation only: an unknown split
         load("panx", "test", "en", pins={"google/xtreme PAN-X.en [test]": {"revision": "0" * 40}}),  # no such commit

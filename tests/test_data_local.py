@@ -9,12 +9,13 @@ from collections import Counter
 import pytest
 import yaml
 
-from ray_xr import config, datatools, plan
+from ray_xr.cli import data as datatools
+from ray_xr.plan import config, graph
 from ray_xr.tasks.load import load_split
 from ray_xr.errors import DataError
-from tests.conftest import REAL_DATA, REPO, TINY, ray_xr, shipped_sweep
+from tests.conftest import REAL_DATA, REPO, TINY, needs_real_data, ray_xr, shipped_sweep
 
-pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
+pytestmark = needs_real_data
 
 
 def raw_conllu_tags(path) -> tuple[int, Counter]:
@@ -105,7 +106,7 @@ def local_sweep(**local):
 
 def test_local_layout_reads_the_published_layout():
     sweep = local_sweep(udpos={"dir": str(REAL_DATA / "udpos"), "files": {"dev": "en/test.conllu"}})
-    data = plan._data_spec(sweep, ("train", "dev", "test"), "udpos")
+    data = graph._data_spec(sweep, ("train", "dev", "test"), "udpos")
     assert data["local"]["udpos"]["dir"] == str((REAL_DATA / "udpos").resolve())
     capped = {**data, "sizes": {"train": 0, "dev": 0, "test": 7}}
     assert len(load_split("udpos", "train", "en", capped)) == raw_conllu_tags(REAL_DATA / "udpos/en/train.conllu")[0]
@@ -145,8 +146,8 @@ def test_local_entry_overrides_the_hub_source_per_task():
     sweep = config.parse({**TINY, "data": {"source": "hub", "local": {"lareqa": str(REAL_DATA / "xquad"),
                                                                       "squad": str(REAL_DATA / "xquad")}},
                           "intermediate": ["none"], "targets": ["lareqa", "xnli"], "languages": {}}, "s.yaml")
-    assert plan._data_spec(sweep, ("test",), "xnli")["source"] == "hub"
-    spec = plan._data_spec(sweep, ("test",), "lareqa")
+    assert graph._data_spec(sweep, ("test",), "xnli")["source"] == "hub"
+    spec = graph._data_spec(sweep, ("test",), "lareqa")
     assert spec["source"] == "local" and set(spec["local"]) == {"lareqa", "squad"}
 
 

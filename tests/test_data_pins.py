@@ -15,10 +15,11 @@ import threading
 import pytest
 import yaml
 
-from ray_xr import config, plan
+from ray_xr import plan
+from ray_xr.plan import config
 from ray_xr.errors import DataError
 from ray_xr.tasks import hub, load, lock
-from tests.conftest import REAL_DATA, ray_xr
+from tests.conftest import ray_xr, real_data
 from tests.test_data_hub import rows_of
 
 OFFLINE = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
@@ -67,7 +68,7 @@ def served_tatoeba(server, monkeypatch):
     `pins` by the registry: returns (set the pins, the files' real sha256)."""
     root, url = server
     for side in ("query", "target"):
-        shutil.copy(REAL_DATA / "tatoeba" / f"tatoeba.deu-eng.{'deu' if side == 'query' else 'eng'}", root / side)
+        shutil.copy(real_data() / "tatoeba" / f"tatoeba.deu-eng.{'deu' if side == 'query' else 'eng'}", root / side)
     real = {side: sha256(root / side) for side in ("query", "target")}
 
     def pin(pins: dict) -> None:
@@ -78,7 +79,7 @@ def served_tatoeba(server, monkeypatch):
     return pin, real
 
 
-SPEC = {"task": "tatoeba", "language": "az", "data": {"source": "hub", "sizes": {"test": 3}}}
+SPEC = {"task": "tatoeba", "language": "az", "data": {"source": "hub", "sizes": {"test": 3}, "seed": None, "local": {}}}
 
 
 def test_a_download_matching_its_pin_is_read_and_recorded_as_pinned(served_tatoeba):
@@ -104,7 +105,7 @@ def test_a_download_that_differs_from_its_pin_is_refused_in_one_line(served_tato
 def test_a_lock_pin_is_checked_too(served_tatoeba):
     pin, real = served_tatoeba
     pin({})  # the registry pins nothing: the lock does
-    data = {"source": "hub", "sizes": {"test": 5}, "pins": {"download laser-tatoeba-aze": {"query": "f" * 64}}}
+    data = {"source": "hub", "sizes": {"test": 5}, "seed": None, "local": {}, "pins": {"download laser-tatoeba-aze": {"query": "f" * 64}}}
     with pytest.raises(DataError, match=r"file query .* has sha256 [0-9a-f]{64}, but the lock file pins f{64}"):
         load.load_split("tatoeba", "test", "az", data)
     data["pins"] = {"download laser-tatoeba-aze": real}

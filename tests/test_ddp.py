@@ -10,12 +10,12 @@ import shutil
 import pytest
 import torch
 
-from ray_xr import config
+from ray_xr.plan import config
 from ray_xr.noise import NoiseResources
 from ray_xr.plan import Stage
 from ray_xr.run.evaluate import score, target_model
 from ray_xr.run.models import load_task_model, load_tokenizer
-from ray_xr.run.worker import Worker
+from ray_xr.run.context import Worker
 from ray_xr.stages import RunDir
 from ray_xr.tasks import get_task
 from ray_xr.tasks.families import FAMILIES
@@ -67,7 +67,7 @@ def test_two_worker_evaluation_equals_one_worker_evaluation_exactly(two_worker_r
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each Ray Train worker had
     try:
-        w = Worker(run, sweep, aggregator="", rank=0, world=1, device=torch.device("cpu"))
+        w = Worker(run, sweep, aggregator="", rank=0, world=1, device=torch.device("cpu"), git_sha=None)
         checked = set()
         for path in sorted((run_dir / "stages").glob("*/stage.json")):
             record = json.loads(path.read_text())
@@ -97,7 +97,7 @@ def test_a_rank_without_a_dev_batch_finishes_with_the_score_of_one_worker(two_wo
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        w = Worker(run, sweep, aggregator="", rank=0, world=1, device=torch.device("cpu"))
+        w = Worker(run, sweep, aggregator="", rank=0, world=1, device=torch.device("cpu"), git_sha=None)
         scored = set()
         for record in stage_records(run_dir):
             if record["phase"] != "target" or "dev_score" not in record["metrics"]:
@@ -146,7 +146,7 @@ def test_the_attack_on_two_workers_equals_one_worker(two_worker_run, tmp_path):
     torch.set_num_threads(1)
     try:
         w = Worker(RunDir(run_dir), config.load(sweep_file), aggregator="", rank=0, world=1,
-                   device=torch.device("cpu"))
+                   device=torch.device("cpu"), git_sha=None)
         model, tokenizer = target_model(w, record["parent"], task)
         one = attack.evaluate(w, model, task, load_split("xnli", "test", "cog", spec["data"]), tokenizer,
                               kind="attack", level=spec["level"], lang="cog", seed=spec["noise_seed"],

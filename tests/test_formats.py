@@ -17,14 +17,12 @@ import pytest
 from ray_xr.data.examples import Classification, MultipleChoice, RetrievalPair, SpanQA, Tagging
 from ray_xr.data.readers import READERS, read
 from ray_xr.errors import DataError
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+from tests.conftest import real_data
 
 
 @pytest.fixture
 def real() -> Path:
-    if not REAL.is_dir():
-        pytest.skip(f"real dataset samples not found at {REAL} (expected ../shared/data/real from the repo root)")
-    return REAL
+    return real_data()
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REAL_DATA, REPO
+from tests.conftest import REAL_DATA, REPO, needs_real_data
 
-pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
+pytestmark = needs_real_data
 
 
 def test_the_gpu_smoke_script_runs_on_a_cpu_with_a_tiny_architecture(tmp_path):

@@ -6,14 +6,15 @@ from collections import Counter
 
 import pytest
 
-from ray_xr import config, plan
+from ray_xr import plan
+from ray_xr.plan import config
 from ray_xr.data import readers
 from ray_xr.data import synthetic
 from ray_xr.metrics import METRICS
 from ray_xr.run.models import train_tokenizer
 from ray_xr.tasks import TASKS, TaskSpec
 from ray_xr.tasks.families import FAMILIES, collate
-from tests.conftest import REAL_DATA, TINY
+from tests.conftest import REAL_DATA, TINY, needs_real_data
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +48,12 @@ def test_qa_windows_and_oracle_decoding(tokenizer):
     assert batch["start_positions"].tolist() == [f.labels[0] for f in features[:4]]
 
 
-@pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
+@needs_real_data
 def test_qa_oracle_on_real_xquad_scores_100(tokenizer):
     family = FAMILIES["qa"]
     examples = readers.read("squad_json", REAL_DATA / "xquad/xquad.de.json")[:30]
-    features = family.features(examples, tokenizer, (), 128)
-    predicted = family.decode(examples, features, oracle(features), ())
+    features = family.features(examples, tokenizer, (), 128, qa_stride=1 / 3)
+    predicted = family.decode(examples, features, oracle(features), (), max_answer_tokens=30)
     assert METRICS["squad"].compute(predicted, family.references(examples))["exact_match"] == 100
 
 

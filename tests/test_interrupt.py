@@ -11,7 +11,8 @@ import re
 import shlex
 import signal
 
-from ray_xr import config, plan
+from ray_xr import plan
+from ray_xr.plan import config
 from tests.conftest import ray_xr, write_sweep
 from tests.test_resume import stage_records, start, wait_for
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ray_xr.cli import section
+from ray_xr.cli.main import section
 from ray_xr.stages import RunDir
 from ray_xr.storage import join
 from tests.conftest import (CHAINS, RAY, REPO, add_node, freeze, kill_node, on_cluster, other_versions, ray_cluster,

@@ -19,7 +19,7 @@ from ray_xr.errors import NoiseError
 from tests.conftest import typo_profile
 from ray_xr.noise import keyboards
 from ray_xr.noise import (
-    NOISE_KINDS, NoiseKind, NoiseResources, candidates, perturb_text, perturb_words, show,
+    NOISE_KINDS, NoiseKind, NoiseResources, candidates, perturb_text, perturb_words, shown,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -401,7 +401,7 @@ def test_text_is_split_on_whitespace_and_joined_with_single_spaces():
     ("zh", "我爱北京 iPhone。", 6), ("ja", "東京タワー", 5), ("th", "ที่นี่ ดี", 3), ("en", "ที่นี่ ดี", 2),
 ])
 def test_unspaced_languages_count_characters_as_words(lang, text, n_words):
-    assert f"of {n_words} words" in show("char", 0, lang, 0, text)
+    assert f"of {n_words} words" in shown("char", 0, lang, 0, text)[1]
     assert perturb_text(text, "char", 0, lang=lang, seed=0, example_id="x") == text
 
 
@@ -413,7 +413,7 @@ def test_unspaced_text_gets_no_new_spaces():
 
 
 def test_show_reports_before_after_and_counts():
-    out = show("word", 1.0, "en", 4, "one two three four")
+    out = shown("word", 1.0, "en", 4, "one two three four")[1]
     assert "word noise" in out and "in:  one two three four" in out
     assert "4 of 4 words perturbed" in out and "out: " in out
 

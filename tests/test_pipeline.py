@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from ray_xr import stages
 from tests.conftest import REPO, TINY, ray_xr, run_on, write_sweep
 
 EXPECTED_RECORDS = 2 * (2 + 2) * 2  # intermediates x (languages of xnli + udpos) x levels
@@ -65,6 +68,36 @@ def test_every_stage_has_a_folder_with_provenance(finished_run):
             assert (run_dir / "stages" / key / "model" / "config.json").exists()
         if s["phase"] == "target":
             assert s["metrics"]["best_dev_score"] >= 0 and s["metrics"]["tokens_per_s"] > 0
+
+
+def test_every_stage_records_the_drivers_git_sha(finished_run):
+    """The driver's commit in every stage.json, in those the workers wrote too: a worker never
+    asks git (a cluster node's install has no checkout); the driver sends its answer."""
+    _, run_dir, _ = finished_run
+    head = stages.git_sha(stages.PACKAGE)
+    if head is None:
+        pytest.skip(f"{stages.PACKAGE} is no git checkout's tracked code here: null is what a stage records")
+    assert {s["provenance"]["git_sha"] for s in stage_records(run_dir).values()} == {head}
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_sha_is_the_checkouts_commit_or_null(tmp_path):
+    """A package that is a checkout's tracked code has its commit; the same code outside any
+    checkout, or installed into a folder the checkout ignores (a .venv), has none."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=tmp_path,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    for package in (tmp_path / "ray_xr", tmp_path / ".venv" / "site-packages" / "ray_xr"):
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+    (tmp_path / ".gitignore").write_text(".venv/\n")
+    assert stages.git_sha(tmp_path / "ray_xr") is None  # no checkout yet
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "code")
+    assert stages.git_sha(tmp_path / "ray_xr") == git("rev-parse", "HEAD")
+    assert stages.git_sha(tmp_path / ".venv" / "site-packages" / "ray_xr") is None
 
 
 def test_report_tables(finished_run):

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from ray_xr import config, plan, stages
+from ray_xr import plan, stages
+from ray_xr.plan import config
 from tests.conftest import REPO, TINY, ray_xr
 
 
@@ -162,12 +163,10 @@ def test_workers_and_threads_re_key_what_they_change():
 def test_local_data_enters_the_keys_by_content_not_mount_point(tmp_path):
     import shutil
 
-    from tests.conftest import REAL_DATA
+    from tests.conftest import real_data
 
-    if not (REAL_DATA / "udpos").is_dir():
-        pytest.skip("../shared/data/real is not here")
     for name in ("a", "b"):
-        shutil.copytree(REAL_DATA / "udpos", tmp_path / name / "udpos")
+        shutil.copytree(real_data() / "udpos", tmp_path / name / "udpos")
     local = dict(intermediate=["none"], targets=["udpos"], languages={"udpos": ["en", "de"]},
                  data={"source": "local", "local": {"udpos": str(tmp_path / "a" / "udpos")}})
     moved = {**local, "data": {"source": "local", "local": {"udpos": str(tmp_path / "b" / "udpos")}}}

@@ -19,7 +19,7 @@ from ray_xr.metrics import METRICS
 from ray_xr.run.models import train_tokenizer
 from ray_xr.tasks.families import FAMILIES, collate
 from ray_xr.tasks.ranking import SCALE, DualEncoder
-from tests.conftest import REAL_DATA, TINY, ray_xr
+from tests.conftest import REAL_DATA, TINY, needs_real_data, ray_xr
 
 RANKING = FAMILIES["ranking"]
 
@@ -62,7 +62,7 @@ def write_xquad_r(folder):
 
 def test_xquad_r_pool_spans_every_language_file(tmp_path):
     write_xquad_r(tmp_path / "lareqa" / "xquad-r")
-    spec = {"source": "local", "sizes": {"test": 0}, "local": {"lareqa": {"dir": str(tmp_path / "lareqa")}}}
+    spec = {"source": "local", "sizes": {"test": 0}, "seed": None, "local": {"lareqa": {"dir": str(tmp_path / "lareqa")}}}
     examples = load_split("lareqa", "test", "de", spec)
     assert [e.id for e in scored(examples)] == ["q1_de", "q2_de"]  # the German questions only
     assert sorted(e.id for e in examples if isinstance(e, Candidate)) == ["de_1_0", "de_1_1", "en_1_0", "en_1_1"]
@@ -99,7 +99,7 @@ def test_malformed_sentence_breaks_name_the_file(tmp_path):
         readers.read("squad_sentences", path)
 
 
-@pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
+@needs_real_data
 def test_real_xquad_read_as_sentences():
     path = REAL_DATA / "xquad/xquad.de.json"
     document = json.loads(path.read_text())
@@ -157,7 +157,7 @@ def write_mewslix(folder):
 
 def test_mewslix_reader_follows_the_baseline_preprocessing(tmp_path):
     folder = write_mewslix(tmp_path / "mewslix")
-    spec = {"source": "local", "sizes": {"train": 0, "test": 0}, "local": {"mewslix": {"dir": str(folder)}}}
+    spec = {"source": "local", "sizes": {"train": 0, "test": 0}, "seed": None, "local": {"mewslix": {"dir": str(folder)}}}
     test = load_split("mewslix", "test", "en", spec)
     [query] = scored(test)
     # one sentence of context, the mention marked and prepended, pre-existing braces escaped
@@ -204,7 +204,7 @@ def test_hub_sweep_reads_mewslix_from_its_local_folder(tmp_path):
 
 def test_mewslix_hub_source_says_how_to_get_it():
     with pytest.raises(DataError, match="get-mewsli-x.sh and point data.local.mewslix"):
-        load_split("mewslix", "test", "de", {"source": "hub", "sizes": {"test": 0}})
+        load_split("mewslix", "test", "de", {"source": "hub", "sizes": {"test": 0}, "seed": None, "local": {}})
 
 
 # ---------------------------------------------------------------- training and the synthetic task

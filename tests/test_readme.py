@@ -8,7 +8,8 @@ import re
 import pytest
 import yaml
 
-from ray_xr import config, plan
+from ray_xr import plan
+from ray_xr.plan import config
 from tests import readme_check
 from tests.conftest import REPO
 

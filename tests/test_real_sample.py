@@ -9,9 +9,9 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import REAL_DATA, TINY, ray_xr, run_on, shipped_sweep
+from tests.conftest import REAL_DATA, TINY, needs_real_data, ray_xr, run_on, shipped_sweep
 
-pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data samples not found at {REAL_DATA}")
+pytestmark = needs_real_data
 
 
 def test_real_sample_sweep_runs_end_to_end(local_cluster, tmp_path):

@@ -24,12 +24,13 @@ def pixels(png: bytes, rgb: tuple[int, int, int], tolerance: int = 6) -> int:
 
 
 def test_each_intermediate_task_has_one_colour_in_every_plot(tmp_path):
-    """The sweep lists none, nli, ner: none is blue, nli orange, ner green in the score plot, and
-    in the gain plot too, which has no line for none (nli was blue there when colours went by
-    the plot's own order)."""
+    """The sweep lists none, nli, ner (a variant, named in a block of its own): none is blue, nli
+    orange, ner green in the score plot, and in the gain plot too, which has no line for none
+    (nli was blue there when colours went by the plot's own order)."""
     write_run(tmp_path, _planted())
     write_run(tmp_path, {("ner", lv, lang): [1, 1, 1, 0] * 100 for lv in (0.0, 0.3) for lang in ("de", "fr")})
-    (tmp_path / "sweep.json").write_text(json.dumps({"name": "colours", "intermediate": ["none", "nli", "ner"]}))
+    arms = ["none", "nli", {"name": "ner", "task": "ner", "train_size": 0.5}]
+    (tmp_path / "sweep.json").write_text(json.dumps({"name": "colours", "intermediate": arms}))
     write_report(tmp_path)
     score, gain = ((tmp_path / "report" / "plots" / f"{kind}_xnli.png").read_bytes() for kind in ("score", "gain"))
     assert all(pixels(score, colour) > 200 for colour in (BLUE, ORANGE, GREEN))

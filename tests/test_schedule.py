@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ray.tune.search import Searcher
 
-from ray_xr import config, plan
+from ray_xr import plan
+from ray_xr.plan import config
 from ray_xr.plan import Group
 from ray_xr.run import schedule
 from tests.conftest import write_sweep

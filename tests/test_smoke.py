@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ray_xr import config, plan, smoke
+from ray_xr import plan
+from ray_xr.plan import config, smoke
 from tests.conftest import REPO, TINY, ray_xr, run_on, write_sweep
 
 SHIPPED = sorted(p.stem for p in (REPO / "sweeps").glob("*.yaml"))

@@ -41,21 +41,21 @@ def stage(key: str, parent: str | None = None) -> Stage:
 def test_a_finished_stage_goes_up_with_its_files_and_another_node_reads_them(machines):
     a, b = machines
     assert a.root != b.root and a.where == b.where
-    a.write_stage(stage("k1"), "running", {})
+    a.write_stage(stage("k1"), "running", {}, git_sha=None)
     assert b.read_stage("k1")["status"] == "running" and not b.is_done("k1")
     a.model_dir("k1").mkdir(parents=True)
     (a.model_dir("k1") / "model.safetensors").write_bytes(b"weights" * 1000)
     (a.stage_dir("k1") / "outcomes.parquet").write_bytes(b"outcomes")
     a.checkpoint_dir("k1").mkdir()
     (a.checkpoint_dir("k1") / "latest.json").write_text('{"folder": "x"}')
-    a.write_stage(stage("k1"), "done", {}, {"result": 1})
+    a.write_stage(stage("k1"), "done", {}, {"result": 1}, git_sha=None)
     assert b.is_done("k1") and b.done() == {"k1"}
     assert not b.model_dir("k1").exists()  # nothing heavy is copied until a stage reads it
     assert (b.fetch_model("k1") / "model.safetensors").read_bytes() == b"weights" * 1000
     assert not b.bucket.exists("stages/k1/checkpoint/latest.json")  # a checkpoint never goes up with a result
     assert b.fetch_model("k1") == b.model_dir("k1")  # kept: read once per node
     (a.model_dir("k1") / "model.safetensors").write_bytes(b"retrained")  # --rerun: the stage runs again
-    a.write_stage(stage("k1"), "done", {}, {"result": 2})
+    a.write_stage(stage("k1"), "done", {}, {"result": 2}, git_sha=None)
     assert (b.fetch_model("k1") / "model.safetensors").read_bytes() == b"retrained"  # never the old copy
     b.pull()  # what a report reads
     assert (b.stage_dir("k1") / "outcomes.parquet").read_bytes() == b"outcomes"
@@ -219,7 +219,8 @@ def test_a_dead_drivers_lease_expires_and_its_heartbeat_then_finds_it_lost(machi
 def test_status_reads_the_keys_the_run_recorded_from_a_machine_with_other_versions(s3, tmp_path, monkeypatch):
     """The nodes ran the sweep with their library versions; a laptop with other versions, and
     without the cluster's noise file, reads the run's true progress: it never builds the plan."""
-    from ray_xr import config, plan
+    from ray_xr import plan
+    from ray_xr.plan import config
 
     for k, v in s3["env"].items():
         monkeypatch.setenv(k, v)
@@ -233,8 +234,8 @@ def test_status_reads_the_keys_the_run_recorded_from_a_machine_with_other_versio
     run.write_json("sweep.json", config.to_dict(p.sweep))
     trained = [s for s in p.stages.values() if s.phase != "eval"]
     for stage in trained:
-        run.write_stage(stage, "done", {}, started=1.0)
-    run.write_stage(next(s for s in p.stages.values() if s.phase == "eval"), "running", {}, started=2.0)
+        run.write_stage(stage, "done", {}, started=1.0, git_sha=None)
+    run.write_stage(next(s for s in p.stages.values() if s.phase == "eval"), "running", {}, started=2.0, git_sha=None)
     laptop = {**s3["env"], **other_versions(tmp_path), "RAY_XR_CACHE": str(tmp_path / "laptop")}
     rebuilt = ray_xr("plan", str(sweep), env=laptop)  # the plan built there has other keys
     assert rebuilt.returncode == 0 and trained[0].phase == "pretrain" and trained[0].key not in rebuilt.stdout
@@ -278,8 +279,9 @@ def test_a_stage_waits_for_a_running_parent_but_not_for_one_that_never_shows_up(
     w = SimpleNamespace(run=RunDir(tmp_path))  # what wait_for_parent reads: the run folder
     with pytest.raises(ClusterError, match=r"the stage it reads, p1, has neither run nor finished after 0 s"):
         worker.wait_for_parent(w, stage("k1", parent="p1"))
-    w.run.write_stage(stage("p2"), "running", {})
-    finisher = threading.Timer(1.5, lambda: w.run.write_stage(stage("p2"), "done", {}))  # past the deadline
+    w.run.write_stage(stage("p2"), "running", {}, git_sha=None)
+    # past the deadline
+    finisher = threading.Timer(1.5, lambda: w.run.write_stage(stage("p2"), "done", {}, git_sha=None))
     finisher.start()
     worker.wait_for_parent(w, stage("k2", parent="p2"))
     assert w.run.is_done("p2")

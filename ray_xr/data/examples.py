@@ -1,6 +1,6 @@
 """Typed examples: what every data source yields and every task family consumes.
 
-The stage boundary is Example -> features (tasks/families.py) -> batch (run/worker.py). An example is
+The stage boundary is Example -> features (tasks/families.py) -> batch (run/train.py). An example is
 plain text and labels, so loaders, noise and metrics never see a tokenizer.
 """
 from __future__ import annotations

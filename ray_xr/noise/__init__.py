@@ -13,7 +13,7 @@ never imported.
 """
 from ray_xr.noise.base import NOISE_FILES, NoiseResources
 from ray_xr.noise.engine import (NOISE_KINDS, NoiseKind, Perturbation, candidates, join_words, noise_note,
-                                 perturb_text, perturb_words, resource_file, show, shown, split_words)
+                                 perturb_text, perturb_words, resource_file, shown, split_words)
 
 __all__ = ["NOISE_FILES", "NOISE_KINDS", "NoiseKind", "NoiseResources", "Perturbation", "candidates", "join_words",
-           "noise_note", "perturb_text", "perturb_words", "resource_file", "show", "shown", "split_words"]
+           "noise_note", "perturb_text", "perturb_words", "resource_file", "shown", "split_words"]

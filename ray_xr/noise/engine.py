@@ -287,16 +287,10 @@ def perturb_text(text: str, kind: str, level: float, *, lang: str, seed: int, ex
     return _perturb_text(text, kind, level, lang, seed, example_id, field, resources, protect)[0]
 
 
-def show(kind: str, level: float, lang: str, seed: int, text: str, resources: NoiseResources | None = None,
-         protect: Protector | None = None) -> str:
-    """A human-readable before/after of one text, for `ray-xr noise show`."""
-    return shown(kind, level, lang, seed, text, resources, protect)[1]
-
-
 def shown(kind: str, level: float, lang: str, seed: int, text: str, resources: NoiseResources | None = None,
           protect: Protector | None = None) -> tuple[str, str]:
-    """The perturbed text and show()'s summary of it: one perturbation, so `-v` describes
-    exactly the text printed (with --protect too)."""
+    """The perturbed text and a human-readable before/after of it, for `ray-xr noise show`: one
+    perturbation, so `-v` describes exactly the text printed (with --protect too)."""
     out, result = _perturb_text(text, kind, level, lang, seed, "show", "", resources, protect)
     lines = [
         f"{kind} noise ({NOISE_KINDS[kind].summary})",

@@ -225,11 +225,6 @@ def profile(pairs: Iterable[tuple[str | None, str | None]], lang: str) -> dict:
     return tally.profile()
 
 
-def total_variation(p: Mapping[str, float], q: Mapping[str, float]) -> float:
-    """Half the L1 distance between two distributions over the same names."""
-    return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in set(p) | set(q))
-
-
 def describe(stats: Mapping) -> str:
     """The profile as a few lines for the terminal."""
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731

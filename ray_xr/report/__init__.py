@@ -9,7 +9,10 @@ test each uses, and the headline), summary.py (interval columns, summary.json), 
 statistical markdown sections), tex.py (booktabs), plots.py (PNG, matplotlib Agg), html.py
 (the self-contained report.html), xtreme.py (the XTREME-R score per intermediate task and
 noise level), provenance.py (sweep, model, git SHA, versions and dates behind a report),
-export.py (clean test predictions in the XTREME submission layout).
-May import: ray_xr.metrics, ray_xr.stages, ray_xr.errors; numpy, scipy, threadpoolctl, pyarrow, matplotlib. Must not
-import: torch, ray, tasks, run: `ray-xr report RUN_DIR` renders a finished run anywhere.
+export.py (clean test predictions in the XTREME submission layout), power.py (`ray-xr plan
+--power`: the seeds the report's test needs, before launch).
+May import: ray_xr.metrics, ray_xr.stages, ray_xr.errors; numpy, scipy, threadpoolctl, pyarrow, matplotlib;
+power.py alone also the plan layer (ray_xr.plan, and through it tasks), whose sweep it sizes.
+Must not import: torch, ray, run, cli, and (but for power.py) tasks or plan: `ray-xr report
+RUN_DIR` renders a finished run anywhere.
 """

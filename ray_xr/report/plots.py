@@ -138,7 +138,9 @@ def write_all(out: Path, rows: list[dict], found, intermediates=(), chance: dict
     """Render and write every plot; return {file name: PNG bytes} (for report.html).
     `intermediates`: the sweep's list (the colours; tasks it lacks come after, as the rows
     list them); `chance`: chance levels by target (chance_levels)."""
-    listed = intermediates if isinstance(intermediates, (list, tuple)) else ()
+    # the sweep's arms: a task's name, or a variant's {name, task, ...} (plan/settings.py Variant)
+    listed = [a["name"] if isinstance(a, dict) else a for a in intermediates] \
+        if isinstance(intermediates, (list, tuple)) else []
     colours = palette(first_seen([*listed, *(r["intermediate"] for r in rows)]))
     figures: dict[str, bytes] = {}
     for target in first_seen(r["target"] for r in rows):

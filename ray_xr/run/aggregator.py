@@ -28,7 +28,7 @@ import os
 import threading
 import time
 
-from ray_xr import progress
+from ray_xr.plan import progress
 from ray_xr.errors import RayXRError
 from ray_xr.report import render, results, xtreme
 from ray_xr.run import lease

@@ -23,8 +23,8 @@ from ray import tune
 from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from ray_xr import config as cfg
-from ray_xr import progress
+from ray_xr.plan import config as cfg
+from ray_xr.plan import progress
 from ray_xr.errors import ClusterError, RunLockedError
 from ray_xr.run import capacity, cluster, schedule
 from ray_xr.run.capacity import HEAD_RESOURCE, per_worker
@@ -33,8 +33,8 @@ from ray_xr.run.probe import probe_storage
 from ray_xr.run.aggregator import AGGREGATOR_NAMESPACE, RENDER_EVERY_S, Aggregator, records_of
 from ray_xr.run.watch import Watch, log_headline, log_unfinished
 from ray_xr.plan import Plan, recorded
-from ray_xr.smoke import table as smoke_table
-from ray_xr.stages import RunDir
+from ray_xr.plan.smoke import table as smoke_table
+from ray_xr.stages import RunDir, code_sha
 from ray_xr.storage import join
 from ray_xr.run.schedule import Dependencies
 
@@ -92,8 +92,9 @@ def _payload(plan: Plan, run: RunDir, aggregator: str, run_id: str, group) -> di
         "keys": list(group.stages),
         "train_run": f"{group.name}-{hashlib.sha256(' '.join(group.stages).encode()).hexdigest()[:12]}",
         "resources": res.model_dump(),
+        # the driver's commit: the nodes' installs have no checkout to ask (stages.git_sha)
         "loop": {"run_dir": run.where, "sweep": cfg.to_dict(plan.sweep), "aggregator": aggregator,
-                 "run_id": run_id},
+                 "run_id": run_id, "git_sha": code_sha()},
     }
 
 
@@ -131,7 +132,8 @@ def _mark_trivial(plan: Plan, run: RunDir) -> None:
     """A hub model's phase (i) is the published checkpoint: nothing to train."""
     for stage in plan.stages.values():
         if stage.phase == "pretrain" and not stage.trains and not run.is_done(stage.key):
-            run.write_stage(stage, "done", cfg.to_dict(plan.sweep), {"model": stage.spec["model"]})
+            run.write_stage(stage, "done", cfg.to_dict(plan.sweep), {"model": stage.spec["model"]},
+                            git_sha=code_sha())
 
 
 def _run_experiment(plan: Plan, run: RunDir, aggregator: str, stop: _Stop,
@@ -216,22 +218,14 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
                 verbose: bool) -> int:
     sweep = plan.sweep
     started = time.time()
-    run_dir.write_json("sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
-    run_dir.write_json("plan.json", recorded(plan))  # the keys `ray-xr status` reads, never recomputes
-    s = plan.summary()
-    log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.shown}")
-    if rerun:
-        _force_rerun(plan, run_dir, rerun, log)
-    _mark_trivial(plan, run_dir)
+    _record_plan(plan, run_dir, rerun, log)
     plan_cells = {k: list(st.cells) for k, st in plan.stages.items() if st.phase == "eval"}
     args = (run_dir.where, sweep.name, sweep.data.source_language, plan_cells, started, lease.run_id)
     failures: list[str] = []
     searcher, cluster_s, slots, reported = None, 0.0, 0, time.time()
     if set(plan.stages) <= run_dir.done():
         log("ray-xr: every stage has finished already; no cluster needed")
-        aggregator = Aggregator(*args)  # the actor's class, used in-process
-        _resend_finished(plan, run_dir, aggregator.record)
-        path, markdown = aggregator.write_report(final=True), aggregator.markdown()
+        path, markdown = _report_here(plan, run_dir, args)
     else:
         cluster.start(address, sweep.resources.deterministic, log, verbose)
         cluster_s = time.time() - started
@@ -251,8 +245,7 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
             path, markdown = ray.get(actor.write_report.remote(True)), ray.get(actor.markdown.remote())
         except ray.exceptions.RayError as err:  # rebuilt from disk: every acknowledged record is there
             failures.append(f"aggregator: {type(err).__name__}; report rendered from results.jsonl instead")
-            aggregator = Aggregator(*args)
-            path, markdown = aggregator.write_report(final=True), aggregator.markdown()
+            path, markdown = _report_here(plan, run_dir, args)
     report_s = time.time() - reported
     log(markdown) if verbose else log_headline(run_dir, log)
     found = run_dir.records()
@@ -270,6 +263,28 @@ def _run_locked(plan: Plan, run_dir: RunDir, address: str | None, rerun: tuple[s
         _log_failures(plan, run_dir, failures, log)
         return 1
     return 0
+
+
+def _record_plan(plan: Plan, run_dir: RunDir, rerun: tuple[str, ...], log) -> None:
+    """What the run folder holds before anything runs: the sweep and its plan (the keys `ray-xr
+    status` reads, never recomputes); then the stages to run again are marked, and a hub model's
+    pretraining as done."""
+    sweep = plan.sweep
+    run_dir.write_json("sweep.json", {**cfg.to_dict(sweep), "source_language": sweep.data.source_language})
+    run_dir.write_json("plan.json", recorded(plan))
+    s = plan.summary()
+    log(f"ray-xr: sweep {sweep.name}: {s['cells']} cells, stages {s['stages']}, results in {run_dir.shown}")
+    if rerun:
+        _force_rerun(plan, run_dir, rerun, log)
+    _mark_trivial(plan, run_dir)
+
+
+def _report_here(plan: Plan, run_dir: RunDir, args: tuple) -> tuple[str, str]:
+    """The report rendered in this process, by the aggregator's class from results.jsonl (and the
+    finished evaluations' records it lacks): where no cluster is needed, or the actor is gone."""
+    aggregator = Aggregator(*args)
+    _resend_finished(plan, run_dir, aggregator.record)
+    return aggregator.write_report(final=True), aggregator.markdown()
 
 
 def _start_aggregator(name: str, args: tuple):
@@ -291,7 +306,7 @@ def _force_rerun(plan: Plan, run: RunDir, phases: tuple[str, ...], log) -> None:
         keys |= more
     stale = [k for k in keys if run.read_stage(k) is not None]
     for key in stale:
-        run.write_stage(plan.stages[key], "rerun", cfg.to_dict(plan.sweep))
+        run.write_stage(plan.stages[key], "rerun", cfg.to_dict(plan.sweep), git_sha=code_sha())
         run.clear_checkpoint(key)
     text = run.read_text("results.jsonl")
     if text is not None:

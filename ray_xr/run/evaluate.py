@@ -14,7 +14,7 @@ import torch.distributed as dist
 
 import ray  # [ray] only to reach the aggregator actor
 from ray_xr.data import cache
-from ray_xr.config import EMBEDDED_MODEL
+from ray_xr.plan import Stage
 from ray_xr.tasks.load import load_split, noise_resources, noisy, published_condition, realised_rate
 from ray_xr.data.examples import scored
 from ray_xr.metrics import METRICS
@@ -71,10 +71,12 @@ def score(w, model, task: TaskSpec, examples, tokenizer, max_length: int, batch_
 
 
 def model_source(run, key: str) -> str:
-    """Where a stage's model lives: its folder, or the hub name of an untrained pretrained model."""
-    spec = run.read_stage(key)["spec"]
-    if spec.get("model", EMBEDDED_MODEL) != EMBEDDED_MODEL and not (spec.get("smoke") or {}).get("random_weights"):
-        return pretrained(spec["model"], spec.get("revision"))
+    """Where a stage's model lives: its folder, or, for the pretraining stage of a hub model
+    (nothing trained), the hub name at the commit a lock pinned (`revision`: absent unpinned)."""
+    record = run.read_stage(key)
+    stage = Stage(key, record["phase"], record["spec"], record["parent"], record["label"])
+    if stage.phase == "pretrain" and not stage.trains:
+        return pretrained(stage.spec["model"], stage.spec.get("revision"))
     return str(run.fetch_model(key))
 
 
@@ -82,7 +84,7 @@ def target_model(w, key: str, task: TaskSpec):
     """The model an evaluation loads (the parent's, with the task family's head class), kept in
     memory across the evaluations that share it."""
     auto_class = FAMILIES[task.family].auto_class
-    if w.held.get("key") != key or w.held.get("auto_class", auto_class) != auto_class:
+    if w.held.get("key") != key or w.held["auto_class"] != auto_class:  # nothing held yet, or another model
         source = model_source(w.run, key)
         model = load_task_model(source, auto_class, None).to(w.device)
         w.held = {"key": key, "auto_class": auto_class, "model": model, "tokenizer": load_tokenizer(source)}
@@ -99,7 +101,7 @@ def evaluate_stage(w, stage) -> dict:
     kind = NOISE_KINDS.get(spec["noise"])  # None for "clean"
     noise = {"kind": spec["noise"], "level": spec["level"], "lang": spec["language"], "seed": spec["noise_seed"],
              "resources": noise_resources(w.sweep.noise_resources(), spec["noise"], spec["language"], spec),
-             "protect": spec.get("protect", False)}
+             "protect": spec["protect"]}
     preds = None
     if spec["level"] and kind.needs_model:  # the kind evaluates the model itself
         module, name = kind.model_aware.split(":")

@@ -1,5 +1,5 @@
 """How each stage computed, recorded in its stage.json as `compute` (the smoke table reads it:
-ray_xr/smoke.py): device, precision, workers, the node, peak memory and the tokens and seconds
+ray_xr/plan/smoke.py): device, precision, workers, the node, peak memory and the tokens and seconds
 of its evaluation forward passes. Peak memory is, on a GPU, torch.cuda.max_memory_allocated
 since the stage began (the largest over the workers); on a CPU, the largest worker process's
 maximum resident set so far (getrusage: it cannot be reset, so a later stage shows at least an

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from ray_xr import progress
+from ray_xr.plan import progress
 from ray_xr.errors import RayXRError
 from ray_xr.plan import Plan
 from ray_xr.stages import RunDir

@@ -10,7 +10,8 @@ established), lock.py (a sweep's lock file: the hub commits, checksums and model
 fetch` read), sizes.py (split sizes and
 token lengths, for `plan --cost`), published.py (published noisy test sets, noise.published), load.py
 (a stage's examples from its data source, noise applied), families.py + heads.py + ranking.py
-(features, heads, decoding per family; torch), answers.py (QA answer text as XTREME
+(features, heads, decoding per family; torch), padding.py (the batch padding every
+feature type's `batch` uses; torch), answers.py (QA answer text as XTREME
 post-processes it; no torch), outcomes.py (an evaluation's per-example outcomes.parquet).
 May import: ray_xr.data, ray_xr.noise, ray_xr.metrics, ray_xr.stages, ray_xr.errors. Must not import: config,
 plan, run, report, ray. Importing the package imports no torch (only the family modules do):

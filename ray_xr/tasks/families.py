@@ -13,6 +13,7 @@ import torch
 from ray_xr.data.examples import Classification, Tagging, Text
 from ray_xr.noise.perturb import perturb_classification, perturb_tagging
 from ray_xr.tasks.heads import HEADS  # multiple choice, QA, retrieval
+from ray_xr.tasks.padding import pad, padded_inputs
 from ray_xr.tasks.ranking import RANKING  # LAReQA, Mewsli-X
 
 
@@ -25,18 +26,11 @@ class Feature:
 
     @staticmethod
     def batch(features: list["Feature"], pad_id: int) -> dict[str, torch.Tensor]:
-        width = max(len(f.input_ids) for f in features)
-        ids = torch.full((len(features), width), pad_id, dtype=torch.long)
-        for i, f in enumerate(features):
-            ids[i, :len(f.input_ids)] = torch.tensor(f.input_ids)
-        batch = {"input_ids": ids, "attention_mask": (ids != pad_id).long()}
+        batch = padded_inputs([f.input_ids for f in features], pad_id)
         if isinstance(features[0].labels, int):
             batch["labels"] = torch.tensor([f.labels for f in features])
-        else:
-            labels = torch.full((len(features), width), -100, dtype=torch.long)
-            for i, f in enumerate(features):
-                labels[i, :len(f.labels)] = torch.tensor(f.labels)
-            batch["labels"] = labels
+        else:  # per token, as wide as the inputs; -100: ignored by the loss
+            batch["labels"] = pad([f.labels for f in features], -100, batch["input_ids"].shape[1])
         return batch
 
 

@@ -14,6 +14,7 @@ from ray_xr.data.examples import MultipleChoice, RetrievalPair, SpanQA
 from ray_xr.noise import perturb_text
 from ray_xr.noise.perturb import perturb_retrieval, perturb_span_qa, text_protector
 from ray_xr.tasks import answers
+from ray_xr.tasks.padding import padded_inputs
 
 
 def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -24,15 +25,8 @@ def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return torch.nn.functional.normalize(pooled, dim=-1)
 
 
-def pad(rows: list[list[int]], pad_id: int) -> torch.Tensor:
-    ids = torch.full((len(rows), max(len(r) for r in rows)), pad_id, dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, :len(row)] = torch.tensor(row)
-    return ids
-
-
 def _noisy(text: str, field: str, eid: str, noise: dict) -> str:
-    guard = text_protector(noise.get("protect", False))
+    guard = text_protector(noise["protect"])
     return perturb_text(text, field=field, example_id=eid, **{**noise, "protect": guard})
 
 
@@ -48,8 +42,8 @@ class ChoiceFeature:
     @staticmethod
     def batch(features: list["ChoiceFeature"], pad_id: int) -> dict[str, torch.Tensor]:
         n_choices = len(features[0].input_ids)
-        ids = pad([seq for f in features for seq in f.input_ids], pad_id).view(len(features), n_choices, -1)
-        return {"input_ids": ids, "attention_mask": (ids != pad_id).long(),
+        inputs = padded_inputs([seq for f in features for seq in f.input_ids], pad_id)
+        return {**{k: v.view(len(features), n_choices, -1) for k, v in inputs.items()},
                 "labels": torch.tensor([f.labels for f in features])}
 
 
@@ -104,8 +98,7 @@ class SpanFeature:
 
     @staticmethod
     def batch(features: list["SpanFeature"], pad_id: int) -> dict[str, torch.Tensor]:
-        ids = pad([f.input_ids for f in features], pad_id)
-        return {"input_ids": ids, "attention_mask": (ids != pad_id).long(),
+        return {**padded_inputs([f.input_ids for f in features], pad_id),
                 "start_positions": torch.tensor([f.labels[0] for f in features]),
                 "end_positions": torch.tensor([f.labels[1] for f in features])}
 
@@ -118,7 +111,7 @@ class SpanQAFamily:
     auto_class = "AutoModelForQuestionAnswering"
     feature_types = (SpanFeature,)  # the feature cache rebuilds these
 
-    def features(self, examples: list[SpanQA], tokenizer, labels, max_length, *, qa_stride: float = 1 / 3,
+    def features(self, examples: list[SpanQA], tokenizer, labels, max_length, *, qa_stride: float,
                  max_query_fraction: float = 0.5, **options) -> list[SpanFeature]:
         out = []
         for n, e in enumerate(examples):
@@ -139,7 +132,7 @@ class SpanQAFamily:
         return [(s[:n], e[:n]) for s, e, n in zip(out.start_logits.tolist(), out.end_logits.tolist(), lengths)]
 
     def decode(self, examples: list[SpanQA], features: list[SpanFeature], predicted: list, labels, *,
-               max_answer_tokens: int = 30, n_best: int = 20, **options) -> list[str]:
+               max_answer_tokens: int, n_best: int = 20, **options) -> list[str]:
         """XTREME's run_squad.py post-processing (tasks.answers): the best-scoring valid span over
         the windows, starting at a token in the window where it has the most context, as
         whole whitespace tokens narrowed by get_final_text."""
@@ -218,8 +211,7 @@ class SentenceFeature:
 
     @staticmethod
     def batch(features: list["SentenceFeature"], pad_id: int) -> dict[str, torch.Tensor]:
-        ids = pad([f.input_ids for f in features], pad_id)
-        return {"input_ids": ids, "attention_mask": (ids != pad_id).long()}
+        return padded_inputs([f.input_ids for f in features], pad_id)
 
 
 class RetrievalFamily:
@@ -240,7 +232,7 @@ class RetrievalFamily:
             out += [SentenceFeature(ids, side, n) for n, ids in enumerate(enc["input_ids"])]
         return out
 
-    def outputs(self, model, batch, *, retrieval_layer: int = -1, **options) -> list:
+    def outputs(self, model, batch, *, retrieval_layer: int, **options) -> list:
         states = model(**batch, output_hidden_states=True).hidden_states[retrieval_layer]
         return mean_pool(states, batch["attention_mask"]).tolist()
 

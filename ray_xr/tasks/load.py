@@ -29,8 +29,9 @@ def _cached(task: str, split: str, lang: str, data_json: str) -> tuple[Example, 
     spec = get_task(task)
     if data["source"] not in spec.source_names:
         raise DataError(f"task {task}: no {data['source']!r} data source (has: {', '.join(spec.source_names)})")
-    ctx = LoadContext(seed=data.get("seed") or 0, sizes=data["sizes"], local=data.get("local", {}),
-                      pins=data.get("pins", {}))
+    # a data spec (plan.graph._data_spec) has every key but `pins` and `fractions`, which it holds
+    # only when set (so that keys made before them stay as they were); seed is None unless synthetic
+    ctx = LoadContext(seed=data["seed"] or 0, sizes=data["sizes"], local=data["local"], pins=data.get("pins", {}))
     if data["source"] == "local":
         loaded = local.load(task, split, lang, ctx.local, ctx.sizes.get(split, 0))
     else:
@@ -84,7 +85,7 @@ def _without_test_items(task: str, examples: tuple[Example, ...], data: dict) ->
     ids: set[str] = set()
     contexts: set[str] = set()
     for other, lang in get_task(task).dev_excludes:
-        if data["source"] == "local" and other not in data.get("local", {}):
+        if data["source"] == "local" and other not in data["local"]:
             raise DataError(f"task {task}: its dev set holds {other}'s test items; set data.local.{other} so"
                             " that they can be left out, or select with model_selection: last")
         for e in _cached(other, "test", lang, json.dumps({**data, "sizes": {}}, sort_keys=True)):
@@ -156,7 +157,7 @@ def published_alignment(clean: list[Example], task: str, lang: str, path: str) -
     return align.align(clean, examples, what=path)
 
 
-def realised_rate(clean: list[Example], perturbed: list[Example], lang: str = "en", kind: str = "char") -> float:
+def realised_rate(clean: list[Example], perturbed: list[Example], lang: str, kind: str) -> float:
     """Fraction of the units the noise acts on that it changed, measured on the text itself (not
     the noise's own bookkeeping), in the units the level is defined in: words, and characters
     in languages written without spaces (th, ja, zh: noise.split_words), and, for the kinds that

@@ -8,7 +8,7 @@ Patterns may use {lang}, {split} and {name} (the name the files give the languag
 may instead come from another task (XNLI trains on MNLI): ``From("mnli", "train")``.
 
 A sweep names each task's directory and may point single splits at other files
-(``data.local`` in config.py); relative paths there are resolved against the task directory.
+(``data.local`` in plan/config.py); relative paths there are resolved against the task directory.
 Cheap to import: no torch.
 """
 from __future__ import annotations

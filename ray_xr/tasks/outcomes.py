@@ -15,7 +15,7 @@ import io
 from collections import Counter
 
 from ray_xr.data.examples import scored
-from ray_xr.metrics import METRICS, from_outcomes
+from ray_xr.metrics import METRICS
 from ray_xr.stages import write_bytes
 
 OUTCOMES_FILE = "outcomes.parquet"
@@ -59,8 +59,3 @@ def write(stage_dir, task, examples, predictions, lang: str, options: dict | Non
     path = stage_dir / OUTCOMES_FILE
     write_bytes(path, buffer.getvalue())
     return path
-
-
-def recomputed(task, columns: dict[str, list]) -> float:
-    """The task's headline metric (0-100) from its outcome columns."""
-    return from_outcomes(METRICS[task.metric], columns)

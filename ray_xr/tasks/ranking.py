@@ -17,7 +17,8 @@ import torch
 
 from ray_xr.data.examples import Candidate, RankQuery
 from ray_xr.noise.perturb import perturb_retrieval
-from ray_xr.tasks.heads import SentenceFeature, mean_pool, pad
+from ray_xr.tasks.heads import SentenceFeature, mean_pool
+from ray_xr.tasks.padding import padded_inputs
 
 SCALE = 20.0  # cosine similarities times this are the logits of the in-batch softmax
 
@@ -67,9 +68,8 @@ class PairFeature:
 
     @staticmethod
     def batch(features: list["PairFeature"], pad_id: int) -> dict[str, torch.Tensor]:
-        ids, target = pad([f.input_ids for f in features], pad_id), pad([f.target_ids for f in features], pad_id)
-        return {"input_ids": ids, "attention_mask": (ids != pad_id).long(), "target_input_ids": target,
-                "target_attention_mask": (target != pad_id).long(),
+        return {**padded_inputs([f.input_ids for f in features], pad_id),
+                **padded_inputs([f.target_ids for f in features], pad_id, prefix="target_"),
                 "target_index": torch.tensor([f.target for f in features])}
 
 

@@ -22,7 +22,7 @@ V_ex is held fixed as seeds are added (more runs leave the test set as it is), s
 on the side of more seeds. `--cost` prices the seeds with cost.py: each target alone at its
 seeds, and the sweep with every target at the most any needs; a rerun with the sweep's seeds
 extended reuses every stage of the seeds it has (checked here on the stage keys).
-May import: everything below the command line (config, plan, cost, tasks, report); no torch or ray.
+May import: the plan layer (config, graph, cost, and through them tasks) and report; no torch or ray.
 """
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ray_xr import cost, plan as planning
-from ray_xr.config import Sweep
+from ray_xr import plan as planning
+from ray_xr.plan import cost
+from ray_xr.plan.config import Sweep
 from ray_xr.errors import ReportError
 from ray_xr.report import analysis, results, stats
 from ray_xr.report.compare import pairs

@@ -9,7 +9,7 @@ real run's. `--random-weights` builds the model's architecture untrained (ARCHIT
 published config.json values, or a model folder's config.json) with the embedded model's BPE
 tokenizer, for a GPU box without the hub. `table` renders the stage records the workers wrote
 (their `compute` block: node, device, precision, workers, peak memory, forward tokens).
-May import: config (never run, report, torch or ray).
+May import: config.py (never run, report, torch or ray).
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import json
 import math
 from pathlib import Path
 
-from ray_xr import config
-from ray_xr.config import EMBEDDED_MODEL, Sweep
+from ray_xr.plan import config
+from ray_xr.plan.config import EMBEDDED_MODEL, Sweep
 from ray_xr.data.synthetic import LANGUAGES
 from ray_xr.errors import SweepError
 

@@ -1,10 +1,10 @@
 """The sweep configuration: one typed, frozen object; every default is here or in settings.py
-(the blocks of a sweep).
+(the blocks of a sweep), both in this package.
 
 Unknown keys, wrong types, unknown task names and empty grids fail at once with one line that
 names the field (`SweepError`). Names are checked against the registries they name, so this
 module sits above them: it may import ray_xr.tasks, ray_xr.noise, ray_xr.data and ray_xr.errors,
-never plan, run, report, torch or ray.
+and settings.py; never graph.py, run, report, torch or ray.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, mode
 
 from ray_xr.errors import NoiseError, SweepError, did_you_mean
 from ray_xr.noise import NOISE_FILES, NOISE_KINDS, NoiseResources, resource_file
-from ray_xr.settings import (Data, Embedded, Frozen, Heads, LocalFile, LocalTask, Lock, MultiTask, Noise, Phase,
+from ray_xr.plan.settings import (Data, Embedded, Frozen, Heads, LocalFile, LocalTask, Lock, MultiTask, Noise, Phase,
                              Resources, Smoke, TrainNoise, Variant)
 from ray_xr.tasks import TASKS, local, lock, published
 

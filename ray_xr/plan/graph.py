@@ -3,7 +3,7 @@
 pretrain -> intermediate (task, seed) -> target (intermediate, task, seed) -> eval (target model,
 noise kind, level, language). A stage's key hashes its spec and its parent's key, so stages
 that several grid cells share collapse into one, and noise levels never cause retraining.
-May import: config, tasks, noise (never run, report, torch or ray): `ray-xr plan` runs on a laptop.
+May import: config.py, tasks, noise (never run, report, torch or ray): `ray-xr plan` runs on a laptop.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ray_xr.config import EMBEDDED_MODEL, Sweep, Variant
+from ray_xr.plan.config import EMBEDDED_MODEL, Sweep, Variant
+from ray_xr.plan.settings import Phase
 from ray_xr.noise import NOISE_KINDS, resource_file
 from ray_xr.noise.tables import file_digest
 from ray_xr.stages import data_fingerprint, library_versions
@@ -45,6 +46,14 @@ class Stage:
     def trains(self) -> bool:
         return self.phase in ("intermediate", "target") or (
             self.phase == "pretrain" and (self.spec["model"] == EMBEDDED_MODEL or self.random_weights is not None))
+
+    @property
+    def training(self) -> Phase:
+        """The training settings the stage's key was made from, typed again (the worker reads
+        these, never a default of its own): a training stage's phase, or for pretraining the
+        embedded model's."""
+        return Phase.model_validate(self.spec["embedded"]["train"] if self.phase == "pretrain"
+                                    else self.spec["training"])
 
     @property
     def random_weights(self) -> dict | None:

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from ray_xr.config import EMBEDDED_MODEL
+from ray_xr.plan.config import EMBEDDED_MODEL
 from ray_xr.data.examples import Answer, Classification, Example, MultipleChoice, Tagging, scored
 from ray_xr.data.formats import missing_language
 from ray_xr.errors import DataError

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from ray_xr import plan
+from ray_xr.plan.graph import PHASES, Plan
 from ray_xr.errors import ReportError
 from ray_xr.stages import RunDir
 
@@ -65,7 +65,7 @@ def driver(run: RunDir) -> dict:
     return {**found, "state": "running" if alive else "gone"}
 
 
-def status(run_dir: Path | str | RunDir, now: float | None = None, p: plan.Plan | None = None) -> dict:
+def status(run_dir: Path | str | RunDir, now: float | None = None, p: Plan | None = None) -> dict:
     """{"phases": {phase: {state: count, "total": n}}, "eta_s": seconds or None, "stale": bool,
     "run": driver()}; `p`: the run's plan where the caller has it (else built from sweep.json)."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
@@ -92,7 +92,7 @@ def status(run_dir: Path | str | RunDir, now: float | None = None, p: plan.Plan 
             durations.setdefault(phase, []).append(record["finished"] - record["started"])
             spans.append((record["started"], record["finished"]))
     return {"phases": {ph: {**{state: c[state] for state in STATES}, "total": c["total"]}
-                       for ph, c in sorted(phases.items(), key=lambda item: plan.PHASES.index(item[0]))},
+                       for ph, c in sorted(phases.items(), key=lambda item: PHASES.index(item[0]))},
             "eta_s": None if gone and any(c["done"] < c["total"] for c in phases.values())
             else _eta(phases, durations, spans), "stale": stale, "run": run_state}
 

@@ -1,7 +1,7 @@
 """The blocks of a sweep (phases, data, noise, resources, heads, ...), each a frozen pydantic
 model with its defaults; config.Sweep puts them together and checks the grid.
 
-May import what config.py may (the registries it checks names against), never plan or run.
+May import what config.py may (the registries it checks names against), never config.py, graph.py or run.
 """
 from __future__ import annotations
 
@@ -257,7 +257,7 @@ class MultiTask(Frozen):
 
 
 class Smoke(Frozen):
-    """What `ray-xr run --smoke` made of a sweep (ray_xr/smoke.py): part of the pretraining key,
+    """What `ray-xr run --smoke` made of a sweep (ray_xr/plan/smoke.py): part of the pretraining key,
     so of every key, and the folder is `<name>-smoke`: a smoke run never mixes with the real one."""
 
     steps: int = Field(ge=1)  # optimizer steps of each training stage (one epoch of that many batches)

@@ -13,7 +13,7 @@ measured) and prices are on-demand cloud list prices per GPU-hour. Both are over
 (`--gpu-table FILE`). Not counted: pretraining a hub model (there is none), Ray start-up, data
 download, tokenization, the `attack` kind's search (one pass is counted), data-parallel
 communication.
-May import: config, plan, tasks (never run, report, torch or ray).
+May import: config.py, graph.py, settings.py, tasks (never run, report, torch or ray).
 """
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError
 
-from ray_xr.config import EMBEDDED_MODEL
+from ray_xr.plan.config import EMBEDDED_MODEL
 from ray_xr.errors import SweepError
-from ray_xr.plan import Plan, Stage
-from ray_xr.settings import Frozen
+from ray_xr.plan.graph import Plan, Stage
+from ray_xr.plan.settings import Frozen
 from ray_xr.tasks import get_task
 from ray_xr.tasks.sizes import LOOKED_UP, size_of
 
@@ -91,7 +91,7 @@ def _padded(task: str, max_length: int, options: dict, grouped: bool = False) ->
     size = size_of(task)
     sequences = float(size.sequences)
     if get_task(task).family == "qa" and size.tokens > max_length:
-        overlap = options.get("qa_stride", 1 / 3) * max_length
+        overlap = options["qa_stride"] * max_length
         sequences *= 1 + math.ceil((size.tokens - max_length) / (max_length - overlap))
     return min(max_length, size.tokens if grouped else size.longest), sequences
 
@@ -215,5 +215,5 @@ def describe(plan: Plan, found: dict, table: dict[str, GPU]) -> str:
         lines.append(f"  note: step times are XLM-R large's; {model!r}"
                      + (" is the CPU demo model" if model == EMBEDDED_MODEL else " is counted as that size"))
     lines.append(f"  tokens include padding to each batch's longest sequence; data sizes as of {LOOKED_UP}"
-                 " (ray_xr/tasks/sizes.py), token lengths estimated; model in ray_xr/cost.py")
+                 " (ray_xr/tasks/sizes.py), token lengths estimated; model in ray_xr/plan/cost.py")
     return "\n".join(lines)

@@ -1,5 +1,5 @@
 """`ray-xr noise stats|fit`: the edit profile of (clean, noisy) pairs, and a typo profile fitted
-to them. Files are read through the task's own readers (datatools), so a published noisy set is
+to them. Files are read through the task's own readers (cli/data.py), so a published noisy set is
 read like any file of its task; the noise package does the aligning and counting. No torch, no Ray.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ray_xr import datatools
+from ray_xr.cli.data import read_files
 from ray_xr.errors import NoiseError
 from ray_xr.noise import NoiseResources, align, languages, typo
 from ray_xr.noise.perturb import perturb_classification, perturb_tagging
@@ -18,7 +18,7 @@ from ray_xr.tasks import get_task
 
 def read(task: str, path: str, lang: str) -> list:
     by_language = get_task(task).local is not None and get_task(task).local.by_language
-    return datatools.read_files(task, [path], lang if by_language else None)
+    return read_files(task, [path], lang if by_language else None)
 
 
 def aligned(task: str, lang: str, clean: str, noisy: str) -> align.Alignment:

@@ -1,8 +1,10 @@
 """Command line: `ray-xr plan|run|report|status|export|noise show|stats|fit|data show|check|fetch ...`.
 
-`noise show`, `noise kinds`, `report` and `export` run from here; the commands that read a sweep or
-the task registry live in commands.py, imported only for them, so that `noise show` starts in a
-tenth of a second. User mistakes (errors.RayXRError) end in one line on stderr and exit code 2.
+The parser, the one `except RayXRError` boundary, and the light commands: `noise show`, `noise
+kinds`, `report`, `status` and `export` run from here; the commands that read a sweep or the task
+registry live in commands.py (noise.py for `noise stats|fit`), imported only for them, so that
+`noise show` starts in a tenth of a second. User mistakes (errors.RayXRError) end in one line on
+stderr and exit code 2.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def section(path: Path, heading: str) -> str:
 
 
 def _progress(run: RunDir) -> dict | None:
-    from ray_xr import progress  # lazy: pydantic and the task registry, as load_sweep
+    from ray_xr.plan import progress  # lazy: pydantic and the task registry, as load_sweep
 
     try:
         return progress.status(run)
@@ -71,7 +73,7 @@ def _progress(run: RunDir) -> dict | None:
 
 
 def cmd_status(args) -> int:
-    from ray_xr import progress  # lazy: pydantic and the task registry, as load_sweep
+    from ray_xr.plan import progress  # lazy: pydantic and the task registry, as load_sweep
 
     found = progress.status(_run_dir(args.run_dir))
     print(json.dumps(found) if args.json else progress.table(found))
@@ -116,20 +118,20 @@ def cmd_noise_kinds(args) -> int:
 
 
 def cmd_noise_stats(args) -> int:
-    from ray_xr import noisetools  # lazy: the task registry and readers
+    from ray_xr.cli.noise import stats  # lazy: the task registry and readers
     from ray_xr.noise.profile import describe
 
-    found = noisetools.stats(args)
+    found = stats(args)
     print(json.dumps(found) if args.json else describe(found))
     return 0
 
 
 def cmd_noise_fit(args) -> int:
-    from ray_xr import noisetools  # lazy, as cmd_noise_stats
+    from ray_xr.cli.noise import fit, write_profile  # lazy, as cmd_noise_stats
     from ray_xr.noise.profile import describe
 
-    doc = noisetools.fit(args)
-    noisetools.write_profile(doc, args.output)
+    doc = fit(args)
+    write_profile(doc, args.output)
     print(describe(doc["profile"]))
     print(f"ray-xr: typo profile for {doc['lang']} written to {args.output} (noise kind `typo`,"
           f" noise.profiles.{doc['lang']} in a sweep)")
@@ -138,7 +140,7 @@ def cmd_noise_fit(args) -> int:
 
 def _sweep_command(name: str):
     def call(args) -> int:
-        from ray_xr import commands  # lazy: see commands.py
+        from ray_xr.cli import commands  # lazy: see commands.py
 
         return getattr(commands, name)(args)
     return call
@@ -158,6 +160,15 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("tasks", help="list the tasks: family, metric, data sources, languages")
     p.set_defaults(func=_sweep_command("cmd_tasks"))
+    _sweep_commands(sub)
+    _run_folder_commands(sub)
+    _noise_commands(sub)
+    _data_commands(sub)
+    return ap
+
+
+def _sweep_commands(sub) -> None:
+    """`plan` and `run`: they read a sweep (commands.py)."""
     p = sub.add_parser("plan", help="expand the grid and print the stage graph; runs nothing")
     p.add_argument("sweep")
     p.add_argument("--json", action="store_true", help="one JSON object with the stage counts")
@@ -189,6 +200,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also print each epoch and evaluation (the workers' lines), Ray's and the whole report")
     p.set_defaults(func=_sweep_command("cmd_run"))
+
+
+def _run_folder_commands(sub) -> None:
+    """`report`, `status` and `export`: they read a run folder, without Ray."""
     p = sub.add_parser("report", help="re-render the report of a run folder, without Ray")
     p.add_argument("run_dir")
     p.add_argument("--readme-table", action="store_true",
@@ -209,6 +224,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-capped", action="store_true",
                    help="export test sets capped by data.test_size too (refused by default)")
     p.set_defaults(func=cmd_export)
+
+
+def _noise_commands(sub) -> None:
     p = sub.add_parser("noise", help="noise tools")
     nsub = p.add_subparsers(dest="noise_command", required=True)
     s = nsub.add_parser("show", help="print TEXT perturbed by one noise kind at one level")
@@ -242,6 +260,9 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_noise_fit)
     s = nsub.add_parser("kinds", help="list the noise kinds")
     s.set_defaults(func=cmd_noise_kinds)
+
+
+def _data_commands(sub) -> None:
     p = sub.add_parser("data", help="data tools")
     dsub = p.add_subparsers(dest="data_command", required=True)
     s = dsub.add_parser("show", help="parse local files in a task's published format; print counts and examples")
@@ -261,7 +282,6 @@ def parser() -> argparse.ArgumentParser:
                                       " reads into the HF cache, check them, pin them in SWEEP.lock.json")
     s.add_argument("sweep")
     s.set_defaults(func=_sweep_command("cmd_data_fetch"))
-    return ap
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,6 +298,3 @@ def main(argv: list[str] | None = None) -> int:
         print("ray-xr: interrupted; finished stages are kept, run again to resume", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

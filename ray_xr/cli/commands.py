@@ -1,7 +1,7 @@
 """The commands that read a sweep or the task registry: `ray-xr plan [--cost] [--power]|run|tasks|data
 show|check|fetch`.
 
-cli.py imports this module only for these commands (pydantic, yaml and the registry take a
+main.py imports this module only for these commands (pydantic, yaml and the registry take a
 second to import; `ray-xr noise show` must start in a tenth of one). `run` imports Ray and torch
 only when it starts the sweep.
 """
@@ -15,7 +15,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ray_xr import config, cost, datatools, plan, power, smoke
+from ray_xr import plan
+from ray_xr.cli import data
+from ray_xr.plan import config, cost, smoke
+from ray_xr.report import power
 from ray_xr.errors import DataError, SweepError
 from ray_xr.run import capacity
 from ray_xr.storage import Bucket, check_shared, is_uri
@@ -104,7 +107,7 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_data_show(args) -> int:
-    print(datatools.show(args.task, args.files, args.lang, args.json))
+    print(data.show(args.task, args.files, args.lang, args.json))
     return 0
 
 
@@ -113,11 +116,11 @@ def cmd_data_check(args) -> int:
     _check_dirs(sweep, args.sweep)
     p = plan.build(sweep)
     if args.json:  # hub splits are resolved offline: no network needed
-        table, problems = datatools.check(p)
-        print(json.dumps({"references": datatools.references(p), "problems": problems}))
+        table, problems = data.check(p)
+        print(json.dumps({"references": data.references(p), "problems": problems}))
         return 2 if problems else 0
     print(_check_data(p, args.sweep))
-    unverified = datatools.unverified(p)
+    unverified = data.unverified(p)
     if unverified:  # facts the hub table could not establish: said, not refused
         print("\n" + "\n".join([f"unverified ({len(unverified)} hub sources):"] + [f"  {u}" for u in unverified]))
     pins = _check_pins(p, args.sweep, args.locked)
@@ -132,10 +135,10 @@ def cmd_data_fetch(args) -> int:
     p = plan.build(sweep)
     _check_data(p, args.sweep)  # every source known before the first download
     _require_hub(p, args.sweep)
-    refs, problems, model = datatools.fetch(p)
+    refs, problems, model = data.fetch(p)
     if refs or model:  # what was read is pinned; a pin of a source that failed now is kept
         before = sweep.lock.sources if sweep.lock else {}
-        wanted = {hub.pin_key(r) for r in datatools.hub_sources(p)}
+        wanted = {hub.pin_key(r) for r in data.hub_sources(p)}
         sources = {k: v for k, v in before.items() if k in wanted} | lock.entries(refs)
         written = lock.write(lock.path_for(args.sweep), dict(sorted(sources.items())),
                              model or (sweep.lock.model if sweep.lock else None))
@@ -165,7 +168,7 @@ def _check_dirs(sweep, source: str) -> None:
 
 
 def _check_data(p, source: str) -> str:
-    table, problems = datatools.check(p)
+    table, problems = data.check(p)
     if problems:
         print("\n".join([table] + [f"  {p}" for p in problems]))
         raise DataError(f"{source}: {len(problems)} split(s) missing or malformed; first: {problems[0]}")
@@ -176,13 +179,13 @@ def _check_pins(p, source: str, strict: bool, warn: bool = False) -> str:
     """What pins the sweep's hub sources: the lock file's summary and each source neither it nor
     the registry pins. Unpinned sources are read at the hub's current revision: an error with
     --locked, else listed (`data check`) or one warning (`run`, warn=True)."""
-    refs, loose = datatools.hub_sources(p), datatools.unpinned(p)
+    refs, loose = data.hub_sources(p), data.unpinned(p)
     found = p.sweep.lock
     fix = f"`ray-xr data fetch {source}` writes {lock.path_for(source)}"
     if loose and strict:
         raise DataError(f"{source}: {len(loose)} of {len(refs)} hub sources are not pinned (first: {loose[0]});"
                         f" {fix}, or run without --locked")
-    model = datatools.unpinned_model(p)
+    model = data.unpinned_model(p)
     if model and strict:
         raise DataError(f"{source}: the model {model} is not pinned (the lock names no commit of it); {fix}, or run"
                         " without --locked")
@@ -214,7 +217,7 @@ def _require_hub(p, source: str, model: bool = True) -> None:
     if any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in _OFFLINE):
         return
     sweep = p.sweep
-    reads = sorted({task for task, *_, data in datatools.needed_splits(p) if data["source"] == "hub"})
+    reads = sorted({task for task, *_, spec in data.needed_splits(p) if spec["source"] == "hub"})
     what = [f"the data of {', '.join(reads)}"] if reads else []
     if model and sweep.model != config.EMBEDDED_MODEL and not Path(sweep.model).is_dir():
         what.append(f"the model {sweep.model}")
