@@ -41,6 +41,24 @@ def test_the_docs_are_the_ones_the_readme_points_to():
     assert len(README.splitlines()) <= 205, "the README is a short path; details go to docs/"
 
 
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_between_the_documents_resolves():
+    """[text](path#anchor) between README, docs and CHANGELOG: the file exists, the heading too."""
+    broken = []
+    for name, text in {**DOCUMENTS, "CHANGELOG.md": (REPO / "CHANGELOG.md").read_text(encoding="utf-8")}.items():
+        for target, anchor in re.findall(r"\]\(([\w./-]*\.md|[\w./-]*\.png)?(?:#([\w-]+))?\)", text):
+            path = (REPO / name).parent / target if target else REPO / name
+            headings = ({slug(h) for h in re.findall(r"^#+ (.+)$", path.read_text(encoding="utf-8"), re.M)}
+                        if path.suffix == ".md" and path.is_file() else set())
+            if not path.is_file() or (anchor and anchor not in headings):
+                broken.append(f"{name}: ({target}#{anchor})")
+    assert not broken, broken
+
+
 def test_the_plan_json_quoted_is_what_plan_prints():
     """Each `ray-xr plan SWEEP --json  # {"key": N, ...}` comment quotes the plan's own counts."""
     checked = 0
