@@ -6,7 +6,7 @@
 # downloaded; the real-data samples of ../shared/data/real; one GPU a stage, bf16, batch 32),
 # once with resources.compile off and once on (one target stage: each compiles anew), then
 # bench/bench_gpu.py's step timings (eager and compiled). Designed to take under 10 minutes on
-# one H100 (not yet run on a GPU: README "Smoke run before spending"). Both smoke tables and the
+# one H100 (not yet run on a GPU: docs/cluster.md "The GPU check"). Both smoke tables and the
 # bench's figures go to DIR/gpu_smoke_<device>.json (default DIR: bench/results).
 # --tiny: the script on a CPU for CI (tests/test_gpu_smoke.py): a tiny XLM-R architecture, fp32,
 # the loop in each trial's own process, a smaller grid, and no compiled run (inductor's CPU

@@ -5,7 +5,7 @@ code (summary.gather, which `ray-xr report` calls).
     python -m tests.simstudy --studies 300 [--seeds 3] [--planted 3] [--seed-sd 1.5] [--untranslated]
 
 prints the share of studies in which a comparison of nli and ner is marked significant (the
-README's figures; tests/test_report_sim.py runs small versions).
+figures of docs/statistics.md; tests/test_report_sim.py runs small versions).
 
 A study: arms (intermediate tasks), each trained with `seeds` seeds; every training run has its
 own offset per language, drawn with s.d. `seed_sd` points (the seed variance), and arm `nli` is

@@ -106,8 +106,8 @@ def test_cost_mistakes_are_one_line(tmp_path, args, message):
 
 
 def test_the_readme_estimates_are_what_plan_cost_prints():
-    """The table in README "Cost before launch" is regenerated from `plan --cost`, stage counts too."""
-    readme = (REPO / "README.md").read_text()
+    """The table in docs/cluster.md "Cost before launch" is regenerated from `plan --cost`, stage counts too."""
+    readme = (REPO / "docs/cluster.md").read_text()
     for name in ("nli_vs_ner", "phang2020"):
         p = plan.build(config.load(REPO / "sweeps" / f"{name}.yaml"))
         for i, gpu in enumerate(("h100", "a100", "l4")):

@@ -117,11 +117,11 @@ def test_report_tables(finished_run):
 
 
 def test_the_run_folder_holds_what_the_readme_contract_lists(finished_run):
-    """Every path of the README's run-directory contract is in a finished run (the lock and the
+    """Every path of the run-directory contract (docs/architecture.md) is in a finished run (the lock and the
     lease only while a run holds them, a checkpoint only while its stage is unfinished,
     smoke.json only in a `--smoke` run's folder: tests/test_smoke.py)."""
     _, run_dir, _ = finished_run
-    block = (REPO / "README.md").read_text(encoding="utf-8").split("## The run directory (contract)")[1]
+    block = (REPO / "docs/architecture.md").read_text(encoding="utf-8").split("## The run directory (contract)")[1]
     listed = [line.split()[0] for line in block.split("```")[1].splitlines()
               if line.startswith("  ") and not line.startswith("   ")]
     assert {"report/xtreme_r.md", "cache/features/", "report/robustness.md"} <= set(listed)

@@ -97,8 +97,8 @@ def key_digest(p: plan.Plan) -> str:
 
 
 def test_keys_are_pinned():
-    # Keys change only on purpose: a change of what a stage computes bumps plan.VERSIONS (README
-    # "Stage keys"), and then this digest is updated with it.
+    # Keys change only on purpose: a change of what a stage computes bumps plan.VERSIONS (docs/
+    # architecture.md "Stage keys"), and then this digest is updated with it.
     assert key_digest(build()) == PINNED, "stage keys changed: bump plan.VERSIONS if numbers change, then re-pin"
 
 

@@ -1,7 +1,7 @@
 """What the report's tests promise, measured on simulated studies written as run folders
 (tests/simstudy.py: results.jsonl and outcome files, seed variance planted) and read back by the
 report's own code. Small here (seconds); `python -m tests.simstudy --studies 500` gives the
-README's full-size figures."""
+full-size figures of docs/statistics.md."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,7 @@ def test_null_studies_mark_an_nli_ner_row_in_at_most_10_percent():
     """3 seeds per arm, seed s.d. 1.5 points per run and language, 5 languages x 1,000
     examples, clean and one noise level, no difference planted: the share of studies in which
     either nli-vs-ner row is significant after Holm (measured here: 0 of 40; 2.3% of 300 at
-    500 replicates, README). Its intervals cover the true 0 in about 95% of rows or more."""
+    500 replicates, docs/statistics.md). Its intervals cover the true 0 in about 95% of rows or more."""
     found = rate(Study(), STUDIES, seed=1)
     assert found["any_marked"] <= 0.10, found
     assert found["coverage"] >= 0.9, found
@@ -26,7 +26,7 @@ def test_null_studies_mark_an_nli_ner_row_in_at_most_10_percent():
 
 def test_a_planted_three_point_difference_is_found():
     """The same studies with nli 3 points better: detected (a row significant) in 35 of 40
-    here (82.3% of 300 at 500 replicates, README)."""
+    here (82.3% of 300 at 500 replicates, docs/statistics.md)."""
     found = rate(Study(planted=3.0), STUDIES, seed=2)
     assert found["any_marked"] >= 0.7, found
 
