@@ -1,11 +1,12 @@
 # make demo   -- set up .venv (if needed) and run the embedded default sweep
 # make test   -- set up .venv (if needed) and run the test suite (what .ci/run calls)
+# make bench-check -- bench/ scripts in their CPU modes (.ci/run calls it after the suite)
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.ray-xr-installed
 PYTHON ?= python3
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +18,10 @@ demo: $(STAMP)
 	$(VENV)/bin/ray-xr run sweeps/local.yaml
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not bench"
+
+bench-check: $(STAMP)
+	$(VENV)/bin/pytest -q -m bench
 
 bench: $(STAMP)
 	$(PY) bench/throughput.py

@@ -57,10 +57,10 @@ TINY = {
 # long enough to be interrupted mid-epoch, with frequent checkpoints: the runs that test_resume
 # and test_multinode disturb, each compared byte for byte with `chains_reference`
 CHAINS = dict(intermediate=["none", "nli"], targets=["xnli"], languages={"xnli": ["en", "cog"]},
-              data={"source": "synthetic", "train_size": 600, "dev_size": 16, "test_size": 48},
+              data={"source": "synthetic", "train_size": 320, "dev_size": 16, "test_size": 48},
               noise={"kinds": ["char"], "levels": [0, 0.5]},
               intermediate_training={"epochs": 2, "batch_size": 16, "max_length": 48},
-              target_training={"epochs": 3, "batch_size": 16, "max_length": 48},
+              target_training={"epochs": 2, "batch_size": 16, "max_length": 48},
               resources={"workers": 1, "cpus_per_worker": 1, "max_failures": 2, "checkpoint_every_steps": 10})
 
 

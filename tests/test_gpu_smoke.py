@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REAL_DATA, REPO, needs_real_data
 
-pytestmark = needs_real_data
+pytestmark = [needs_real_data, pytest.mark.bench]  # .ci/run: make bench-check
 
 
 def test_the_gpu_smoke_script_runs_on_a_cpu_with_a_tiny_architecture(tmp_path):

@@ -104,6 +104,9 @@ def test_a_run_killed_mid_epoch_resumes_from_its_checkpoint(sweep, chains_refere
     assert metrics["resumed_from_epoch"] >= 1, metrics
     assert "resuming from its checkpoint" in again.stdout
     assert (run_dir / "results.jsonl").read_bytes() == (chains_reference / "results.jsonl").read_bytes()
+    # the tiny model's scores sit at chance: the trained weights themselves are what a wrong resume changes
+    weights = f"stages/{key}/model/model.safetensors"
+    assert (run_dir / weights).read_bytes() == (chains_reference / weights).read_bytes()
     assert not list(run_dir.glob("stages/*/checkpoint"))  # none left behind
     records = stage_records(run_dir)
     assert {k: records[k]["finished"] for k in finished} == finished  # finished stages did not run again
