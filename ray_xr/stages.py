@@ -295,6 +295,13 @@ class RunDir:
     def has_failed(self, key: str) -> bool:
         return self.read_text(f".failed/{key}") is not None
 
+    def failed(self) -> set[str]:
+        """Every stage marked by has_failed, in one listing."""
+        if self.bucket:
+            return {rel.split("/", 1)[1] for rel in self.bucket.files(".failed")}
+        folder = self.root / ".failed"
+        return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
     def clear_failed(self) -> None:
         self.clear(".failed")
 

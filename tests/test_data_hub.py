@@ -329,6 +329,7 @@ def test_data_fetch_pins_every_commit_and_the_model_then_a_node_reads_the_cache_
     process offline on the same HF_HOME (a GPU node reading the shared cache) loads the pinned
     splits and the model at its locked commit; a lock pinning a commit the cache lacks is refused."""
     sweep, home = fetch_sweep(tmp_path), tmp_path / "hf"
+    sweep.write_text(sweep.read_text() + "target_training: {max_length: 65}\n")  # one more than the model takes
     unlocked = ray_xr("data", "check", str(sweep), "--locked", env=OFFLINE)
     assert unlocked.returncode == 2 and "6 of 6 hub sources are not pinned" in unlocked.stderr
     wikiann, conll = REAL_DATA / "wikiann", len(hubrepos.panx_blocks(REAL_DATA / "wikiann/en/train"))
@@ -341,8 +342,10 @@ def test_data_fetch_pins_every_commit_and_the_model_then_a_node_reads_the_cache_
     assert result["rc"] == 2, result
     problems = [line for line in result["stdout"].splitlines() if line.startswith("problem: ")]
     assert problems == [f"problem: conll2003 train en: {conll:,} rows, but ray_xr/tasks/sizes.py expects"
-                        f" {round(conll / 0.98):,} (-2.0%, more than 1% off)"]
-    assert error_lines(result["stderr"]) == [f"ray-xr: error: {sweep}: 1 problem(s) in the data or the model (listed"
+                        f" {round(conll / 0.98):,} (-2.0%, more than 1% off)",
+                        f"problem: target_training.max_length: 65 tokens, but the model {hubrepos.MODEL} takes at"
+                        " most 64; set it to 64 or less"]  # its 66 position embeddings, XLM-R's offset of 2
+    assert error_lines(result["stderr"]) == [f"ray-xr: error: {sweep}: 2 problem(s) in the data or the model (listed"
                                              " above, one a line); fix them before a run"]
     doc = json.loads((tmp_path / "fetch.lock.json").read_text())
     assert sorted(doc["sources"]) == sorted(["google/xtreme PAN-X.en [train]", "google/xtreme PAN-X.en [validation]",

@@ -132,3 +132,18 @@ def test_plan_trains_xcopa_after_siqa_where_the_source_has_it():
             order = [p.stages[k].spec.get("task") for k in group.stages if p.stages[k].phase == "target"]
             assert order in ([], ["siqa", "xcopa"])
     assert "local" not in TASKS["xcopa"].after  # no SocialIQA reader: COPA alone from local files
+
+
+def test_a_phase_longer_than_the_models_positions_is_refused_in_one_line(tmp_path):
+    """XLM-R numbers positions from pad_token_id + 1: 66 position embeddings take 64 tokens (the
+    real model's 514 take 512); one more fails in the embeddings deep in the first step."""
+    from transformers import XLMRobertaConfig
+
+    from ray_xr.errors import SweepError
+    from ray_xr.run.models import check_length
+
+    XLMRobertaConfig(max_position_embeddings=66, pad_token_id=1).save_pretrained(tmp_path)
+    check_length(tmp_path, 64, "tiny", "target_training.max_length")
+    with pytest.raises(SweepError) as err:
+        check_length(tmp_path, 65, "tiny", "target_training.max_length")
+    assert str(err.value) == "target_training.max_length: 65 tokens, but the model tiny takes at most 64; set it to 64 or less"

@@ -56,6 +56,9 @@ def test_a_pilot_run_gives_the_variances(tmp_path):
     # the pilot's 5 x 500 examples scaled to the sweep's 4 x 24: more example variance
     assert variance["example_sd"]["nli - ner"] > 2
     assert found["seeds"]["xnli"]["nli"] is None or found["seeds"]["xnli"]["nli"] >= 2
+    more = config.parse({**sweep.model_dump(), "targets": ["xnli", "panx"], "languages": {"xnli": ["en", "cog"]}})
+    panx = power.analyse(plan.build(more), 2.0, str(pilot))["variance"]["panx"]["source"]
+    assert panx.startswith(f"pilot {pilot} has no finished evaluation of panx; defaults: "), panx
 
 
 def test_power_mistakes_are_one_line(tmp_path):

@@ -117,6 +117,20 @@ def test_a_dead_driver_interrupts_its_running_stages(run):
     assert "run: interrupted at " in table and "time left: none: no run is going" in table
 
 
+def test_a_stage_whose_trial_raised_counts_as_failed_once_its_run_ended(run):
+    """The driver marks the stages of a trial that raised (RunDir.mark_failed); the one that had
+    begun is failed, not interrupted, once the run has ended; one of another trial stays interrupted."""
+    run_dir, p = run
+    first, second = [s for s in p.stages.values() if s.phase == "target"][:2]
+    started = time.time()
+    for stage in (first, second):
+        mark(run_dir, stage, "running", started + 1)
+    run_dir.mark_failed(first.key)
+    driver_record(run_dir, pid=os.getpid(), started=started, ended=started + 5, exit="failed")
+    target = progress.status(run_dir.root, now=started + 10)["phases"]["target"]
+    assert (target["failed"], target["interrupted"], target["running"]) == (1, 1, 0), target
+
+
 def test_a_running_record_from_before_this_run_began_is_interrupted(run):
     """A stage left running by an earlier run is not running in this one (until this one
     starts it again, with a new record)."""

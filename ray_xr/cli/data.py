@@ -262,6 +262,10 @@ def _model(plan, problems: list[str], log) -> dict | None:
         problems.append(str(err))
         return None
     log(f"        revision {commit} ({folder})", flush=True)
+    model_config = json.loads((Path(folder) / "config.json").read_text())
+    lengths = {(f"{s.phase}_training.max_length", s.training.max_length) for s in plan.stages.values()
+               if s.phase in ("intermediate", "target")}
+    problems.extend(filter(None, (hub.too_long(n, model_config, name, f) for f, n in sorted(lengths))))
     return {"name": name, "revision": commit}
 
 

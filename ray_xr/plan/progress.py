@@ -77,6 +77,7 @@ def status(run_dir: Path | str | RunDir, now: float | None = None, p: Plan | Non
     stale = bool(since) and now - since > STALE_S
     gone = run_state["state"] != "running" and (run_state["state"] != "unknown" or stale)
     records = run.records()
+    failed = run.failed() if gone else set()  # the stages of a trial that raised, marked by its driver
     phases: dict[str, dict] = {}
     durations: dict[str, list[float]] = {}
     spans = []
@@ -84,7 +85,7 @@ def status(run_dir: Path | str | RunDir, now: float | None = None, p: Plan | Non
         record = records.get(key) or {}
         state = record.get("status", "todo")
         if state == "running" and (gone or (record.get("started") or 0.0) < began):
-            state = "interrupted"
+            state = "failed" if key in failed else "interrupted"
         counts = phases.setdefault(phase, {**dict.fromkeys(STATES, 0), "total": 0})
         counts[state if state in STATES else "todo"] += 1
         counts["total"] += 1

@@ -162,7 +162,10 @@ def analyse(p: planning.Plan, mdd: float | None, pilot: str | None) -> dict:
     m, arms = comparisons(p), list(p.sweep.arms)
     out = {"mdd": mdd, "comparisons": m, "seeds": {}, "mdd_by_seeds": {}, "floor": {}, "variance": {}}
     for target in p.sweep.targets:
-        v = (pilot_variances(Path(pilot), p, target) if pilot else None) or default_variances(p, target)
+        v = pilot_variances(Path(pilot), p, target) if pilot else None
+        if v is None:
+            v = default_variances(p, target)
+            v.source = (f"pilot {pilot} has no finished evaluation of {target}; " if pilot else "") + v.source
         out["variance"][target] = {
             "source": v.source, "seed_sd": {a: round(float(np.sqrt(x)), 3) for a, x in v.between.items()},
             "example_sd": {f"{a} - {b}": round(float(np.sqrt(v.example((a, b), 1))), 3) for a, b in v.v_ex},

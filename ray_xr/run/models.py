@@ -12,7 +12,9 @@ import torch
 import transformers
 from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedTokenizerFast, XLMRobertaConfig
 
+from ray_xr.errors import SweepError
 from ray_xr.stages import atomic_dir
+from ray_xr.tasks.hub import too_long
 
 transformers.logging.set_verbosity_error()  # head re-initialisation warnings are expected here
 transformers.logging.disable_progress_bar()  # one bar per tiny checkpoint drowns the progress lines
@@ -98,6 +100,14 @@ def pretrained(name: str, revision: str | None) -> str:
     from ray_xr.tasks.hub import model_snapshot
 
     return model_snapshot(name, revision)[0]
+
+
+def check_length(source: str | Path, max_length: int, name: str, field: str) -> None:
+    """Refuse a phase whose sequences are longer than the model's positions take, in one line,
+    before the first step."""
+    problem = too_long(max_length, transformers.AutoConfig.from_pretrained(str(source)).to_dict(), name, field)
+    if problem:
+        raise SweepError(problem)
 
 
 def load_tokenizer(source: str | Path):

@@ -26,8 +26,8 @@ from ray_xr.run import multitask
 from ray_xr.run.context import Worker, derived_seed
 from ray_xr.run.evaluate import evaluate_stage, model_source, score
 from ray_xr.run.meter import non_embedding_params
-from ray_xr.run.models import (load_task_model, load_tokenizer, new_encoder, new_masked_lm, save_encoder, save_model,
-                               train_tokenizer, unwrap)
+from ray_xr.run.models import (check_length, load_task_model, load_tokenizer, new_encoder, new_masked_lm, save_encoder,
+                               save_model, train_tokenizer, unwrap)
 from ray_xr.run.multitask import MultiTaskModel, TaskFeature
 from ray_xr.run.probe import probe_node
 from ray_xr.run.train import train_loop
@@ -173,6 +173,7 @@ def finetune(w: Worker, stage: Stage) -> dict:
     spec, task = stage.spec, get_task(stage.spec["task"])
     family, phase = FAMILIES[task.family], stage.training
     source, lang = model_source(w.run, stage.parent), w.sweep.data.source_language
+    check_length(source, phase.max_length, w.sweep.model, f"{stage.phase}_training.max_length")
     tokenizer = load_tokenizer(source)
     torch.manual_seed(init_seed(spec, task.name))
     model = load_task_model(source, family.auto_class, len(task.labels))
@@ -204,6 +205,7 @@ def finetune_multitask(w: Worker, stage: Stage) -> dict:
     spec, phase = stage.spec, stage.training
     tasks = [get_task(name) for name in spec["tasks"]]
     source, lang = model_source(w.run, stage.parent), w.sweep.data.source_language
+    check_length(source, phase.max_length, w.sweep.model, f"{stage.phase}_training.max_length")
     tokenizer = load_tokenizer(source)
     torch.manual_seed(init_seed(spec, spec["task"]))
     model = MultiTaskModel([load_task_model(source, FAMILIES[t.family].auto_class, len(t.labels)) for t in tasks])

@@ -253,6 +253,27 @@ def _fetch(ref: Download, locked: tuple[tuple[str, str], ...]) -> dict[str, str]
 
 # a model's files a run loads: configuration, tokenizer, and the weights in one format
 MODEL_FILES = ["*.json", "*.model", "*.txt", "*.safetensors"]
+# RoBERTa-style models number positions from pad_token_id + 1 (transformers'
+# create_position_ids_from_input_ids): XLM-R's 514 position embeddings take 512 tokens
+OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert"})
+
+
+def max_tokens(config: dict) -> int | None:
+    """The longest sequence a model's position embeddings take, from its config.json; None where
+    the config does not say."""
+    n = config.get("max_position_embeddings")
+    if n is None or config.get("model_type") not in OFFSET_POSITIONS:
+        return n
+    return n - (config.get("pad_token_id", 1) + 1)
+
+
+def too_long(max_length: int, config: dict, name: str, field: str) -> str | None:
+    """One line if a phase's max_length exceeds what the model takes (else an index error deep
+    in the embeddings, after the GPUs started)."""
+    limit = max_tokens(config)
+    if limit is None or max_length <= limit:
+        return None
+    return f"{field}: {max_length} tokens, but the model {name} takes at most {limit}; set it to {limit} or less"
 
 
 def model_snapshot(name: str, revision: str | None = None) -> tuple[str, str]:
