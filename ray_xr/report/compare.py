@@ -198,13 +198,18 @@ def below_baseline(rows: list[dict], target: str, noise: str, model: str) -> dic
     return {"everywhere": everywhere, "significantly": [r["level"] for r in mine if r["significant"] and r["diff"] < 0]}
 
 
+def _signed(x: float, digits: int) -> str:
+    # rounded first: a difference of -1e-17 between identical scores prints +0.000, not -0.000
+    return f"{round(x, digits) + 0.0:+.{digits}f}"
+
+
 def _text(e: dict) -> str:
     digits = 1 if e["measure"] == "mean_score" else 3
     values = ", ".join(f"{m} {v:.{digits}f}" for m, v in e["values"].items())
     verdict = "significantly" if e["significant"] else "not significantly"
     text = (f"{e['target']}, {e['noise']} noise, {e['description']}: {e['best']} ({values}), {verdict} "
             f"{'above' if e['measure'] == 'mean_score' else 'more than'} {e['runner_up']} (difference "
-            f"{e['diff']:+.{digits}f}, 95% CI [{e['ci_low']:+.{digits}f}, {e['ci_high']:+.{digits}f}], "
+            f"{_signed(e['diff'], digits)}, 95% CI [{_signed(e['ci_low'], digits)}, {_signed(e['ci_high'], digits)}], "
             f"Holm p = {e['p_holm']:.3g})")
     below = e["below_baseline"]
     if below["everywhere"]:
@@ -215,5 +220,7 @@ def _text(e: dict) -> str:
         text += (f"; but {e['best']} scores below {BASELINE} at every level ({where}): it keeps a large share of a"
                  " lower score")
     if e["test"] == MODELS:
-        text += "; one training run per task: about these trained models, not the intermediate tasks"
+        # one seed, or a measure some seeds leave undefined (a normalised AUC of a clean score of 0)
+        runs = "one training run" if e["seeds"] == 1 else f"{int(e['seeds'])} training runs"
+        text += f"; {runs} per task with a value: about these trained models, not the intermediate tasks"
     return text
