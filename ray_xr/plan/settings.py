@@ -14,6 +14,13 @@ from ray_xr.data.readers import READERS
 from ray_xr.tasks import SPLITS
 
 
+
+def shorthand(entries: object, field: str) -> object:
+    """{name: "text"} read as {name: {field: "text"}}: a string gives the one field most entries set."""
+    if not isinstance(entries, dict):
+        return entries
+    return {name: {field: v} if isinstance(v, str) else v for name, v in entries.items()}
+
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -125,9 +132,7 @@ class LocalTask(Frozen):
     @field_validator("files", mode="before")
     @classmethod
     def _path_shorthand(cls, files: object) -> object:
-        if not isinstance(files, dict):
-            return files
-        return {split: {"path": v} if isinstance(v, str) else v for split, v in files.items()}
+        return shorthand(files, "path")
 
     @field_validator("files")
     @classmethod
@@ -152,9 +157,7 @@ class Data(Frozen):
     @field_validator("local", mode="before")
     @classmethod
     def _dir_shorthand(cls, local: object) -> object:
-        if not isinstance(local, dict):
-            return local
-        return {task: {"dir": v} if isinstance(v, str) else v for task, v in local.items()}
+        return shorthand(local, "dir")
 
     @model_validator(mode="after")
     def _synthetic_sizes(self) -> "Data":
