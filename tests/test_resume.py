@@ -40,9 +40,12 @@ def target_stages(run_dir: Path) -> dict[str, dict]:
 
 
 def start(sweep: Path, storage: Path) -> subprocess.Popen:
+    """`ray-xr run` in a session of its own, with SIGINT as a terminal's foreground process has it
+    (a suite started with `&` from a script inherits it ignored, and Python keeps it so)."""
     exe = Path(sys.executable).with_name("ray-xr")
     return subprocess.Popen([str(exe), "run", str(sweep), "--storage", str(storage)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 400):

@@ -93,9 +93,13 @@ def log_unfinished(plan: Plan, run: RunDir, log) -> None:
         kept = run.read_text(f"stages/{key}/checkpoint/latest.json") is not None
         return " (interrupted: continues from its checkpoint)" if kept else " (interrupted: starts again)"
 
-    log(f"ray-xr: {len(unfinished)} stages did not finish (run again to resume them):\n  "
-        + "\n  ".join(s.label + note(s.key) for s in unfinished if s.phase != "eval")
-        + f"\n  and {sum(s.phase == 'eval' for s in unfinished)} evaluations")
+    if not unfinished:  # stopped after its last stage, while the report was written
+        log("ray-xr: every stage had finished")
+        return
+    trained = [f"  {s.label}{note(s.key)}" for s in unfinished if s.phase != "eval"]
+    evals = sum(s.phase == "eval" for s in unfinished)
+    log("\n".join([f"ray-xr: {len(unfinished)} stages did not finish (run again to resume them):", *trained]
+                  + ([f"  {'and ' if trained else ''}{evals} evaluations"] if evals else [])))
 
 
 def log_headline(run: RunDir, log) -> None:
