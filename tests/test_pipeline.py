@@ -231,3 +231,29 @@ def test_each_trial_reports_its_epochs_to_tune(finished_run):
     assert len(trials) == 3  # pretrain, none-s1, nli-s1
     assert len(epochs) == 1 + 1 + 4 * 2  # pretraining, intermediate nli, 4 targets of 2 epochs
     assert all(e["tokens_per_s"] > 0 for e in epochs)
+
+
+def test_a_stage_that_raises_fails_its_trial_in_one_line_and_status_says_failed(local_cluster, tmp_path):
+    """A model whose positions are fewer than the target phase's max_length (a model folder, as a
+    hub snapshot is): its target stage refuses at once; the run exits 1 with one line per failed
+    trial and no traceback (Tune's stay in its logs; -v shows them), and `status` counts the
+    stage that had begun as failed, not interrupted."""
+    from ray_xr.run.models import new_masked_lm, train_tokenizer
+
+    model = tmp_path / "short-model"
+    tokenizer = train_tokenizer([f"sentence number {i} of a few words" for i in range(200)], 100)
+    new_masked_lm({"hidden_size": 16, "layers": 1, "heads": 2, "intermediate_size": 32, "max_positions": 16},
+                  tokenizer).mlm.save_pretrained(model)
+    tokenizer.save_pretrained(model)
+    sweep = write_sweep(tmp_path / "short.yaml", model=str(model), intermediate=["none"], targets=["xnli"],
+                        languages={"xnli": ["en", "cog"]}, resources={**TINY["resources"], "max_failures": 0})
+    result = run_on(local_cluster, sweep, tmp_path)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
+    failed = result.stdout.split("ray-xr: failed trials:\n")[1].splitlines()[0]
+    assert failed.startswith("  none-s1: ") and failed.endswith(
+        f"SweepError: target_training.max_length: {TINY['target_training']['max_length']} tokens, but the model"
+        f" {model} takes at most 16; set it to 16 or less"), failed
+    assert "target xnli <- none seed 1 (failed: starts again)" in result.stdout
+    status = json.loads(ray_xr("status", str(tmp_path / "tiny"), "--json").stdout)
+    assert status["run"]["state"] == "failed" and status["phases"]["target"]["failed"] == 1, status

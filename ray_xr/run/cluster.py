@@ -70,6 +70,17 @@ def _worker_env(address: str | None, deterministic: bool) -> dict[str, str]:
     }
 
 
+class _FailuresListedByUs(logging.Filter):
+    """Tune's error records of a failed trial (a traceback of some 50 lines each) and of the trials
+    that did not complete: the run lists each failed trial in one line at its end, and the
+    traceback stays in the trial's error.txt and Ray's logs (and on the terminal with -v)."""
+
+    LOGGERS = ("ray.tune.execution.tune_controller", "ray.tune.tune")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Trial task failed", "Trials did not complete"))
+
+
 def start(address: str | None, deterministic: bool, log, verbose: bool) -> None:
     """Ray, started or joined. Ray's own lines at warning level and above; the workers' lines (and their warnings, in
     the session's log files either way) only with `verbose`."""
@@ -100,6 +111,9 @@ def start(address: str | None, deterministic: bool, log, verbose: bool) -> None:
                 raise
             raise ClusterError("a Ray cluster started with `ray start` is running on this machine: pass"
                                " --address auto to run on it (or stop it with `ray stop`)") from None
+    if not verbose:
+        for name in _FailuresListedByUs.LOGGERS:
+            logging.getLogger(name).addFilter(_FailuresListedByUs())
     board = (f"; watch the trials in its dashboard, http://{ctx.dashboard_url} (sign in with the token"
              " `ray get-auth-token` prints)") if ctx.dashboard_url else ""
     log(f"ray-xr: Ray cluster with {ray.cluster_resources().get('CPU', 0):.0f} CPUs{board}")

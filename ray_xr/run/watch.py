@@ -84,14 +84,15 @@ class Watch:
 def log_unfinished(plan: Plan, run: RunDir, log) -> None:
     """The stages a run leaves unfinished (failed trials, Ctrl-C), each training stage by name
     with whether it continues from a checkpoint."""
-    records = run.records()
+    records, failed = run.records(), run.failed()
     unfinished = [s for s in plan.stages.values() if records.get(s.key, {}).get("status") != "done"]
 
     def note(key: str) -> str:
         if records.get(key, {}).get("status") != "running":
             return ""
+        how = "failed" if key in failed else "interrupted"  # its trial raised, or the run was stopped
         kept = run.read_text(f"stages/{key}/checkpoint/latest.json") is not None
-        return " (interrupted: continues from its checkpoint)" if kept else " (interrupted: starts again)"
+        return f" ({how}: continues from its checkpoint)" if kept else f" ({how}: starts again)"
 
     if not unfinished:  # stopped after its last stage, while the report was written
         log("ray-xr: every stage had finished")
