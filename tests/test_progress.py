@@ -209,3 +209,21 @@ def test_the_run_shows_one_line_redrawn_in_a_terminal_and_few_lines_in_a_log(run
         mark(run_dir, stage, "done", time.time(), 1)
     view.show(view.view(), final=True)  # the last look, however soon after the one before
     assert screen.getvalue().splitlines()[-1].endswith("; finished")
+
+
+def test_a_long_runs_log_gets_a_line_at_most_every_tenth_of_its_time(run):
+    """16 minutes into a run (the demo on a busy machine), a change 20 s after the last line waits:
+    the next line comes 96 s after it, so a log grows with the logarithm of the run's length."""
+    from ray_xr.run import watch
+
+    run_dir, p = run
+    driver_record(run_dir, os.getpid(), time.time() - 960)
+    screen = Screen(False)
+    view = watch.Watch(run_dir, p, out=screen)
+    view.show(view.view())
+    stages = iter(s for s in p.stages.values() if s.phase == "target")
+    for back, lines in ((watch.QUIET_S, 1), (97, 2)):
+        mark(run_dir, next(stages), "done", time.time(), 1)  # a change each time
+        view.shown_at = time.monotonic() - back
+        view.show(view.view())
+        assert screen.getvalue().count("\n") == lines, (back, screen.getvalue())

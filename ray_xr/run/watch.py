@@ -4,8 +4,10 @@ stages, the time left) with the time since the run began, read from the run fold
 the report's headline, or the stages left unfinished.
 
 In a terminal the line is redrawn in place every POLL_S; into a file or a pipe (a log, CI) a
-new line is written when the stages' states change, at most every QUIET_S and at least every
-HEARTBEAT_S, so that a log of a whole run stays a few dozen lines. Each look reads every stage
+new line is written when the stages' states change, at most every QUIET_S or a tenth of the
+time the run has taken, whichever is longer, and at least every HEARTBEAT_S: a log grows with the
+logarithm of the run's length (the demo: about 25 lines, whether it takes 5 minutes or 16 on a
+busy machine). Each look reads every stage
 record (from a bucket, what changed since the last look), hence no more often than that.
 """
 from __future__ import annotations
@@ -68,6 +70,10 @@ class Watch:
         clock = (f"{hours}:" if hours else "") + f"{seconds // 60:0{2 if hours else 1}d}:{seconds % 60:02d}"
         return f"ray-xr: {clock} {progress.line(found, speeds)}", counts
 
+    def quiet(self) -> float:
+        """The least time between two lines of a log: a tenth of the run so far, QUIET_S at least."""
+        return max(QUIET_S, (time.time() - self.began) / 10)
+
     def show(self, view: tuple[str, str], final: bool = False) -> None:
         """`final`: the last look, shown whenever it says something new."""
         text, counts = view
@@ -75,7 +81,8 @@ class Watch:
         if self.tty:
             self.out.write("\r\033[K" + text[:shutil.get_terminal_size().columns - 1])  # one row, redrawn
             self.drawn = True
-        elif counts != self.shown and (final or now - self.shown_at >= QUIET_S) or now - self.shown_at >= HEARTBEAT_S:
+        elif (counts != self.shown and (final or now - self.shown_at >= self.quiet())
+              or now - self.shown_at >= HEARTBEAT_S):
             self.out.write(text + "\n")
             self.shown, self.shown_at = counts, now
         self.out.flush()
