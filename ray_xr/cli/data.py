@@ -262,7 +262,8 @@ def _model(plan, problems: list[str], log) -> dict | None:
         problems.append(str(err))
         return None
     log(f"        revision {commit} ({folder})", flush=True)
-    model_config = json.loads((Path(folder) / "config.json").read_text())
+    config_file = Path(folder) / "config.json"  # a repository without one fails at its first load instead
+    model_config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     lengths = {(f"{s.phase}_training.max_length", s.training.max_length) for s in plan.stages.values()
                if s.phase in ("intermediate", "target")}
     problems.extend(filter(None, (hub.too_long(n, model_config, name, f) for f, n in sorted(lengths))))
