@@ -14,12 +14,12 @@ from ray_xr.data.readers import READERS
 from ray_xr.tasks import SPLITS
 
 
-
 def shorthand(entries: object, field: str) -> object:
     """{name: "text"} read as {name: {field: "text"}}: a string gives the one field most entries set."""
     if not isinstance(entries, dict):
         return entries
     return {name: {field: v} if isinstance(v, str) else v for name, v in entries.items()}
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)

@@ -6,9 +6,9 @@ the report's headline, or the stages left unfinished.
 In a terminal the line is redrawn in place every POLL_S; into a file or a pipe (a log, CI) a
 new line is written when the stages' states change, at most every QUIET_S or a tenth of the
 time the run has taken, whichever is longer, and at least every HEARTBEAT_S: a log grows with the
-logarithm of the run's length (the demo: about 25 lines, whether it takes 5 minutes or 16 on a
-busy machine). Each look reads every stage
-record (from a bucket, what changed since the last look), hence no more often than that.
+logarithm of the run's length (the demo: under 30 lines, whether it takes 5 minutes or 16 on a
+busy machine). Each look reads every stage record (from a bucket, what changed since the last
+look), hence no more often than that.
 """
 from __future__ import annotations
 
